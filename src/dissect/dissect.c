@@ -1,0 +1,72 @@
+/*
+ * dissect.c: the ordered table of dissectors and the loop that asks them.
+ *
+ * Order matters only for speed: each dissector must say not-mine quickly
+ * on bytes that are not its protocol, and no two may match the same bytes.
+ * To add a protocol: write dissect_<proto>.c exporting one descriptor and
+ * list it here.
+ */
+#include <string.h>
+
+#include "dissect/dissect.h"
+
+const struct dissector *const dissectors[] = {
+	&dissect_connect,
+	&dissect_tls,
+};
+const unsigned dissector_count = sizeof(dissectors) / sizeof(dissectors[0]);
+
+static const char *const app_names[] = {
+#define APP_NAME_(e, s) s,
+	APP_PROTOS(APP_NAME_)
+#undef APP_NAME_
+};
+
+const char *app_proto_name(enum app_proto a)
+{
+	return (unsigned)a < APP_COUNT ? app_names[a] : "unknown";
+}
+
+uint32_t dissect_candidates(uint8_t transport)
+{
+	uint32_t m = 0;
+
+	for (unsigned i = 0; i < dissector_count; i++)
+		if (dissectors[i]->transports & transport)
+			m |= 1u << i;
+	return m;
+}
+
+enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,
+                                uint16_t client_segs, struct flow_facts *facts)
+{
+	for (unsigned i = 0; i < dissector_count && *candidates; i++) {
+		const struct dissector *d = dissectors[i];
+		enum dissect_answer a;
+
+		if (!(*candidates & (1u << i)))
+			continue;
+		a = d->probe(in, facts);
+		if (a == DISSECT_MATCH) {
+			facts->app = d->app;
+			return a;
+		}
+		/* Out of budget or out of bytes: an unanswered question is a no. */
+		if (a == DISSECT_NEED_MORE &&
+		    (client_segs >= d->max_segs || in->len[0] >= d->max_bytes || in->closed[0]))
+			a = DISSECT_NOT_MINE;
+		if (a == DISSECT_NOT_MINE)
+			*candidates &= ~(1u << i);
+	}
+	return *candidates ? DISSECT_NEED_MORE : DISSECT_NOT_MINE;
+}
+
+bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len)
+{
+	if (len == 0 || len > HOST_MAX)
+		return false;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	*dst_len = (uint8_t)len;
+	return true;
+}

@@ -1,0 +1,31 @@
+#ifndef DPIX_DISSECT_H
+#define DPIX_DISSECT_H
+
+#include "dissect/dissect-t.h"
+
+/* The dissectors, in the order they are tried (dissect.c). */
+extern const struct dissector *const dissectors[];
+extern const unsigned dissector_count;
+
+/* The descriptors, one per file. */
+extern const struct dissector dissect_connect;
+extern const struct dissector dissect_tls;
+
+/* Bitmask of dissectors that may apply to a transport. */
+uint32_t dissect_candidates(uint8_t transport);
+
+/*
+ * Run the candidate dissectors over in. Those that answer not-mine, or run
+ * out of budget, are cleared from *candidates. On a match the facts are
+ * filled in and DISSECT_MATCH is returned; DISSECT_NOT_MINE means no
+ * candidate is left; otherwise DISSECT_NEED_MORE.
+ */
+enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,
+                                uint16_t client_segs, struct flow_facts *facts);
+
+const char *app_proto_name(enum app_proto a);
+
+/* Copy a host name into a bounded facts field; false if it does not fit. */
+bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len);
+
+#endif

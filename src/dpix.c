@@ -1,0 +1,168 @@
+/*
+ * dpix.c: the command-line tool. `dpix replay` runs the gateway's
+ * classification over capture files so a rule pack can be tested before it
+ * is deployed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay/replay.h"
+#include "rules/rules.h"
+
+#ifndef DPIX_RULESDIR
+#define DPIX_RULESDIR "/usr/local/share/dpix/rules"
+#endif
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: dpix replay [--rules PACK]... [--format eve|table] [options] FILE...\n"
+	        "       dpix --version\n"
+	        "\n"
+	        "replay options:\n"
+	        "  -r, --rules PACK        load this rule pack (repeat for more; default: every\n"
+	        "                          *.rules in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
+	        "  -f, --format FMT        eve (JSON lines, default) or table\n"
+	        "      --max-flows N       flow table capacity (default %u)\n"
+	        "      --stream-window N   bytes kept per direction (default %u, at most %u)\n"
+	        "      --max-packets N     payload packets per flow before deciding (default %u)\n"
+	        "  -q, --quiet             no summary or progress on stderr\n"
+	        "\n"
+	        "See dpix(1).\n",
+	        PIPELINE_DEFAULT_FLOWS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
+	        PIPELINE_DEFAULT_PACKETS);
+}
+
+/* A whole decimal number in [min, max], or an error naming the option. */
+static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max) {
+		fprintf(stderr, "dpix: %s: '%s' is not a number from %lu to %lu\n", opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rules", required_argument, NULL, 'r' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "max-flows", required_argument, NULL, 'F' },
+		{ "stream-window", required_argument, NULL, 'W' },
+		{ "max-packets", required_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct replay_opts o = { .format = REPLAY_EVE, .progress = true, .summary = true };
+	struct ruleset rs = { 0 };
+	struct rules_error err;
+	unsigned long v;
+	int c, rc;
+	bool own_rules = false;
+
+	pipeline_config_defaults(&o.cfg);
+	while ((c = getopt_long(argc, argv, "r:f:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (rules_load(&rs, optarg, &err) < 0) {
+				fprintf(stderr, "dpix: %s\n", err.msg);
+				goto usage_fail;
+			}
+			own_rules = true;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "eve"))
+				o.format = REPLAY_EVE;
+			else if (!strcmp(optarg, "table"))
+				o.format = REPLAY_TABLE;
+			else {
+				fprintf(stderr, "dpix: --format: '%s': expected eve or table\n", optarg);
+				goto usage_fail;
+			}
+			break;
+		case 'F':
+			if (parse_uint("--max-flows", optarg, 1, UINT32_MAX - 1, &v) < 0)
+				goto usage_fail;
+			o.cfg.max_flows = (uint32_t)v;
+			break;
+		case 'W':
+			if (parse_uint("--stream-window", optarg, 64, STREAM_MAX_WINDOW, &v) < 0)
+				goto usage_fail;
+			o.cfg.stream_window = (uint32_t)v;
+			break;
+		case 'P':
+			if (parse_uint("--max-packets", optarg, 1, 1000, &v) < 0)
+				goto usage_fail;
+			o.cfg.max_packets = (uint16_t)v;
+			break;
+		case 'q':
+			o.progress = o.summary = false;
+			break;
+		case 'h':
+			usage(stdout);
+			ruleset_free(&rs);
+			return 0;
+		default:
+			goto usage_fail;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "dpix replay: no capture file given\n");
+		goto usage_fail;
+	}
+	if (!own_rules) {
+		const char *dir = getenv("DPIX_RULES_DIR");
+
+		if (rules_load_dir(&rs, dir && *dir ? dir : DPIX_RULESDIR, &err) < 0) {
+			fprintf(stderr, "dpix: %s (give packs with --rules)\n", err.msg);
+			ruleset_free(&rs);
+			return 1;
+		}
+	}
+	o.files = argv + optind;
+	o.nfiles = argc - optind;
+	o.rules = &rs;
+	rc = replay_run(&o);
+	ruleset_free(&rs);
+	return rc;
+usage_fail:
+	ruleset_free(&rs);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	static char outbuf[1 << 16];
+
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	if (argc >= 2 && !strcmp(argv[1], "replay"))
+		return cmd_replay(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		printf("dpix %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2)
+		fprintf(stderr, "dpix: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,160 @@
+/*
+ * output_eve.c: one JSON object per verdict, with Suricata EVE field names
+ * where they exist (DESIGN.md "Events"), so SIEM pipelines ingest it as is.
+ * Strings from the wire are escaped; the line is bounded by OUTPUT_LINE_MAX.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "dissect/dissect.h"
+#include "output/output.h"
+#include "rules/rules.h"
+
+struct sbuf {
+	char *p;
+	size_t size, len;
+};
+
+static void put(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->len >= b->size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len = b->len + (size_t)n < b->size ? b->len + (size_t)n : b->size - 1;
+}
+
+/* A JSON string; bytes outside printable ASCII become \u00XX. */
+static void put_str(struct sbuf *b, const char *s, size_t n)
+{
+	put(b, "\"");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			put(b, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			put(b, "\\u%04x", c);
+		else
+			put(b, "%c", c);
+	}
+	put(b, "\"");
+}
+
+static void put_key_str(struct sbuf *b, const char *key, const char *s)
+{
+	put(b, ",\"%s\":", key);
+	put_str(b, s, strlen(s));
+}
+
+void output_addr(char *buf, size_t size, uint8_t family, const uint8_t addr[16])
+{
+	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+}
+
+static void put_time(struct sbuf *b, uint64_t ts_us)
+{
+	time_t sec = (time_t)(ts_us / 1000000u);
+	struct tm tm;
+	char t[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	put(b, "\"timestamp\":\"%s.%06u+0000\"", t, (unsigned)(ts_us % 1000000u));
+}
+
+size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
+                         const char *pcap_filename)
+{
+	const struct flow *f = ev->flow;
+	const struct flow_facts *x = ev->facts;
+	const struct verdict *v = ev->verdict;
+	struct sbuf b = { buf, size, 0 };
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+
+	buf[0] = '\0';
+	output_addr(src, sizeof(src), f->key.family, f->key.addr[0]);
+	output_addr(dst, sizeof(dst), f->key.family, f->key.addr[1]);
+	put(&b, "{");
+	put_time(&b, ev->ts_us);
+	put(&b, ",\"flow_id\":%" PRIu64, f->id);
+	if (pcap_filename)
+		put_key_str(&b, "pcap_filename", pcap_filename);
+	put(&b, ",\"event_type\":\"flow\"");
+	if (f->key.vlan)
+		put(&b, ",\"vlan\":[%u]", f->key.vlan);
+	put(&b, ",\"src_ip\":\"%s\",\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u", src,
+	    f->key.port[0], dst, f->key.port[1]);
+	put(&b, ",\"proto\":\"%s\"", f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP");
+	put(&b, ",\"app_proto\":\"%s\"", app_proto_name(x->app));
+	if (x->sni_len) {
+		put(&b, ",\"tls\":{\"sni\":");
+		put_str(&b, x->sni, x->sni_len);
+		put(&b, "}");
+	}
+	if (x->app == APP_CONNECT) {
+		put(&b, ",\"connect\":{");
+		if (x->connect_host_len) {
+			put(&b, "\"host\":");
+			put_str(&b, x->connect_host, x->connect_host_len);
+			put(&b, ",\"port\":%u", x->connect_port);
+		} else {
+			put(&b, "\"host\":null");
+		}
+		put(&b, "}");
+	}
+	put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(v->action));
+	if (v->rule) {
+		put_key_str(&b, "rule", v->rule->id);
+		put_key_str(&b, "pack", v->rule->pack->name);
+		if (v->rule->service)
+			put_key_str(&b, "service", v->rule->service);
+	}
+	put(&b, ",\"reason\":\"%s\"}}", verdict_reason_name(v->reason));
+	return b.len;
+}
+
+void output_table_header(FILE *out)
+{
+	fprintf(out, "%-6s %-47s %-5s %-8s %-34s %-8s %s\n", "FLOW", "CLIENT -> SERVER", "PROTO",
+	        "APP", "NAME (SNI / CONNECT)", "VERDICT", "RULE");
+}
+
+size_t output_table_format(char *buf, size_t size, const struct verdict_event *ev)
+{
+	const struct flow *f = ev->flow;
+	const struct flow_facts *x = ev->facts;
+	const struct verdict *v = ev->verdict;
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], ends[128], name[HOST_MAX + 8];
+	const char *lb = f->key.family == 6 ? "[" : "", *rb = f->key.family == 6 ? "]" : "";
+	int n;
+
+	output_addr(src, sizeof(src), f->key.family, f->key.addr[0]);
+	output_addr(dst, sizeof(dst), f->key.family, f->key.addr[1]);
+	snprintf(ends, sizeof(ends), "%s%s%s:%u -> %s%s%s:%u", lb, src, rb, f->key.port[0], lb, dst,
+	         rb, f->key.port[1]);
+	/* Names were checked to be printable ASCII by the dissectors. */
+	if (x->app == APP_CONNECT && x->connect_host_len)
+		snprintf(name, sizeof(name), "%s:%u", x->connect_host, x->connect_port);
+	else if (x->sni_len)
+		snprintf(name, sizeof(name), "%s", x->sni);
+	else
+		snprintf(name, sizeof(name), "-");
+	n = snprintf(buf, size, "%-6" PRIu64 " %-47s %-5s %-8s %-34s %-8s %s (%s)", f->id, ends,
+	             f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP", app_proto_name(x->app), name,
+	             rule_action_name(v->action), v->rule ? v->rule->id : "-",
+	             verdict_reason_name(v->reason));
+	return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
+}

@@ -1,0 +1,212 @@
+/*
+ * replay.c: the pcap packet source. Reads capture files (pcap or pcapng,
+ * through libpcap) frame by frame into the shared pipeline and writes one
+ * record per flow. Each file is its own capture: flows still open at its end
+ * are decided (capture_end) before the next file starts, and flow ids keep
+ * counting so they stay unique across files. Same input, same output.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "decode/decode.h"
+#include "dissect/dissect.h"
+#include "output/output.h"
+#include "replay/replay.h"
+#include "rules/rules.h"
+
+#define PROGRESS_EVERY 65536u
+
+struct sink_ctx {
+	const struct replay_opts *o;
+	const char *file;
+	uint64_t flows;
+	char line[OUTPUT_LINE_MAX];
+};
+
+static void on_verdict(const struct verdict_event *ev, void *arg)
+{
+	struct sink_ctx *s = arg;
+	size_t n;
+
+	s->flows++;
+	if (s->o->format == REPLAY_TABLE)
+		n = output_table_format(s->line, sizeof(s->line), ev);
+	else
+		n = output_eve_format(s->line, sizeof(s->line), ev, s->file);
+	s->line[n] = '\n';
+	fwrite(s->line, 1, n + 1, stdout);
+}
+
+static int link_of(int dlt, enum link_type *lt)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+		*lt = LINK_ETHERNET;
+		return 0;
+	case DLT_LINUX_SLL:
+		*lt = LINK_SLL;
+		return 0;
+	case DLT_LINUX_SLL2:
+		*lt = LINK_SLL2;
+		return 0;
+	case DLT_RAW:
+		*lt = LINK_RAW;
+		return 0;
+	case DLT_IPV4:
+		*lt = LINK_IPV4;
+		return 0;
+	case DLT_IPV6:
+		*lt = LINK_IPV6;
+		return 0;
+	case DLT_NULL:
+		*lt = LINK_NULL;
+		return 0;
+	case DLT_LOOP:
+		*lt = LINK_LOOP;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static void progress(const char *file, pcap_t *pc, uint64_t n, off_t size)
+{
+	FILE *f = pcap_file(pc);
+	long pos = f ? ftell(f) : -1;
+
+	if (pos >= 0 && size > 0)
+		fprintf(stderr, "\r%s: %" PRIu64 " packets, %3d%%", file, n, (int)(100.0 * (double)pos / (double)size));
+	else
+		fprintf(stderr, "\r%s: %" PRIu64 " packets", file, n);
+}
+
+/* One file; returns 0 if it was read to its end. */
+static int replay_file(struct pipeline *p, struct sink_ctx *s, const char *file)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	enum link_type lt;
+	bool show = s->o->progress && isatty(STDERR_FILENO);
+	struct stat st;
+	uint64_t n = 0;
+	pcap_t *pc;
+	int rc, dlt;
+
+	pc = pcap_open_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+	if (!pc) {
+		fprintf(stderr, "dpix: %s: %s\n", file, errbuf);
+		return -1;
+	}
+	dlt = pcap_datalink(pc);
+	if (link_of(dlt, &lt) < 0) {
+		const char *name = pcap_datalink_val_to_name(dlt);
+
+		fprintf(stderr, "dpix: %s: unsupported link type %d (%s)\n", file, dlt,
+		        name ? name : "unknown");
+		pcap_close(pc);
+		return -1;
+	}
+	if (stat(file, &st) < 0)
+		st.st_size = 0;
+	s->file = file;
+	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
+		n++;
+		pipeline_frame(p, lt, data, h->caplen,
+		               (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec);
+		if (show && n % PROGRESS_EVERY == 0)
+			progress(file, pc, n, st.st_size);
+	}
+	if (show && n >= PROGRESS_EVERY)
+		fprintf(stderr, "\r\033[K");
+	pipeline_flush(p);
+	if (rc == PCAP_ERROR) {
+		fprintf(stderr, "dpix: %s: packet %" PRIu64 ": %s (results above cover the %" PRIu64
+		        " packets before it)\n", file, n + 1, pcap_geterr(pc), n);
+		pcap_close(pc);
+		return -1;
+	}
+	pcap_close(pc);
+	return 0;
+}
+
+static const char *reason_label(int i)
+{
+	return verdict_reason_name((enum verdict_reason)i);
+}
+
+static const char *decode_label(int i)
+{
+	return decode_reason_name((enum decode_reason)i);
+}
+
+/* " name N, name N" for the non-zero counters from index first on. */
+static void print_nonzero(const uint64_t *v, int n, int first, const char *(*label)(int))
+{
+	const char *sep = " ";
+
+	for (int i = first; i < n; i++) {
+		if (v[i]) {
+			fprintf(stderr, "%s%s %" PRIu64, sep, label(i), v[i]);
+			sep = ", ";
+		}
+	}
+	fprintf(stderr, "%s\n", *sep == ' ' ? " none" : "");
+}
+
+static void summary(const struct pipeline *p, int nfiles, int failed)
+{
+	const struct pipeline_stats *st = &p->stats;
+	const struct flow_stats *fs = &p->flows->stats;
+	const char *sep = "";
+
+	fprintf(stderr, "dpix replay: %d file%s (%d unreadable), %" PRIu64 " packets, %" PRIu64
+	        " TCP/UDP, %" PRIu64 " flows (%" PRIu64 " evicted, table high water %u)\n",
+	        nfiles, nfiles == 1 ? "" : "s", failed, st->frames, st->decode[DEC_OK], fs->created,
+	        fs->evicted, fs->high_water);
+	fprintf(stderr, "  verdicts:");
+	for (int a = ACTION_BYPASS; a < ACTION_COUNT; a++, sep = ",")
+		fprintf(stderr, "%s %s %" PRIu64, sep, rule_action_name(a), st->verdicts[a]);
+	fprintf(stderr, "\n  app_proto:");
+	sep = "";
+	for (int a = 0; a < APP_COUNT; a++, sep = ",")
+		fprintf(stderr, "%s %s %" PRIu64, sep, app_proto_name(a), st->app[a]);
+	fprintf(stderr, "\n  reasons:");
+	print_nonzero(st->reasons, REASON_COUNT, 0, reason_label);
+	fprintf(stderr, "  not decoded:");
+	print_nonzero(st->decode, DEC_REASON_COUNT, DEC_OK + 1, decode_label);
+	if (p->stream.gaps || p->stream.memcap_hits)
+		fprintf(stderr, "  streams: %" PRIu64 " stopped by a gap, %" PRIu64 " by the memcap\n",
+		        p->stream.gaps, p->stream.memcap_hits);
+}
+
+int replay_run(const struct replay_opts *o)
+{
+	struct sink_ctx s = { .o = o };
+	struct pipeline p;
+	int failed = 0;
+
+	if (pipeline_init(&p, &o->cfg, o->rules, on_verdict, &s) < 0) {
+		fprintf(stderr, "dpix: out of memory for a table of %u flows\n", o->cfg.max_flows);
+		return 1;
+	}
+	if (o->format == REPLAY_TABLE)
+		output_table_header(stdout);
+	for (int i = 0; i < o->nfiles; i++)
+		if (replay_file(&p, &s, o->files[i]) < 0)
+			failed++;
+	fflush(stdout);
+	if (o->summary)
+		summary(&p, o->nfiles, failed);
+	pipeline_fini(&p);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "dpix: writing the results failed: %s\n", strerror(errno));
+		return 1;
+	}
+	return failed ? 1 : 0;
+}
