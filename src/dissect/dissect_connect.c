@@ -96,6 +96,8 @@ static enum dissect_answer connect_probe(const struct dissect_input *in, struct 
 	size_t n = cur_left(&c), mlen = sizeof(method) - 1, end, sp;
 	const uint8_t *line = cur_ptr(&c);
 
+	if (n == 0)
+		return DISSECT_NEED_MORE; /* the server may speak first */
 	if (memcmp(line, method, n < mlen ? n : mlen) != 0)
 		return DISSECT_NOT_MINE;
 	for (end = 0; end < n && end < CONNECT_MAX_LINE && line[end] != '\n'; end++)
