@@ -81,7 +81,8 @@ static int cmd_replay(int argc, char **argv)
 		case 'r':
 			if (rules_load(&rs, optarg, &err) < 0) {
 				fprintf(stderr, "dpix: %s\n", err.msg);
-				goto usage_fail;
+				ruleset_free(&rs);
+				return 1;
 			}
 			own_rules = true;
 			break;
