@@ -97,7 +97,7 @@ static int cmd_replay(int argc, char **argv)
 			}
 			break;
 		case 'F':
-			if (parse_uint("--max-flows", optarg, 1, UINT32_MAX - 1, &v) < 0)
+			if (parse_uint("--max-flows", optarg, 1, FLOW_MAX_CAPACITY, &v) < 0)
 				goto usage_fail;
 			o.cfg.max_flows = (uint32_t)v;
 			break;

@@ -42,12 +42,17 @@ enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input
 {
 	for (unsigned i = 0; i < dissector_count && *candidates; i++) {
 		const struct dissector *d = dissectors[i];
+		struct flow_facts found = *facts;
 		enum dissect_answer a;
 
 		if (!(*candidates & (1u << i)))
 			continue;
-		a = d->probe(in, facts);
+		/* A dissector writes into a copy: what it found only counts if it
+		 * matches, so a hello that turns out malformed after its SNI was
+		 * read cannot leave that SNI behind for a rule to trust. */
+		a = d->probe(in, &found);
 		if (a == DISSECT_MATCH) {
+			*facts = found;
 			facts->app = d->app;
 			return a;
 		}

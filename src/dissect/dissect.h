@@ -16,8 +16,9 @@ uint32_t dissect_candidates(uint8_t transport);
 
 /*
  * Run the candidate dissectors over in. Those that answer not-mine, or run
- * out of budget, are cleared from *candidates. On a match the facts are
- * filled in and DISSECT_MATCH is returned; DISSECT_NOT_MINE means no
+ * out of budget, are cleared from *candidates. Only a match changes facts:
+ * then the matching dissector's findings are copied in and DISSECT_MATCH is
+ * returned; DISSECT_NOT_MINE means no
  * candidate is left; otherwise DISSECT_NEED_MORE.
  */
 enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,

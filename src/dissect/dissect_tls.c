@@ -12,8 +12,8 @@
  *
  * A record header that is not handshake/3.x, a handshake that is not a
  * ClientHello (an SSLv2-style hello included), or any length that disagrees
- * with its container: not mine. A hello cut short: need more. A hello larger
- * than the scratch buffer (the stream window) is TLS without an SNI.
+ * with its container: not mine. A hello cut short: need more. A hello that
+ * cannot fit in the stream window (scratch_len) is TLS without an SNI.
  */
 #include <string.h>
 
@@ -130,16 +130,18 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 	if (rlen < 4 || cur_u24be(&frag, &hlen) < 0 || hlen < TLS_MIN_HELLO)
 		return DISSECT_NOT_MINE;
 	need = 4 + (size_t)hlen;
+	/* Records add 5 bytes each; if even the hello alone cannot fit in the
+	 * window it will never be complete: it is TLS, without a name. */
+	if (5 + need > in->scratch_len) {
+		facts->sni_len = 0;
+		return DISSECT_MATCH;
+	}
 	if (need <= rlen) {
 		/* The whole hello sits in the first record. */
 		if (cur_left(&c) < need)
 			return DISSECT_NEED_MORE;
 		hs = cur_make(cur_ptr(&c) + 4, hlen);
 		return parse_hello(hs, facts);
-	}
-	if (need > in->scratch_len) {
-		facts->sni_len = 0;
-		return DISSECT_MATCH;
 	}
 	/* Spread over records: gather the fragments into the scratch buffer. */
 	for (;;) {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #define FLOW_NIL UINT32_MAX
+#define FLOW_MAX_CAPACITY (1u << 30) /* 2^30 flows is ~120 GiB: beyond any gateway */
 
 /* Direction of a packet relative to the flow: the initiator is the client. */
 enum flow_dir { DIR_TO_SERVER = 0, DIR_TO_CLIENT = 1 };

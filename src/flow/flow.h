@@ -15,7 +15,7 @@ extern const struct flow_timeouts flow_default_timeouts;
 
 /* A table of at most capacity flows, all memory taken now. hash_key may be
  * NULL for a fixed key (replay: same input, same output). Returns NULL on
- * allocation failure or capacity 0. */
+ * allocation failure or a capacity of 0 or above FLOW_MAX_CAPACITY. */
 struct flow_table *flow_table_new(uint32_t capacity, const struct flow_timeouts *to,
                                   const uint8_t hash_key[16]);
 void flow_table_free(struct flow_table *t);

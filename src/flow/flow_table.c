@@ -14,6 +14,9 @@
 #include "flow/flow.h"
 #include "util/siphash.h"
 
+/* docs/bounds.md promises this; a bigger flow costs every gateway memory. */
+_Static_assert(sizeof(struct flow) <= 128, "struct flow grew past 128 bytes: update docs/bounds.md");
+
 const struct flow_timeouts flow_default_timeouts = { .sec = {
 	[FLOW_CLOSED] = 10,
 	[FLOW_TCP_NEW] = 30,
@@ -41,7 +44,7 @@ static uint32_t pow2_at_least(uint32_t n)
 {
 	uint32_t p = 1;
 
-	while (p < n && p < (1u << 31))
+	while (p < n)
 		p <<= 1;
 	return p;
 }
@@ -51,7 +54,7 @@ struct flow_table *flow_table_new(uint32_t capacity, const struct flow_timeouts 
 {
 	struct flow_table *t;
 
-	if (capacity == 0 || capacity >= FLOW_NIL)
+	if (capacity == 0 || capacity > FLOW_MAX_CAPACITY)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)

@@ -137,7 +137,7 @@ size_t output_table_format(char *buf, size_t size, const struct verdict_event *e
 	const struct flow *f = ev->flow;
 	const struct flow_facts *x = ev->facts;
 	const struct verdict *v = ev->verdict;
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], ends[128], name[HOST_MAX + 8];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], ends[128], name[HOST_MAX + 16];
 	const char *lb = f->key.family == 6 ? "[" : "", *rb = f->key.family == 6 ? "]" : "";
 	int n;
 
@@ -146,7 +146,9 @@ size_t output_table_format(char *buf, size_t size, const struct verdict_event *e
 	snprintf(ends, sizeof(ends), "%s%s%s:%u -> %s%s%s:%u", lb, src, rb, f->key.port[0], lb, dst,
 	         rb, f->key.port[1]);
 	/* Names were checked to be printable ASCII by the dissectors. */
-	if (x->app == APP_CONNECT && x->connect_host_len)
+	if (x->app == APP_CONNECT && x->connect_host_len && strchr(x->connect_host, ':'))
+		snprintf(name, sizeof(name), "[%s]:%u", x->connect_host, x->connect_port);
+	else if (x->app == APP_CONNECT && x->connect_host_len)
 		snprintf(name, sizeof(name), "%s:%u", x->connect_host, x->connect_port);
 	else if (x->sni_len)
 		snprintf(name, sizeof(name), "%s", x->sni);

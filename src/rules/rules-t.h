@@ -72,7 +72,8 @@ enum verdict_reason {
 	REASON_CLASSIFIED,   /* a dissector recognized the flow */
 	REASON_UNRECOGNIZED, /* every dissector said not mine */
 	REASON_BUDGET,       /* the flow's packet budget ran out first */
-	REASON_FLOW_END,     /* the flow ended (FIN/RST/timeout) undecided */
+	REASON_FLOW_END,     /* idle past its state's timeout, or its ports were
+	                      * reused by a new SYN, while undecided */
 	REASON_EVICTED,      /* the flow table needed the slot */
 	REASON_CAPTURE_END,  /* the capture ended with the flow undecided */
 	REASON_NO_MEMORY,    /* no memory to inspect it */

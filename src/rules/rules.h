@@ -8,7 +8,9 @@
 
 /*
  * Parse the pack at path and append it to rs. On error nothing is added, rs
- * is unchanged and err says file:line:column and what was expected.
+ * is unchanged and err says what is wrong: file:line:column, the text found
+ * and what was expected for errors inside the pack; the file name and the
+ * reason for a file that cannot be read, is not text or is too large.
  */
 int rules_load(struct ruleset *rs, const char *path, struct rules_error *err);
 

@@ -220,8 +220,10 @@ static int add_domain(struct parser *ps, struct domain_set *s)
 	size_t col;
 	struct token at = ps->tok;
 
-	if (ps->tok.type != T_WORD || ps->tok.len >= sizeof(name))
+	if (ps->tok.type != T_WORD)
 		return fail(ps, &ps->tok, "expected a domain name");
+	if (ps->tok.len >= sizeof(name))
+		return fail(ps, &ps->tok, "bad domain '%.60s...': name longer than 253 characters", ps->tok.text);
 	memcpy(name, ps->tok.text, ps->tok.len);
 	name[ps->tok.len] = '\0';
 	if (domain_set_add(s, name, &col, &why) < 0) {
@@ -268,8 +270,11 @@ static int parse_domains(struct parser *ps)
 			continue;
 		if ((ps->tok.type == T_NEWLINE || ps->tok.type == T_END) && !block)
 			break;
-		if (ps->tok.type == T_RBRACE && block)
+		if (ps->tok.type == T_RBRACE && block) {
+			if (s->count == 0)
+				return fail(ps, &ps->tok, "set '%s' is empty: expected domain names before '}'", s->name);
 			return expect_eol(ps);
+		}
 		if (ps->tok.type == T_END)
 			return fail(ps, &ps->tok, "found end of file, expected '}' to close set '%s'", s->name);
 		if (add_domain(ps, s) < 0)
