@@ -107,7 +107,7 @@ static enum decode_reason decode_ipv4(struct cursor *c, struct packet *pkt)
 	hlen = (size_t)(vihl & 0x0f) * 4;
 	if (hlen < 20)
 		return DEC_IP_BAD_HEADER_LEN;
-	if (total < hlen)
+	if (total != 0 && total < hlen)
 		return DEC_IP_BAD_TOTAL_LEN;
 	if (cur_skip(c, hlen - 20) < 0)
 		return DEC_IP_TRUNCATED;

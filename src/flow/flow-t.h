@@ -79,6 +79,7 @@ struct flow_table {
 	uint32_t capacity, nbuckets; /* nbuckets is a power of two */
 	uint32_t free_head;
 	uint64_t next_id;
+	uint64_t now_us;     /* latest packet time seen: table time never goes back */
 	struct flow_list lru[FLOW_STATE_COUNT];
 	struct flow_timeouts timeouts;
 	struct flow_stats stats;

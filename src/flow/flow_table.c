@@ -303,7 +303,9 @@ static enum flow_state next_state(const struct flow *f, const struct packet *p, 
 		return FLOW_CLOSED;
 	if (f->flags & (FLOW_F_FIN_CLI | FLOW_F_FIN_SRV))
 		return s == FLOW_CLOSED ? s : FLOW_TCP_CLOSING;
-	if (s == FLOW_TCP_NEW && dir == DIR_TO_CLIENT)
+	/* Established once both sides have spoken: a lone SYN-ACK (backscatter
+	 * of a spoofed flood) stays new and is evicted first. */
+	if (s == FLOW_TCP_NEW && f->pkts[DIR_TO_SERVER] && f->pkts[DIR_TO_CLIENT])
 		return FLOW_TCP_EST;
 	return s;
 }
@@ -314,6 +316,12 @@ struct flow *flow_track(struct flow_table *t, const struct packet *p,
 	uint32_t b = bucket_of(t, p->src, p->sport, p->dst, p->dport, p->proto, p->vlan);
 	struct flow *f = NULL;
 	uint32_t i;
+
+	/* Captures can step back in time (merged files, reordering). Activity
+	 * is stamped with the table's clock, which only moves forward, so each
+	 * LRU list stays in last-activity order and its tail expires first. */
+	if (p->ts_us > t->now_us)
+		t->now_us = p->ts_us;
 
 	for (i = t->buckets[b]; i != FLOW_NIL; i = t->flows[i].hnext) {
 		if (key_match(&t->flows[i], p, dir)) {
@@ -329,8 +337,7 @@ struct flow *flow_track(struct flow_table *t, const struct packet *p,
 	}
 	if (!f)
 		f = create(t, p, b, dir, release, arg);
-	else if (p->ts_us > f->last_us)
-		f->last_us = p->ts_us;
+	f->last_us = t->now_us;
 
 	f->pkts[*dir]++;
 	f->bytes[*dir] += p->payload_len;

@@ -46,6 +46,8 @@ static inline int cur_skip(struct cursor *c, size_t n)
 {
 	if (n > c->len)
 		return CUR_SHORT;
+	if (n == 0)
+		return 0; /* an empty cursor may hold NULL: no NULL + 0 */
 	c->p += n;
 	c->len -= n;
 	return 0;
