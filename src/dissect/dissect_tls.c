@@ -147,6 +147,11 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 	for (;;) {
 		size_t take = rlen < need - have ? rlen : need - have;
 
+		/* A record ending past the window can never arrive whole. */
+		if ((size_t)(cur_ptr(&c) - in->data[0]) + rlen > in->scratch_len) {
+			facts->sni_len = 0;
+			return DISSECT_MATCH;
+		}
 		if (cur_left(&c) < rlen)
 			return DISSECT_NEED_MORE;
 		memcpy(in->scratch + have, cur_ptr(&c), take);

@@ -7,6 +7,7 @@
  * label by glob ('*' = any run of characters inside that label) under
  * example.com. Lookups lower-case the name and probe the hash once per
  * label suffix, so their cost depends on the name, not on the set's size.
+ * A looked-up name with an empty label (".a.com", "a..com") matches nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -239,8 +240,12 @@ bool domain_set_match(const struct domain_set *s, const char *name, size_t len)
 		len--;
 	if (len == 0 || len > DNS_NAME_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++) {
 		buf[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+		/* An empty label is no DNS name: a malformed name never matches. */
+		if (buf[i] == '.' && (i == 0 || buf[i - 1] == '.'))
+			return false;
+	}
 	buf[len] = '\0';
 	e = find(s, buf, len, fnv1a(buf, len));
 	if (e->name && e->exact)
