@@ -1,0 +1,554 @@
+/*
+ * test_connect.c: the HTTP CONNECT dissector, through its descriptor, and
+ * the budget logic of dissect_run() that decides when "need more" turns
+ * into "not mine".
+ *
+ * Every expected host, port and answer below is written out by hand from
+ * the request bytes; nothing is derived from the code under test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "dissect/dissect.h"
+
+/* Garbage the probe must overwrite or clear on a match. */
+static void facts_dirty(struct flow_facts *f)
+{
+	memset(f, 0xa5, sizeof(*f));
+}
+
+static enum dissect_answer probe_bytes(const void *p, size_t n, struct flow_facts *f)
+{
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	                            .server_port = 3128 };
+
+	in.data[0] = p;
+	in.len[0] = n;
+	return dissect_connect.probe(&in, f);
+}
+
+static enum dissect_answer probe_str(const char *s, struct flow_facts *f)
+{
+	return probe_bytes(s, strlen(s), f);
+}
+
+/* A CONNECT whose line is s: a match with host and port exactly as given. */
+static void assert_target(const char *s, const char *host, uint16_t port)
+{
+	struct flow_facts f;
+
+	facts_dirty(&f);
+	assert_int_equal(probe_str(s, &f), DISSECT_MATCH);
+	assert_int_equal(f.connect_host_len, strlen(host));
+	assert_string_equal(f.connect_host, host);
+	assert_int_equal(f.connect_port, port);
+}
+
+/* Still a CONNECT, but with no target recorded: no rule can match it. */
+static void assert_no_target(const char *s)
+{
+	struct flow_facts f;
+
+	facts_dirty(&f);
+	assert_int_equal(probe_str(s, &f), DISSECT_MATCH);
+	assert_int_equal(f.connect_host_len, 0);
+	assert_int_equal(f.connect_port, 0);
+}
+
+static void assert_not_mine(const char *s)
+{
+	struct flow_facts f;
+
+	facts_dirty(&f);
+	assert_int_equal(probe_str(s, &f), DISSECT_NOT_MINE);
+}
+
+static const char turn_req[] =
+	"CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\n"
+	"Host: turn-rbx1.openrainbow.com:443\r\n"
+	"User-Agent: Rainbow/2.0\r\n"
+	"\r\n";
+
+/* The request line alone, CRLF included: 8 + 29 + 9 + 2 = 48 bytes. */
+#define TURN_LINE_LEN 48
+
+/* --- requests that match ---------------------------------------------- */
+
+static void test_descriptor(void **state)
+{
+	(void)state;
+	assert_string_equal(dissect_connect.name, "connect");
+	assert_int_equal(dissect_connect.app, APP_CONNECT);
+	assert_int_equal(dissect_connect.transports, DISSECT_TCP);
+	assert_non_null(dissect_connect.probe);
+}
+
+static void test_turn_http11(void **state)
+{
+	(void)state;
+	assert_target(turn_req, "turn-rbx1.openrainbow.com", 443);
+	assert_int_equal((const char *)memchr(turn_req, '\n', sizeof(turn_req)) - turn_req + 1,
+	                 TURN_LINE_LEN);
+}
+
+static void test_http10(void **state)
+{
+	(void)state;
+	assert_target("CONNECT web.openrainbow.com:443 HTTP/1.0\r\n\r\n", "web.openrainbow.com",
+	              443);
+}
+
+static void test_bare_lf(void **state)
+{
+	(void)state;
+	assert_target("CONNECT web.openrainbow.com:8443 HTTP/1.1\nHost: x\n\n",
+	              "web.openrainbow.com", 8443);
+}
+
+static void test_line_only(void **state)
+{
+	(void)state;
+	/* The line end is all that is needed; headers may come later. */
+	assert_target("CONNECT a.example.com:443 HTTP/1.1\r\n", "a.example.com", 443);
+	/* Underscores and digits are host characters. */
+	assert_target("CONNECT _sip_.x-1.example:5061 HTTP/1.1\r\n", "_sip_.x-1.example", 5061);
+}
+
+static void test_ipv4_literal(void **state)
+{
+	(void)state;
+	assert_target("CONNECT 192.0.2.7:3478 HTTP/1.1\r\n\r\n", "192.0.2.7", 3478);
+}
+
+static void test_ipv6_literal(void **state)
+{
+	(void)state;
+	assert_target("CONNECT [2001:db8::1]:443 HTTP/1.1\r\n\r\n", "2001:db8::1", 443);
+	assert_target("CONNECT [::ffff:192.0.2.7]:3478 HTTP/1.1\r\n", "::ffff:192.0.2.7", 3478);
+}
+
+static void test_port_bounds(void **state)
+{
+	(void)state;
+	assert_target("CONNECT h.example:1 HTTP/1.1\r\n", "h.example", 1);
+	assert_target("CONNECT h.example:65535 HTTP/1.1\r\n", "h.example", 65535);
+}
+
+static void test_pipelined_bytes_ignored(void **state)
+{
+	(void)state;
+	/* Whatever follows the header (TLS already, garbage) is not looked at. */
+	static const char req[] = "CONNECT web.openrainbow.com:443 HTTP/1.1\r\n"
+	                          "Host: web.openrainbow.com:443\r\n\r\n"
+	                          "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00\x80\xff\x00";
+	struct flow_facts f;
+
+	facts_dirty(&f);
+	assert_int_equal(probe_bytes(req, sizeof(req) - 1, &f), DISSECT_MATCH);
+	assert_string_equal(f.connect_host, "web.openrainbow.com");
+	assert_int_equal(f.connect_host_len, 19);
+	assert_int_equal(f.connect_port, 443);
+}
+
+/* --- partial requests ------------------------------------------------- */
+
+static void test_every_prefix_needs_more(void **state)
+{
+	(void)state;
+	struct flow_facts f;
+
+	for (size_t n = 0; n < TURN_LINE_LEN; n++) {
+		facts_dirty(&f);
+		/* cmocka prints the failing length on a mismatch. */
+		if (probe_bytes(turn_req, n, &f) != DISSECT_NEED_MORE)
+			fail_msg("prefix of %zu bytes: expected need-more", n);
+	}
+	facts_dirty(&f);
+	assert_int_equal(probe_bytes(turn_req, TURN_LINE_LEN, &f), DISSECT_MATCH);
+}
+
+static void test_no_bytes_yet(void **state)
+{
+	(void)state;
+	struct dissect_input in = { .transport = DISSECT_TCP };
+	struct flow_facts f;
+
+	/* A stream with nothing yet has no buffer at all. */
+	facts_dirty(&f);
+	in.data[0] = NULL;
+	in.len[0] = 0;
+	assert_int_equal(dissect_connect.probe(&in, &f), DISSECT_NEED_MORE);
+}
+
+static void test_split_at_every_byte(void **state)
+{
+	(void)state;
+	/* Two segments cut at every position: the first alone never answers;
+	 * the stream (both together) always matches. */
+	size_t total = sizeof(turn_req) - 1;
+	struct flow_facts f;
+
+	for (size_t cut = 1; cut < total; cut++) {
+		enum dissect_answer a;
+
+		facts_dirty(&f);
+		a = probe_bytes(turn_req, cut, &f);
+		if (a != (cut < TURN_LINE_LEN ? DISSECT_NEED_MORE : DISSECT_MATCH))
+			fail_msg("first segment of %zu bytes: answer %d", cut, (int)a);
+		facts_dirty(&f);
+		assert_int_equal(probe_bytes(turn_req, total, &f), DISSECT_MATCH);
+		assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
+		assert_int_equal(f.connect_port, 443);
+	}
+}
+
+static void test_growing_prefixes(void **state)
+{
+	(void)state;
+	/* One byte per segment: need-more until the LF, then a match. */
+	struct flow_facts f;
+	size_t n;
+	enum dissect_answer a = DISSECT_NEED_MORE;
+
+	for (n = 1; n <= sizeof(turn_req) - 1 && a == DISSECT_NEED_MORE; n++) {
+		facts_dirty(&f);
+		a = probe_bytes(turn_req, n, &f);
+	}
+	assert_int_equal(a, DISSECT_MATCH);
+	assert_int_equal(n - 1, TURN_LINE_LEN);
+	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
+	assert_int_equal(f.connect_host_len, 25);
+	assert_int_equal(f.connect_port, 443);
+}
+
+/* --- not a CONNECT ---------------------------------------------------- */
+
+static void test_other_methods(void **state)
+{
+	(void)state;
+	assert_not_mine("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+	assert_not_mine("G");
+	assert_not_mine("POST /x HTTP/1.1\r\n");
+	assert_not_mine("connect a.example.com:443 HTTP/1.1\r\n");
+	assert_not_mine("Connect a.example.com:443 HTTP/1.1\r\n");
+	assert_not_mine("CONNECTX a.example.com:443 HTTP/1.1\r\n");
+	assert_not_mine("CONNECTX");
+	assert_not_mine("CONNECT\ta.example.com:443 HTTP/1.1\r\n");
+	assert_not_mine("\x16\x03\x01\x00\x05");
+}
+
+static void test_bad_bytes_in_line(void **state)
+{
+	(void)state;
+	static const char nul[] = "CONNECT a.exa\0mple.com:443 HTTP/1.1\r\n";
+	struct flow_facts f;
+
+	assert_not_mine("CONNECT a.exa\x01mple.com:443 HTTP/1.1\r\n");
+	assert_not_mine("CONNECT a.example.com:443\tHTTP/1.1\r\n");
+	assert_not_mine("CONNECT a.exa\x80mple.com:443 HTTP/1.1\r\n");
+	assert_not_mine("CONNECT a.example.com:443 HTTP/1.1\x7f\r\n");
+	assert_not_mine("CONNECT a.exa\x7fmple.com:443 HTTP/1.1\r\n");
+	/* Decided on the bad byte, before any line end arrives. */
+	assert_not_mine("CONNECT a.exa\x80");
+	assert_not_mine("CONNECT \x1b");
+	facts_dirty(&f);
+	assert_int_equal(probe_bytes(nul, sizeof(nul) - 1, &f), DISSECT_NOT_MINE);
+}
+
+/* "CONNECT " + n times 'a' + tail, in buf. */
+static size_t long_line(char *buf, size_t n, const char *tail)
+{
+	size_t t = strlen(tail);
+
+	memcpy(buf, "CONNECT ", 8);
+	memset(buf + 8, 'a', n);
+	memcpy(buf + 8 + n, tail, t);
+	return 8 + n + t;
+}
+
+static void test_line_too_long(void **state)
+{
+	(void)state;
+	static char buf[6000];
+	struct flow_facts f;
+	size_t len;
+
+	/* 4095 bytes without a line end: may still end at the next byte. */
+	len = long_line(buf, 4087, "");
+	assert_int_equal(len, 4095);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NEED_MORE);
+	/* 4096 bytes without a line end: not mine. */
+	len = long_line(buf, 4088, "");
+	assert_int_equal(len, 4096);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NOT_MINE);
+	/* 5000 bytes, the LF only at byte 4500. */
+	len = long_line(buf, 4492, "\n");
+	assert_int_equal(len, 4501);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NOT_MINE);
+	/* A line of exactly 4096 bytes with its CRLF: a CONNECT, its host far
+	 * too long to keep. 8 + 4073 + ":443 HTTP/1.1\r\n" (15) = 4096. */
+	len = long_line(buf, 4073, ":443 HTTP/1.1\r\n");
+	assert_int_equal(len, 4096);
+	facts_dirty(&f);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH);
+	assert_int_equal(f.connect_host_len, 0);
+	/* One byte more and the LF is byte 4097. */
+	len = long_line(buf, 4074, ":443 HTTP/1.1\r\n");
+	assert_int_equal(len, 4097);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NOT_MINE);
+}
+
+static void test_bad_version(void **state)
+{
+	(void)state;
+	assert_not_mine("CONNECT a.example.com:443 HTTP/2.0\r\n");
+	assert_not_mine("CONNECT a.example.com:443 HTTP/1.2\r\n");
+	assert_not_mine("CONNECT a.example.com:443 HTTP/1.x\r\n");
+	assert_not_mine("CONNECT a.example.com:443 http/1.1\r\n");
+	assert_not_mine("CONNECT a.example.com:443\r\n");
+	assert_not_mine("CONNECT a.example.com:443 HTTP/1.1 \r\n");
+	assert_not_mine("CONNECT HTTP/1.1\r\n");
+}
+
+/* --- a CONNECT without a usable target -------------------------------- */
+
+static void test_no_port(void **state)
+{
+	(void)state;
+	assert_no_target("CONNECT a.example.com HTTP/1.1\r\n\r\n");
+	assert_no_target("CONNECT a.example.com: HTTP/1.1\r\n");
+}
+
+static void test_bad_ports(void **state)
+{
+	(void)state;
+	assert_no_target("CONNECT a.example.com:0 HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:65536 HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:99999 HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:100000 HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:+443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:-443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:44a HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:https HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com:0x1bb HTTP/1.1\r\n");
+}
+
+static void test_bad_hosts(void **state)
+{
+	(void)state;
+	assert_no_target("CONNECT :443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT a b.example.com:443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT / HTTP/1.1\r\n");
+	assert_no_target("CONNECT a.example.com/x:443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT http://a.example.com:443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT user@a.example.com:443 HTTP/1.1\r\n");
+}
+
+static void test_bad_ipv6(void **state)
+{
+	(void)state;
+	assert_no_target("CONNECT []:443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT [2001:db8::1]443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT [2001:db8::1]: HTTP/1.1\r\n");
+	assert_no_target("CONNECT [2001:db8::1 HTTP/1.1\r\n");
+	assert_no_target("CONNECT [2001:db8::1]:0 HTTP/1.1\r\n");
+	assert_no_target("CONNECT [2001:db8::g]:443 HTTP/1.1\r\n");
+	assert_no_target("CONNECT 2001:db8::1:443 HTTP/1.1\r\n");
+}
+
+static void test_host_length(void **state)
+{
+	(void)state;
+	static char buf[600];
+	struct flow_facts f;
+	size_t len;
+
+	/* 255 characters: the most a facts field holds. */
+	len = long_line(buf, 255, ":443 HTTP/1.1\r\n");
+	facts_dirty(&f);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH);
+	assert_int_equal(f.connect_host_len, 255);
+	assert_int_equal(strlen(f.connect_host), 255);
+	assert_memory_equal(f.connect_host, buf + 8, 255);
+	assert_int_equal(f.connect_port, 443);
+	/* 256: a CONNECT, no target kept. */
+	len = long_line(buf, 256, ":443 HTTP/1.1\r\n");
+	facts_dirty(&f);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH);
+	assert_int_equal(f.connect_host_len, 0);
+	assert_int_equal(f.connect_port, 0);
+}
+
+/* --- dissect_run(): budgets --------------------------------------------- */
+
+/* The bit of a dissector in a candidate mask. */
+static uint32_t bit_of(const struct dissector *d)
+{
+	for (unsigned i = 0; i < dissector_count; i++)
+		if (dissectors[i] == d)
+			return 1u << i;
+	fail_msg("dissector %s is not in the table", d->name);
+	return 0;
+}
+
+static const char partial[] = "CONNECT turn-rbx1.openrainbow.com:443 HTT";
+
+static void run_input(struct dissect_input *in, const char *s)
+{
+	memset(in, 0, sizeof(*in));
+	in->transport = DISSECT_TCP;
+	in->data[0] = (const uint8_t *)s;
+	in->len[0] = strlen(s);
+}
+
+static void test_candidates(void **state)
+{
+	(void)state;
+	uint32_t tcp = dissect_candidates(DISSECT_TCP);
+
+	assert_true(tcp & bit_of(&dissect_connect));
+	assert_true(tcp & bit_of(&dissect_tls));
+	/* CONNECT is TCP only. */
+	assert_false(dissect_candidates(DISSECT_UDP) & bit_of(&dissect_connect));
+}
+
+static void test_run_partial_within_budget(void **state)
+{
+	(void)state;
+	uint32_t cand = dissect_candidates(DISSECT_TCP);
+	struct dissect_input in;
+	struct flow_facts f;
+
+	run_input(&in, partial);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dissect_run(&cand, &in, (uint16_t)(dissect_connect.max_segs - 1), &f),
+	                 DISSECT_NEED_MORE);
+	/* Only a match changes the facts. */
+	assert_int_equal(f.connect_host_len, 0);
+	assert_int_equal(f.connect_port, 0);
+	assert_int_equal(f.app, APP_UNKNOWN);
+	/* CONNECT still waits; TLS has said no to 'C'. */
+	assert_true(cand & bit_of(&dissect_connect));
+	assert_false(cand & bit_of(&dissect_tls));
+}
+
+static void test_run_partial_out_of_segments(void **state)
+{
+	(void)state;
+	uint32_t cand = dissect_candidates(DISSECT_TCP);
+	struct dissect_input in;
+	struct flow_facts f;
+
+	run_input(&in, partial);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DISSECT_NOT_MINE);
+	assert_false(cand & bit_of(&dissect_connect));
+	assert_int_equal(cand, 0);
+
+	/* More segments than the budget: the same. */
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(dissect_run(&cand, &in, (uint16_t)(dissect_connect.max_segs + 5), &f),
+	                 DISSECT_NOT_MINE);
+	assert_false(cand & bit_of(&dissect_connect));
+}
+
+static void test_run_partial_closed(void **state)
+{
+	(void)state;
+	uint32_t cand = dissect_candidates(DISSECT_TCP);
+	struct dissect_input in;
+	struct flow_facts f;
+
+	run_input(&in, partial);
+	in.closed[0] = true;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dissect_run(&cand, &in, 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(cand, 0);
+}
+
+static void test_run_closed_without_bytes(void **state)
+{
+	(void)state;
+	uint32_t cand = dissect_candidates(DISSECT_TCP);
+	struct dissect_input in = { .transport = DISSECT_TCP };
+	struct flow_facts f;
+
+	/* The client closed without sending anything (no buffer at all). */
+	in.closed[0] = true;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(cand, 0);
+}
+
+static void test_run_match(void **state)
+{
+	(void)state;
+	uint32_t cand = dissect_candidates(DISSECT_TCP);
+	struct dissect_input in;
+	struct flow_facts f;
+
+	run_input(&in, turn_req);
+	memset(&f, 0, sizeof(f));
+	/* A complete line answers even on the last segment of the budget. */
+	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DISSECT_MATCH);
+	assert_int_equal(f.app, APP_CONNECT);
+	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
+	assert_int_equal(f.connect_port, 443);
+	assert_string_equal(app_proto_name(f.app), "connect");
+}
+
+static void test_run_not_http(void **state)
+{
+	(void)state;
+	uint32_t cand = dissect_candidates(DISSECT_TCP);
+	struct dissect_input in;
+	struct flow_facts f;
+
+	run_input(&in, "GET / HTTP/1.1\r\n\r\n");
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dissect_run(&cand, &in, 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(cand, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test(test_turn_http11),
+		cmocka_unit_test(test_http10),
+		cmocka_unit_test(test_bare_lf),
+		cmocka_unit_test(test_line_only),
+		cmocka_unit_test(test_ipv4_literal),
+		cmocka_unit_test(test_ipv6_literal),
+		cmocka_unit_test(test_port_bounds),
+		cmocka_unit_test(test_pipelined_bytes_ignored),
+		cmocka_unit_test(test_every_prefix_needs_more),
+		cmocka_unit_test(test_no_bytes_yet),
+		cmocka_unit_test(test_split_at_every_byte),
+		cmocka_unit_test(test_growing_prefixes),
+		cmocka_unit_test(test_other_methods),
+		cmocka_unit_test(test_bad_bytes_in_line),
+		cmocka_unit_test(test_line_too_long),
+		cmocka_unit_test(test_bad_version),
+		cmocka_unit_test(test_no_port),
+		cmocka_unit_test(test_bad_ports),
+		cmocka_unit_test(test_bad_hosts),
+		cmocka_unit_test(test_bad_ipv6),
+		cmocka_unit_test(test_host_length),
+		cmocka_unit_test(test_candidates),
+		cmocka_unit_test(test_run_partial_within_budget),
+		cmocka_unit_test(test_run_partial_out_of_segments),
+		cmocka_unit_test(test_run_partial_closed),
+		cmocka_unit_test(test_run_closed_without_bytes),
+		cmocka_unit_test(test_run_match),
+		cmocka_unit_test(test_run_not_http),
+	};
+
+	return cmocka_run_group_tests_name("connect", tests, NULL, NULL);
+}

@@ -1,0 +1,1046 @@
+/*
+ * test_rules.c: domain sets, the pack parser and rule evaluation.
+ *
+ * Domain sets are tested through domain_set_add/match alone. Packs come
+ * from fixtures in tests/unit/packs/ (found under $srcdir) or from files the
+ * tests write into a fresh mkdtemp directory, removed after each test.
+ * Every error message is asserted whole, "path:line:column: what", with
+ * the line and column counted by hand from the text of the pack.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rules/rules.h"
+
+/* --- domain sets -------------------------------------------------------- */
+
+static struct domain_set *set_of(const char *const *patterns, size_t n)
+{
+	struct domain_set *s = domain_set_new("test");
+	const char *why = NULL;
+	size_t col = 0;
+
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++)
+		if (domain_set_add(s, patterns[i], &col, &why) != 0)
+			fail_msg("'%s' rejected at %zu: %s", patterns[i], col, why);
+	return s;
+}
+
+static bool in_set(const struct domain_set *s, const char *name)
+{
+	return domain_set_match(s, name, strlen(name));
+}
+
+#define SET(...) set_of((const char *const[]){ __VA_ARGS__ }, \
+                        sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+
+static void test_exact_names(void **state)
+{
+	(void)state;
+	struct domain_set *s = SET("a.example.com", "example.org", "localhost");
+
+	assert_string_equal(s->name, "test");
+	assert_int_equal(s->count, 3);
+	assert_true(in_set(s, "a.example.com"));
+	assert_true(in_set(s, "example.org"));
+	assert_true(in_set(s, "localhost"));
+	assert_false(in_set(s, "example.com"));
+	assert_false(in_set(s, "x.a.example.com"));
+	assert_false(in_set(s, "aa.example.com"));
+	assert_false(in_set(s, "a.example.co"));
+	assert_false(in_set(s, "a.example.com.evil.net"));
+	assert_false(in_set(s, "www.example.org"));
+	assert_false(in_set(s, ""));
+	assert_false(in_set(s, "."));
+	/* A length shorter than the string: only that much is looked at. */
+	assert_true(domain_set_match(s, "example.org.uk", 11));
+	domain_set_free(s);
+}
+
+static void test_wildcard_below(void **state)
+{
+	(void)state;
+	struct domain_set *s = SET("*.example.com");
+
+	assert_true(in_set(s, "a.example.com"));
+	assert_true(in_set(s, "a.b.example.com"));
+	assert_true(in_set(s, "x-1.y_2.z.example.com"));
+	assert_false(in_set(s, "example.com"));
+	assert_false(in_set(s, "badexample.com"));
+	assert_false(in_set(s, "a.badexample.com"));
+	assert_false(in_set(s, "example.com.evil.net"));
+	assert_false(in_set(s, "a.example.com.evil.net"));
+	assert_false(in_set(s, "com"));
+	/* Names with an empty label are not DNS names and never match. */
+	assert_false(in_set(s, ".example.com"));
+	assert_false(in_set(s, "a..example.com"));
+	assert_false(in_set(s, "..example.com"));
+	domain_set_free(s);
+}
+
+static void test_wildcard_and_exact(void **state)
+{
+	(void)state;
+	/* The rainbow pack's form: the name and everything below it. */
+	struct domain_set *s = SET("openrainbow.com", "*.openrainbow.com");
+
+	assert_int_equal(s->count, 2);
+	assert_true(in_set(s, "openrainbow.com"));
+	assert_true(in_set(s, "web.openrainbow.com"));
+	assert_false(in_set(s, "myopenrainbow.com"));
+	domain_set_free(s);
+}
+
+static void test_label_glob(void **state)
+{
+	(void)state;
+	struct domain_set *s = SET("turn-*.openrainbow.com");
+
+	assert_true(in_set(s, "turn-rbx1.openrainbow.com"));
+	assert_true(in_set(s, "turn-.openrainbow.com"));
+	assert_true(in_set(s, "turn-a-b-c.openrainbow.com"));
+	assert_false(in_set(s, "turn-rbx1.x.openrainbow.com"));
+	assert_false(in_set(s, "a.turn-rbx1.openrainbow.com"));
+	assert_false(in_set(s, "xturn-rbx1.openrainbow.com"));
+	assert_false(in_set(s, "turn-rbx1.openrainbow.com.evil"));
+	assert_false(in_set(s, "turn.openrainbow.com"));
+	assert_false(in_set(s, "turn-rbx1.openrainbow.co"));
+	assert_false(in_set(s, "openrainbow.com"));
+	assert_false(in_set(s, "web.openrainbow.com"));
+	domain_set_free(s);
+}
+
+static void test_glob_star_at_end(void **state)
+{
+	(void)state;
+	struct domain_set *s = SET("turn*.openrainbow.health");
+
+	assert_true(in_set(s, "turn.openrainbow.health"));
+	assert_true(in_set(s, "turn1.openrainbow.health"));
+	assert_true(in_set(s, "turnserver.openrainbow.health"));
+	assert_false(in_set(s, "openrainbow.health"));
+	assert_false(in_set(s, "xturn.openrainbow.health"));
+	assert_false(in_set(s, "tur.openrainbow.health"));
+	assert_false(in_set(s, "a.turn.openrainbow.health"));
+	assert_false(in_set(s, "turn.openrainbow.com"));
+	domain_set_free(s);
+}
+
+static void test_glob_two_stars(void **state)
+{
+	(void)state;
+	struct domain_set *s = SET("a*b*c.example.com", "*-edge.example.net");
+
+	assert_true(in_set(s, "abc.example.com"));
+	assert_true(in_set(s, "axxbyyc.example.com"));
+	assert_true(in_set(s, "abbc.example.com"));
+	assert_true(in_set(s, "abcbc.example.com"));
+	assert_true(in_set(s, "abcc.example.com"));
+	assert_true(in_set(s, "aXbXc.example.com"));
+	assert_false(in_set(s, "ac.example.com"));
+	assert_false(in_set(s, "ab.example.com"));
+	assert_false(in_set(s, "bc.example.com"));
+	assert_false(in_set(s, "acb.example.com"));
+	assert_false(in_set(s, "abcd.example.com"));
+	assert_false(in_set(s, "xabc.example.com"));
+	assert_false(in_set(s, "a.b.c.example.com"));
+	/* A star in front. */
+	assert_true(in_set(s, "eu-edge.example.net"));
+	assert_true(in_set(s, "-edge.example.net"));
+	assert_false(in_set(s, "eu-edge2.example.net"));
+	assert_false(in_set(s, "edge.example.net"));
+	domain_set_free(s);
+}
+
+static void test_globs_share_a_parent(void **state)
+{
+	(void)state;
+	/* Several globs under one name: any of them matches. */
+	struct domain_set *s = SET("turn-*.openrainbow.com", "stun*.openrainbow.com",
+	                           "web.openrainbow.com");
+
+	assert_true(in_set(s, "turn-x.openrainbow.com"));
+	assert_true(in_set(s, "stun2.openrainbow.com"));
+	assert_true(in_set(s, "web.openrainbow.com"));
+	assert_false(in_set(s, "openrainbow.com"));
+	assert_false(in_set(s, "api.openrainbow.com"));
+	domain_set_free(s);
+}
+
+static void test_case_insensitive(void **state)
+{
+	(void)state;
+	struct domain_set *s = SET("Web.OpenRainbow.COM", "*.EXAMPLE.net", "TURN-*.Example.org");
+
+	assert_true(in_set(s, "web.openrainbow.com"));
+	assert_true(in_set(s, "WEB.OPENRAINBOW.COM"));
+	assert_true(in_set(s, "wEb.oPeNrAiNbOw.CoM"));
+	assert_true(in_set(s, "a.example.net"));
+	assert_true(in_set(s, "A.Example.NET"));
+	assert_true(in_set(s, "turn-1.example.org"));
+	assert_true(in_set(s, "Turn-X.EXAMPLE.ORG"));
+	assert_false(in_set(s, "EXAMPLE.NET"));
+	domain_set_free(s);
+}
+
+static void test_trailing_dot(void **state)
+{
+	(void)state;
+	struct domain_set *s = SET("a.example.com.", "*.example.net.", "turn-*.example.org.",
+	                           "plain.example");
+
+	assert_true(in_set(s, "a.example.com"));
+	assert_true(in_set(s, "a.example.com."));
+	assert_true(in_set(s, "x.example.net"));
+	assert_true(in_set(s, "x.example.net."));
+	assert_true(in_set(s, "turn-1.example.org."));
+	assert_true(in_set(s, "plain.example."));
+	assert_false(in_set(s, "example.net."));
+	assert_false(in_set(s, "a.example.com.."));
+	assert_false(in_set(s, "."));
+	domain_set_free(s);
+}
+
+/* Adding pattern fails at col with reason why, and leaves the set as it was. */
+static void assert_bad_pattern(const char *pattern, size_t col, const char *why)
+{
+	struct domain_set *s = SET("keep.example.com");
+	const char *got_why = NULL;
+	size_t got_col = 9999;
+
+	if (domain_set_add(s, pattern, &got_col, &got_why) != -1)
+		fail_msg("'%s' was accepted", pattern);
+	assert_int_equal(got_col, col);
+	assert_non_null(got_why);
+	assert_string_equal(got_why, why);
+	assert_int_equal(s->count, 1);
+	assert_true(in_set(s, "keep.example.com"));
+	domain_set_free(s);
+}
+
+/* n characters: labels of 63 'a' joined by dots, the last one shorter. */
+static void long_name(char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (i % 64 == 63) ? '.' : 'a';
+	buf[n] = '\0';
+}
+
+static void test_bad_patterns(void **state)
+{
+	(void)state;
+	char buf[400];
+
+	assert_bad_pattern("a.*.com", 2, "'*' is only allowed in the leftmost label");
+	assert_bad_pattern("*.*.com", 2, "'*' is only allowed in the leftmost label");
+	assert_bad_pattern("example.*", 8, "'*' is only allowed in the leftmost label");
+	assert_bad_pattern("a..com", 2, "empty label");
+	assert_bad_pattern(".example.com", 0, "empty label");
+	assert_bad_pattern("example.com..", 12, "empty label");
+	assert_bad_pattern(".", 0, "empty label");
+	assert_bad_pattern("*", 0, "a wildcard needs a domain after it, as in *.example.com");
+	assert_bad_pattern("turn-*", 0, "a wildcard needs a domain after it, as in *.example.com");
+	assert_bad_pattern("a/b.com", 1, "character not allowed in a domain name");
+	assert_bad_pattern("a b.com", 1, "character not allowed in a domain name");
+	assert_bad_pattern("example.com:443", 11, "character not allowed in a domain name");
+	assert_bad_pattern("caf\xc3\xa9.example", 3, "character not allowed in a domain name");
+	assert_bad_pattern("", 0, "empty name");
+
+	/* A label of 64 characters: the 64th is the offending one. */
+	memset(buf, 'x', 64);
+	memcpy(buf + 64, ".com", 5);
+	assert_bad_pattern(buf, 63, "label longer than 63 characters");
+	/* ... in the second label. */
+	memcpy(buf, "a.", 2);
+	memset(buf + 2, 'x', 64);
+	memcpy(buf + 66, ".com", 5);
+	assert_bad_pattern(buf, 65, "label longer than 63 characters");
+
+	/* 254 characters: 63.63.63.62 */
+	long_name(buf, 254);
+	assert_int_equal(buf[63], '.');
+	assert_bad_pattern(buf, 253, "name longer than 253 characters");
+	long_name(buf, 300);
+	assert_bad_pattern(buf, 253, "name longer than 253 characters");
+}
+
+static void test_longest_name(void **state)
+{
+	(void)state;
+	char name[300], dotted[300];
+	struct domain_set *s;
+
+	/* 253 characters: 63.63.63.61; with a trailing dot too. */
+	long_name(name, 253);
+	s = SET(name);
+	assert_true(in_set(s, name));
+	memcpy(dotted, name, 253);
+	memcpy(dotted + 253, ".", 2);
+	assert_true(in_set(s, dotted));
+	domain_set_free(s);
+	s = SET(dotted);
+	assert_true(in_set(s, name));
+	/* A name of 254 characters is never in a set. */
+	long_name(name, 254);
+	assert_false(in_set(s, name));
+	domain_set_free(s);
+}
+
+static void test_big_set(void **state)
+{
+	(void)state;
+	struct domain_set *s = domain_set_new("big");
+	const char *why = NULL;
+	char name[64];
+	size_t col;
+
+	assert_non_null(s);
+	for (unsigned i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "host%u.example%u.com", i, i % 100);
+		if (domain_set_add(s, name, &col, &why) != 0)
+			fail_msg("%s rejected: %s", name, why);
+	}
+	assert_int_equal(s->count, 100000);
+	assert_int_equal(s->used, 100000);
+	assert_true(s->used * 2 <= s->nslots);
+	for (unsigned i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "host%u.example%u.com", i, i % 100);
+		if (!in_set(s, name))
+			fail_msg("%s not found", name);
+	}
+	/* Right host under the wrong domain, names past the end, parents. */
+	for (unsigned i = 0; i < 1000; i++) {
+		if (i % 4 == 0)
+			snprintf(name, sizeof(name), "host%u.example%u.com", i, (i + 1) % 100);
+		else if (i % 4 == 1)
+			snprintf(name, sizeof(name), "host%u.example%u.com", 100000 + i, i % 100);
+		else if (i % 4 == 2)
+			snprintf(name, sizeof(name), "example%u.com", i % 100);
+		else
+			snprintf(name, sizeof(name), "x.host%u.example%u.com", i, i % 100);
+		if (in_set(s, name))
+			fail_msg("%s found", name);
+	}
+	domain_set_free(s);
+	domain_set_free(NULL);
+}
+
+/* --- pack files --------------------------------------------------------- */
+
+/* The fixture tests/unit/packs/<name> under $srcdir (or "."). */
+static const char *fixture(const char *name)
+{
+	static char path[4][PATH_MAX];
+	static unsigned next;
+	const char *top = getenv("srcdir");
+	char *p = path[next++ % 4];
+
+	snprintf(p, PATH_MAX, "%s/tests/unit/packs/%s", top && *top ? top : ".", name);
+	return p;
+}
+
+/* A fresh temporary directory per test, removed with what is in it. */
+struct tmp {
+	char dir[256];
+	char path[512];
+};
+
+static int tmp_setup(void **state)
+{
+	struct tmp *t = calloc(1, sizeof(*t));
+	const char *base = getenv("TMPDIR");
+
+	if (!t)
+		return -1;
+	snprintf(t->dir, sizeof(t->dir), "%s/dpix-test-rules-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(t->dir)) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (unlink(p) != 0)
+			rm_tree(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int tmp_teardown(void **state)
+{
+	struct tmp *t = *state;
+
+	rm_tree(t->dir);
+	free(t);
+	return 0;
+}
+
+/* Write n bytes to <tmp>/<name>; the path is in t->path until the next call. */
+static const char *tmp_write(struct tmp *t, const char *name, const void *text, size_t n)
+{
+	FILE *f;
+
+	snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, name);
+	f = fopen(t->path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+	return t->path;
+}
+
+static const char *tmp_pack(struct tmp *t, const char *name, const char *text)
+{
+	return tmp_write(t, name, text, strlen(text));
+}
+
+static const struct rule *rule_named(const struct rule_pack *pk, const char *id)
+{
+	for (size_t i = 0; i < pk->nrules; i++)
+		if (!strcmp(pk->rules[i].id, id))
+			return &pk->rules[i];
+	fail_msg("no rule %s in pack %s", id, pk->name);
+	return NULL;
+}
+
+static void load_ok(struct ruleset *rs, const char *path)
+{
+	struct rules_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (rules_load(rs, path, &err) != 0)
+		fail_msg("%s: %s", path, err.msg);
+}
+
+static void test_valid_pack(void **state)
+{
+	(void)state;
+	struct ruleset rs = { 0 };
+	const char *path = fixture("valid.rules");
+	const struct rule_pack *pk;
+	const struct rule *r;
+
+	load_ok(&rs, path);
+	assert_int_equal(rs.npacks, 1);
+	pk = rs.packs[0];
+	assert_string_equal(pk->path, path);
+	assert_string_equal(pk->name, "unit-valid");
+	assert_string_equal(pk->version, "1.2");
+	assert_string_equal(pk->date, "2025-05");
+	assert_string_equal(pk->source, "Unit \"test\" pack, with a \\ backslash");
+
+	assert_int_equal(pk->nsets, 2);
+	assert_string_equal(pk->sets[0]->name, "exact");
+	assert_int_equal(pk->sets[0]->count, 2);
+	assert_true(in_set(pk->sets[0], "a.example.com"));
+	assert_true(in_set(pk->sets[0], "b.example.org"));
+	assert_string_equal(pk->sets[1]->name, "block");
+	assert_int_equal(pk->sets[1]->count, 2);
+	assert_true(in_set(pk->sets[1], "x.wild.example.net"));
+	assert_true(in_set(pk->sets[1], "turn-1.openrainbow.com"));
+	assert_false(in_set(pk->sets[1], "wild.example.net"));
+
+	assert_int_equal(pk->nrules, 3);
+	r = &pk->rules[0];
+	assert_string_equal(r->id, "r-sni");
+	assert_int_equal(r->action, ACTION_BYPASS);
+	assert_int_equal(r->field, FIELD_SNI);
+	assert_ptr_equal(r->set, pk->sets[0]);
+	assert_string_equal(r->service, "svc-a");
+	assert_string_equal(r->msg, "SNI \"exact\"");
+	assert_string_equal(r->ref, "001 7.2");
+	assert_int_equal(r->line, 17);
+	assert_ptr_equal(r->pack, pk);
+
+	r = &pk->rules[1];
+	assert_string_equal(r->id, "r-connect");
+	assert_int_equal(r->action, ACTION_DROP);
+	assert_int_equal(r->field, FIELD_CONNECT);
+	assert_ptr_equal(r->set, pk->sets[1]);
+	assert_null(r->service);
+	assert_string_equal(r->msg, "plain-word");
+	assert_null(r->ref);
+	assert_int_equal(r->line, 18);
+	assert_ptr_equal(r->pack, pk);
+
+	r = &pk->rules[2];
+	assert_string_equal(r->id, "r-name");
+	assert_int_equal(r->action, ACTION_INSPECT);
+	assert_int_equal(r->field, FIELD_NAME);
+	assert_ptr_equal(r->set, pk->sets[1]);
+	assert_string_equal(r->service, "two words");
+	assert_null(r->msg);
+	assert_string_equal(r->ref, "a\\b"); /* only \" and \\ are escapes */
+	assert_int_equal(r->line, 19);
+
+	ruleset_free(&rs);
+	assert_int_equal(rs.npacks, 0);
+	assert_null(rs.packs);
+	ruleset_free(&rs); /* twice is harmless */
+}
+
+static void test_crlf_and_no_final_newline(void **state)
+{
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+
+	load_ok(&rs, tmp_pack(t, "crlf.rules",
+	                      "pack crlf\r\ndomains s = a.example.com\r\n"
+	                      "rule r1 bypass sni in s msg \"m\"\r\n"
+	                      "rule r2 bypass connect in s"));
+	assert_int_equal(rs.npacks, 1);
+	assert_int_equal(rs.packs[0]->nrules, 2);
+	assert_string_equal(rs.packs[0]->rules[0].msg, "m");
+	assert_int_equal(rs.packs[0]->rules[1].line, 4);
+	ruleset_free(&rs);
+}
+
+/* --- evaluation --------------------------------------------------------- */
+
+static struct flow_facts facts_of(const char *sni, const char *host)
+{
+	struct flow_facts f;
+
+	memset(&f, 0, sizeof(f));
+	if (sni) {
+		f.sni_len = (uint8_t)strlen(sni);
+		memcpy(f.sni, sni, f.sni_len + 1);
+	}
+	if (host) {
+		f.connect_host_len = (uint8_t)strlen(host);
+		memcpy(f.connect_host, host, f.connect_host_len + 1);
+		f.connect_port = 443;
+	}
+	return f;
+}
+
+/* The verdict for these names: action and rule id (NULL: no rule). */
+static void assert_verdict(const struct ruleset *rs, const char *sni, const char *host,
+                           enum rule_action action, const char *id)
+{
+	struct flow_facts f = facts_of(sni, host);
+	struct verdict v;
+
+	memset(&v, 0xa5, sizeof(v));
+	rules_eval(rs, &f, &v);
+	assert_int_equal(v.action, action);
+	if (!id) {
+		assert_null(v.rule);
+		return;
+	}
+	assert_non_null(v.rule);
+	assert_string_equal(v.rule->id, id);
+}
+
+static void test_eval_fields(void **state)
+{
+	(void)state;
+	struct ruleset rs = { 0 };
+
+	load_ok(&rs, fixture("valid.rules"));
+	/* FIELD_SNI: the server name only. */
+	assert_verdict(&rs, "a.example.com", NULL, ACTION_BYPASS, "r-sni");
+	assert_verdict(&rs, "B.EXAMPLE.ORG.", NULL, ACTION_BYPASS, "r-sni");
+	assert_verdict(&rs, NULL, "a.example.com", ACTION_INSPECT, NULL);
+	/* FIELD_CONNECT: the CONNECT host only. */
+	assert_verdict(&rs, NULL, "turn-rbx1.openrainbow.com", ACTION_DROP, "r-connect");
+	assert_verdict(&rs, "nothing.example", "x.wild.example.net", ACTION_DROP, "r-connect");
+	/* FIELD_NAME: either; a rule that says inspect is still a rule. */
+	assert_verdict(&rs, "turn-rbx1.openrainbow.com", NULL, ACTION_INSPECT, "r-name");
+	assert_verdict(&rs, "a.b.wild.example.net", NULL, ACTION_INSPECT, "r-name");
+	/* Both names match something: the first rule written wins. */
+	assert_verdict(&rs, "a.example.com", "turn-x.openrainbow.com", ACTION_BYPASS, "r-sni");
+	/* Nothing matches: inspect, no rule. */
+	assert_verdict(&rs, "wild.example.net", "example.com", ACTION_INSPECT, NULL);
+	assert_verdict(&rs, NULL, NULL, ACTION_INSPECT, NULL);
+	ruleset_free(&rs);
+
+	/* No packs at all. */
+	assert_verdict(&rs, "a.example.com", NULL, ACTION_INSPECT, NULL);
+}
+
+static void test_eval_order_across_packs(void **state)
+{
+	(void)state;
+	struct ruleset rs = { 0 };
+
+	load_ok(&rs, fixture("first.rules"));
+	load_ok(&rs, fixture("second.rules"));
+	assert_int_equal(rs.npacks, 2);
+	assert_string_equal(rs.packs[0]->name, "first");
+	assert_string_equal(rs.packs[1]->name, "second");
+	assert_verdict(&rs, "shared.example.com", NULL, ACTION_DROP, "first-drop");
+	assert_ptr_equal(rule_named(rs.packs[0], "first-drop")->pack, rs.packs[0]);
+	assert_verdict(&rs, "only-second.example.com", NULL, ACTION_BYPASS, "second-sni");
+	assert_verdict(&rs, NULL, "shared.example.com", ACTION_INSPECT, "second-name");
+	ruleset_free(&rs);
+
+	/* The other load order, the other verdict. */
+	load_ok(&rs, fixture("second.rules"));
+	load_ok(&rs, fixture("first.rules"));
+	assert_verdict(&rs, "shared.example.com", NULL, ACTION_BYPASS, "second-sni");
+	ruleset_free(&rs);
+}
+
+static void test_shipped_packs(void **state)
+{
+	(void)state;
+	/* The packs in rules/ parse, and the flows they were written for get
+	 * through. */
+	struct ruleset rs = { 0 };
+	const char *top = getenv("srcdir");
+	char path[PATH_MAX];
+	struct rules_error err;
+
+	snprintf(path, sizeof(path), "%s/rules", top && *top ? top : ".");
+	if (rules_load_dir(&rs, path, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_verdict(&rs, NULL, "turn-rbx1.openrainbow.com", ACTION_BYPASS, "rainbow-turn-connect");
+	assert_verdict(&rs, "web.openrainbow.com", NULL, ACTION_BYPASS, "rainbow-wss");
+	assert_verdict(&rs, "www.example.com", "example.com", ACTION_INSPECT, NULL);
+	ruleset_free(&rs);
+}
+
+/* --- errors ------------------------------------------------------------- */
+
+/*
+ * text, loaded into a ruleset that already holds valid.rules, fails with
+ * exactly path + where_what, and the ruleset is as it was.
+ */
+static void assert_load_error_bytes(struct tmp *t, const void *text, size_t n,
+                                    const char *where_what)
+{
+	struct ruleset rs = { 0 };
+	struct rules_error err;
+	struct rule_pack *before;
+	char want[sizeof(err.msg)];
+	const char *path;
+
+	load_ok(&rs, fixture("valid.rules"));
+	before = rs.packs[0];
+	path = tmp_write(t, "bad.rules", text, n);
+	snprintf(want, sizeof(want), "%s%s", path, where_what);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(rules_load(&rs, path, &err), -1);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(rs.npacks, 1);
+	assert_ptr_equal(rs.packs[0], before);
+	assert_verdict(&rs, "a.example.com", NULL, ACTION_BYPASS, "r-sni");
+	/* A later good pack still loads. */
+	load_ok(&rs, fixture("first.rules"));
+	assert_int_equal(rs.npacks, 2);
+	assert_verdict(&rs, "shared.example.com", NULL, ACTION_DROP, "first-drop");
+	ruleset_free(&rs);
+}
+
+static void assert_load_error(struct tmp *t, const char *text, const char *where_what)
+{
+	assert_load_error_bytes(t, text, strlen(text), where_what);
+}
+
+static void test_err_pack_first(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "version 1\npack p\n",
+	                  ":1:1: found 'version', expected 'pack NAME' as the first statement");
+	assert_load_error(t, "# comment\n\n  domains s = a.com\n",
+	                  ":3:3: found 'domains', expected 'pack NAME' as the first statement");
+	assert_load_error(t, "pack \"p\"\n",
+	                  ":1:6: found 'p', expected a pack name (a letter, then letters, digits, "
+	                  "'-', '_' or '.')");
+	assert_load_error(t, "pack 1p\n",
+	                  ":1:6: found '1p', expected a pack name (a letter, then letters, digits, "
+	                  "'-', '_' or '.')");
+}
+
+static void test_err_second_pack(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\nversion 1\npack q\n",
+	                  ":3:1: a second 'pack' statement: one pack per file");
+}
+
+static void test_err_unknown_keyword(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomain s = a.com\n",
+	                  ":2:1: found 'domain', expected pack, version, date, source, domains "
+	                  "or rule");
+	assert_load_error(t, "pack p\n\t= x\n",
+	                  ":2:2: found '=', expected pack, version, date, source, domains or rule");
+}
+
+static void test_err_unknown_action(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 allow sni in s\n",
+	                  ":3:9: found 'allow', expected an action: bypass, inspect or drop");
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 BYPASS sni in s\n",
+	                  ":3:9: found 'BYPASS', expected an action: bypass, inspect or drop");
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1\n",
+	                  ":3:8: found end of line, expected an action: bypass, inspect or drop");
+}
+
+static void test_err_unknown_field(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass host in s\n",
+	                  ":3:16: found 'host', expected what to match: sni, connect or name");
+}
+
+static void test_err_missing_in(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni s\n",
+	                  ":3:20: found 's', expected 'in'");
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni\n",
+	                  ":3:19: found end of line, expected 'in'");
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni",
+	                  ":3:19: found end of file, expected 'in'");
+}
+
+static void test_err_unknown_set(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in nope\n",
+	                  ":3:23: found 'nope', expected the name of a set defined above with "
+	                  "'domains'");
+	/* Defined below the rule is not defined above. */
+	assert_load_error(t, "pack p\nrule r1 bypass sni in s\ndomains s = a.com\n",
+	                  ":2:23: found 's', expected the name of a set defined above with "
+	                  "'domains'");
+}
+
+static void test_err_duplicate_set(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s = a.com\ndomains s { b.com }\n",
+	                  ":3:9: set 's' is already defined in this pack");
+}
+
+static void test_err_duplicate_rule(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t,
+	                  "pack p\ndomains s = a.com\nrule r1 bypass sni in s\n"
+	                  "rule r2 bypass sni in s\nrule r1 drop connect in s\n",
+	                  ":5:6: rule id 'r1' is already used on line 3");
+}
+
+static void test_err_empty_set(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s =\n",
+	                  ":2:12: set 's' is empty: expected domain names after '='");
+	assert_load_error(t, "pack p\ndomains s =",
+	                  ":2:12: set 's' is empty: expected domain names after '='");
+}
+
+static void test_err_empty_block_set(void **state)
+{
+	struct tmp *t = *state;
+
+	/* The block form with no names is as empty as "s =". */
+	assert_load_error(t, "pack p\ndomains s { }\nrule r1 bypass sni in s\n",
+	                  ":2:13: set 's' is empty: expected domain names before '}'");
+	assert_load_error(t, "pack p\ndomains s {\n\t# nothing yet\n\n}\n",
+	                  ":5:1: set 's' is empty: expected domain names before '}'");
+}
+
+static void test_err_unterminated_string(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\nsource \"abc\nversion 1\n",
+	                  ":2:8: unterminated string: expected a closing '\"' on the same line");
+	assert_load_error(t, "pack p\nsource \"abc",
+	                  ":2:8: unterminated string: expected a closing '\"' on the same line");
+	/* An escaped quote does not close it. */
+	assert_load_error(t, "pack p\nsource \"abc\\\"\n",
+	                  ":2:8: unterminated string: expected a closing '\"' on the same line");
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in s msg \"x\" ref \"y\n",
+	                  ":3:37: unterminated string: expected a closing '\"' on the same line");
+}
+
+static void test_err_unclosed_block(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s {\n\ta.com\n",
+	                  ":4:1: found end of file, expected '}' to close set 's'");
+	assert_load_error(t, "pack p\ndomains s {\n\ta.com",
+	                  ":3:7: found end of file, expected '}' to close set 's'");
+}
+
+static void test_err_bad_domain(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\ndomains s = good.example.com a.*.com\n",
+	                  ":2:32: bad domain 'a.*.com': '*' is only allowed in the leftmost label");
+	assert_load_error(t, "pack p\ndomains s {\n\tok.example.com\n\tbad/name.com\n}\n",
+	                  ":4:5: bad domain 'bad/name.com': character not allowed in a domain name");
+	assert_load_error(t, "pack p\ndomains s = a..com\n",
+	                  ":2:15: bad domain 'a..com': empty label");
+	assert_load_error(t, "pack p\ndomains s = *\n",
+	                  ":2:13: bad domain '*': a wildcard needs a domain after it, as in "
+	                  "*.example.com");
+	assert_load_error(t, "pack p\ndomains s = \"a.com\"\n", ":2:13: expected a domain name");
+	assert_load_error(t, "pack p\ndomains s a.com\n",
+	                  ":2:11: found 'a.com', expected '=' or '{' after the set name");
+}
+
+static void test_err_long_domain(void **state)
+{
+	struct tmp *t = *state;
+	char text[800], want[512], name[400];
+
+	/* 254 characters (63.63.63.62): the 254th is the offending one, at
+	 * column 13 + 253 = 266. */
+	long_name(name, 254);
+	snprintf(text, sizeof(text), "pack p\ndomains s = %s\n", name);
+	snprintf(want, sizeof(want), ":2:266: bad domain '%s': name longer than 253 characters",
+	         name);
+	assert_load_error(t, text, want);
+	/* 300 characters and more: the message shows the first 60. */
+	long_name(name, 350);
+	snprintf(text, sizeof(text), "pack p\ndomains s {\n\t%s\n}\n", name);
+	assert_load_error(t, text,
+	                  ":3:2: bad domain 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...': "
+	                  "name longer than 253 characters");
+}
+
+static void test_err_trailing_garbage(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p extra\n", ":1:8: found 'extra', expected the end of the line");
+	assert_load_error(t, "pack p\nversion 1 2\n",
+	                  ":2:11: found '2', expected the end of the line");
+	assert_load_error(t, "pack p\nsource \"a\" \"b\"\n",
+	                  ":2:12: found 'b', expected the end of the line");
+	assert_load_error(t, "pack p\ndomains s { a.com } x\n",
+	                  ":2:21: found 'x', expected the end of the line");
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in s extra\n",
+	                  ":3:25: found 'extra', expected service, msg, ref or the end of the line");
+	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in s msg\n",
+	                  ":3:28: found end of line, expected a message");
+}
+
+static void test_err_control_character(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "pack p\x01q\n", ":1:7: control character 0x01 in the pack");
+}
+
+static void test_err_nul_byte(void **state)
+{
+	struct tmp *t = *state;
+	static const char text[] = "pack p\n\0domains s = a.com\n";
+
+	assert_load_error_bytes(t, text, sizeof(text) - 1, ": contains a NUL byte: not a text file");
+}
+
+static void test_err_missing_file(void **state)
+{
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+	struct rules_error err;
+	char path[512], want[1024];
+
+	load_ok(&rs, fixture("valid.rules"));
+	snprintf(path, sizeof(path), "%s/missing.rules", t->dir);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+	assert_int_equal(rules_load(&rs, path, &err), -1);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(rs.npacks, 1);
+	ruleset_free(&rs);
+}
+
+static void test_err_empty_file(void **state)
+{
+	struct tmp *t = *state;
+
+	assert_load_error(t, "", ":1:1: empty pack: expected 'pack NAME' as the first statement");
+	assert_load_error(t, "# only a comment\n\n",
+	                  ":1:1: empty pack: expected 'pack NAME' as the first statement");
+}
+
+/* --- directories -------------------------------------------------------- */
+
+static void test_load_dir(void **state)
+{
+	struct tmp *t = *state;
+	static const char *const order[] = { "30-c", "10-a", "50-e", "20-b", "60-f", "40-d" };
+	struct ruleset rs = { 0 };
+	struct rules_error err;
+	char name[64], text[200];
+
+	/* Six packs written shuffled, so that no directory order is sorted by
+	 * chance; each one's rule drops the same name. */
+	for (size_t i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "%s.rules", order[i]);
+		snprintf(text, sizeof(text),
+		         "pack p%s\ndomains s = shared.example.com\nrule r%s drop sni in s\n",
+		         order[i] + 3, order[i] + 3);
+		tmp_pack(t, name, text);
+	}
+	/* Only *.rules that are not hidden count. */
+	tmp_pack(t, "notes.txt", "not a pack\n");
+	tmp_pack(t, "30-old.rules.bak", "not a pack\n");
+	tmp_pack(t, ".hidden.rules", "not a pack\n");
+	tmp_pack(t, "x.RULES", "not a pack\n");
+	tmp_pack(t, ".rules", "not a pack\n");
+	memset(&err, 0, sizeof(err));
+	if (rules_load_dir(&rs, t->dir, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(rs.npacks, 6);
+	assert_string_equal(rs.packs[0]->name, "pa");
+	assert_string_equal(rs.packs[1]->name, "pb");
+	assert_string_equal(rs.packs[2]->name, "pc");
+	assert_string_equal(rs.packs[3]->name, "pd");
+	assert_string_equal(rs.packs[4]->name, "pe");
+	assert_string_equal(rs.packs[5]->name, "pf");
+	/* The first pack in name order decides. */
+	assert_verdict(&rs, "shared.example.com", NULL, ACTION_DROP, "ra");
+	ruleset_free(&rs);
+}
+
+static void test_load_dir_bad_pack(void **state)
+{
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+	struct rules_error err;
+	char want[1024];
+
+	tmp_pack(t, "10-good.rules", "pack good\ndomains s = a.com\n");
+	tmp_pack(t, "20-bad.rules", "pack bad\nbogus\n");
+	snprintf(want, sizeof(want),
+	         "%s/20-bad.rules:2:1: found 'bogus', expected pack, version, date, source, "
+	         "domains or rule", t->dir);
+	assert_int_equal(rules_load_dir(&rs, t->dir, &err), -1);
+	assert_string_equal(err.msg, want);
+	ruleset_free(&rs);
+}
+
+static void test_load_dir_empty(void **state)
+{
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+	struct rules_error err;
+	char want[1024];
+
+	tmp_pack(t, "readme.txt", "no packs here\n");
+	snprintf(want, sizeof(want), "%s: no *.rules files", t->dir);
+	assert_int_equal(rules_load_dir(&rs, t->dir, &err), -1);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(rs.npacks, 0);
+
+	snprintf(want, sizeof(want), "%s/nope: cannot open rules directory: No such file or directory",
+	         t->dir);
+	{
+		char missing[512];
+
+		snprintf(missing, sizeof(missing), "%s/nope", t->dir);
+		assert_int_equal(rules_load_dir(&rs, missing, &err), -1);
+		assert_string_equal(err.msg, want);
+	}
+	assert_int_equal(rs.npacks, 0);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(rule_action_name(ACTION_BYPASS), "bypass");
+	assert_string_equal(rule_action_name(ACTION_INSPECT), "inspect");
+	assert_string_equal(rule_action_name(ACTION_DROP), "drop");
+	assert_string_equal(rule_action_name(ACTION_COUNT), "invalid");
+	assert_string_equal(verdict_reason_name(REASON_BUDGET), "budget_exhausted");
+	assert_string_equal(verdict_reason_name(REASON_COUNT), "invalid");
+}
+
+#define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exact_names),
+		cmocka_unit_test(test_wildcard_below),
+		cmocka_unit_test(test_wildcard_and_exact),
+		cmocka_unit_test(test_label_glob),
+		cmocka_unit_test(test_glob_star_at_end),
+		cmocka_unit_test(test_glob_two_stars),
+		cmocka_unit_test(test_globs_share_a_parent),
+		cmocka_unit_test(test_case_insensitive),
+		cmocka_unit_test(test_trailing_dot),
+		cmocka_unit_test(test_bad_patterns),
+		cmocka_unit_test(test_longest_name),
+		cmocka_unit_test(test_big_set),
+		cmocka_unit_test(test_valid_pack),
+		TMP_TEST(test_crlf_and_no_final_newline),
+		cmocka_unit_test(test_eval_fields),
+		cmocka_unit_test(test_eval_order_across_packs),
+		cmocka_unit_test(test_shipped_packs),
+		TMP_TEST(test_err_pack_first),
+		TMP_TEST(test_err_second_pack),
+		TMP_TEST(test_err_unknown_keyword),
+		TMP_TEST(test_err_unknown_action),
+		TMP_TEST(test_err_unknown_field),
+		TMP_TEST(test_err_missing_in),
+		TMP_TEST(test_err_unknown_set),
+		TMP_TEST(test_err_duplicate_set),
+		TMP_TEST(test_err_duplicate_rule),
+		TMP_TEST(test_err_empty_set),
+		TMP_TEST(test_err_empty_block_set),
+		TMP_TEST(test_err_unterminated_string),
+		TMP_TEST(test_err_unclosed_block),
+		TMP_TEST(test_err_bad_domain),
+		TMP_TEST(test_err_long_domain),
+		TMP_TEST(test_err_trailing_garbage),
+		TMP_TEST(test_err_control_character),
+		TMP_TEST(test_err_nul_byte),
+		TMP_TEST(test_err_missing_file),
+		TMP_TEST(test_err_empty_file),
+		TMP_TEST(test_load_dir),
+		TMP_TEST(test_load_dir_bad_pack),
+		TMP_TEST(test_load_dir_empty),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
+}

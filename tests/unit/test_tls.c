@@ -1,0 +1,1010 @@
+/*
+ * test_tls.c: the TLS ClientHello dissector (dissect_tls.probe).
+ *
+ * The hellos are assembled here, byte block by byte block, by a few small
+ * builders; the first test checks the builders against a hello written out
+ * in full by hand, so the other tests can trust them. Every probe gets a
+ * scratch buffer allocated at exactly scratch_len bytes, so that AddressSanitizer
+ * sees any write past it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect/dissect.h"
+
+#define SCRATCH_LEN 16384
+
+/* --- byte builders ---------------------------------------------------- */
+
+struct hb {
+	uint8_t b[24000];
+	size_t n;
+};
+
+/*
+ * Builders come from a static pool, reused round robin, so that a failing
+ * test (which leaves by longjmp) leaks nothing; no test holds more than a
+ * handful at once.
+ */
+#define HB_POOL 64
+
+static struct hb *hb_new(void)
+{
+	static struct hb pool[HB_POOL];
+	static unsigned next;
+	struct hb *h = &pool[next++ % HB_POOL];
+
+	memset(h, 0, sizeof(*h));
+	return h;
+}
+
+static void put8(struct hb *h, unsigned v)
+{
+	assert_true(h->n + 1 <= sizeof(h->b));
+	h->b[h->n++] = (uint8_t)v;
+}
+
+static void put16(struct hb *h, unsigned v)
+{
+	put8(h, (v >> 8) & 0xff);
+	put8(h, v & 0xff);
+}
+
+static void put24(struct hb *h, unsigned v)
+{
+	put8(h, (v >> 16) & 0xff);
+	put16(h, v & 0xffff);
+}
+
+static void putn(struct hb *h, const void *p, size_t n)
+{
+	assert_true(h->n + n <= sizeof(h->b));
+	if (n)
+		memcpy(h->b + h->n, p, n);
+	h->n += n;
+}
+
+static void putfill(struct hb *h, uint8_t byte, size_t n)
+{
+	assert_true(h->n + n <= sizeof(h->b));
+	memset(h->b + h->n, byte, n);
+	h->n += n;
+}
+
+/*
+ * The ClientHello body up to the extensions:
+ *   legacy_version[2]=03 03  random[32]  session_id<0..32>
+ *   cipher_suites<2..>  compression<1..>
+ * sid_len and cs_len are written as given (even when illegal); the suite
+ * bytes are TLS_AES_128_GCM_SHA256 (13 01) repeated, cut to cs_len.
+ */
+static void body_start(struct hb *h, size_t sid_len, size_t cs_len)
+{
+	put16(h, 0x0303);           /* legacy_version: TLS 1.2 */
+	putfill(h, 0x5a, 32);       /* random */
+	put8(h, (unsigned)sid_len); /* session id length ... */
+	putfill(h, 0x11, sid_len);  /* ... and bytes */
+	put16(h, (unsigned)cs_len); /* cipher suites length ... */
+	for (size_t i = 0; i < cs_len; i++)
+		put8(h, i % 2 ? 0x01 : 0x13);
+	put8(h, 1);                 /* compression methods: 1 byte ... */
+	put8(h, 0);                 /* ... null */
+}
+
+/* One extension: type[2] length[2] data. */
+static void put_ext(struct hb *exts, unsigned type, const void *data, size_t n)
+{
+	put16(exts, type);
+	put16(exts, (unsigned)n);
+	putn(exts, data, n);
+}
+
+/* One server_name_list entry: name_type[1] length[2] name. */
+static void sni_entry(struct hb *list, unsigned type, const void *name, size_t n)
+{
+	put8(list, type);
+	put16(list, (unsigned)n);
+	putn(list, name, n);
+}
+
+/* A server_name extension around a list: type 0, length, list length, list. */
+static void put_sni_list(struct hb *exts, const struct hb *list)
+{
+	put16(exts, 0x0000);                   /* server_name */
+	put16(exts, (unsigned)(list->n + 2));  /* extension length */
+	put16(exts, (unsigned)list->n);        /* server_name_list length */
+	putn(exts, list->b, list->n);
+}
+
+/* A server_name extension with one host_name. */
+static void put_sni(struct hb *exts, const void *name, size_t n)
+{
+	struct hb *list = hb_new();
+
+	sni_entry(list, 0, name, n);
+	put_sni_list(exts, list);
+}
+
+/* The handshake message: type[1]=1 length[3] body, with the body's
+ * extensions block (length[2] + exts) when exts is not NULL. */
+static void client_hello(struct hb *hs, size_t sid_len, const struct hb *exts)
+{
+	struct hb *body = hb_new();
+
+	body_start(body, sid_len, 2);
+	if (exts) {
+		put16(body, (unsigned)exts->n);
+		putn(body, exts->b, exts->n);
+	}
+	put8(hs, 1);                     /* client_hello */
+	put24(hs, (unsigned)body->n);    /* handshake length */
+	putn(hs, body->b, body->n);
+}
+
+/* A record: type[1] version[2]=03 01 length[2] fragment. */
+static void put_record(struct hb *out, unsigned type, const uint8_t *p, size_t n)
+{
+	put8(out, type);
+	put16(out, 0x0301);
+	put16(out, (unsigned)n);
+	putn(out, p, n);
+}
+
+/* The handshake message cut into records of the given fragment sizes; the
+ * sizes must add up to the message. */
+static void records(struct hb *out, const struct hb *hs, const size_t *frag, size_t nfrag)
+{
+	size_t off = 0;
+
+	for (size_t i = 0; i < nfrag; i++) {
+		put_record(out, 22, hs->b + off, frag[i]);
+		off += frag[i];
+	}
+	assert_int_equal(off, hs->n);
+}
+
+/* --- probing ---------------------------------------------------------- */
+
+static enum dissect_answer probe_scratch(const uint8_t *p, size_t n, size_t scratch_len,
+                                         struct flow_facts *f)
+{
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	                            .server_port = 443 };
+	enum dissect_answer a;
+	uint8_t *scratch = malloc(scratch_len ? scratch_len : 1);
+
+	assert_non_null(scratch);
+	in.data[0] = p;
+	in.len[0] = n;
+	in.scratch = scratch;
+	in.scratch_len = scratch_len;
+	memset(f, 0xa5, sizeof(*f)); /* whatever was there must not show */
+	a = dissect_tls.probe(&in, f);
+	free(scratch);
+	return a;
+}
+
+static enum dissect_answer probe(const uint8_t *p, size_t n, struct flow_facts *f)
+{
+	return probe_scratch(p, n, SCRATCH_LEN, f);
+}
+
+static void assert_sni(const struct hb *h, const char *sni)
+{
+	struct flow_facts f;
+
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, strlen(sni));
+	assert_string_equal(f.sni, sni);
+}
+
+static void assert_no_sni(const struct hb *h)
+{
+	struct flow_facts f;
+
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+}
+
+static void assert_not_mine(const struct hb *h)
+{
+	struct flow_facts f;
+
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_NOT_MINE);
+}
+
+/* Every strict prefix needs more; the whole matches with sni. */
+static void assert_prefixes(const struct hb *h, const char *sni)
+{
+	struct flow_facts f;
+
+	for (size_t n = 0; n < h->n; n++) {
+		enum dissect_answer a = probe(h->b, n, &f);
+
+		if (a != DISSECT_NEED_MORE)
+			fail_msg("prefix of %zu of %zu bytes: answer %d, expected need-more", n, h->n,
+			         (int)a);
+	}
+	assert_sni(h, sni);
+}
+
+/* A single-record hello with the given extensions block. */
+static struct hb *one_record(const struct hb *exts)
+{
+	struct hb *hs = hb_new(), *out = hb_new();
+
+	client_hello(hs, 0, exts);
+	put_record(out, 22, hs->b, hs->n);
+	return out;
+}
+
+/* A single-record hello whose body is given whole. */
+static struct hb *one_record_body(const struct hb *body)
+{
+	struct hb *hs = hb_new(), *out = hb_new();
+
+	put8(hs, 1);
+	put24(hs, (unsigned)body->n);
+	putn(hs, body->b, body->n);
+	put_record(out, 22, hs->b, hs->n);
+	return out;
+}
+
+/* A single-record hello with one server_name of the given bytes. */
+static struct hb *hello_with_name(const void *name, size_t n)
+{
+	struct hb *exts = hb_new(), *out;
+
+	put_sni(exts, name, n);
+	out = one_record(exts);
+	return out;
+}
+
+/* --- the hand-written hello ------------------------------------------- */
+
+static const uint8_t minimal_hello[80] = {
+	0x16, 0x03, 0x01, 0x00, 0x4b,  /* record: handshake, TLS 1.0, 75 bytes */
+	0x01, 0x00, 0x00, 0x47,        /* handshake: client_hello, 71 bytes */
+	0x03, 0x03,                    /* legacy_version: TLS 1.2 */
+	0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, /* random[32] */
+	0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+	0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+	0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+	0x00,                          /* session id: empty */
+	0x00, 0x02, 0x13, 0x01,        /* cipher suites: TLS_AES_128_GCM_SHA256 */
+	0x01, 0x00,                    /* compression: null */
+	0x00, 0x1c,                    /* extensions: 28 bytes */
+	0x00, 0x00, 0x00, 0x18,        /* server_name, 24 bytes */
+	0x00, 0x16,                    /* server_name_list: 22 bytes */
+	0x00, 0x00, 0x13,              /* host_name, 19 bytes: */
+	'w', 'e', 'b', '.', 'o', 'p', 'e', 'n', 'r', 'a',
+	'i', 'n', 'b', 'o', 'w', '.', 'c', 'o', 'm',
+};
+
+static void test_descriptor(void **state)
+{
+	(void)state;
+	assert_string_equal(dissect_tls.name, "tls");
+	assert_int_equal(dissect_tls.app, APP_TLS);
+	assert_int_equal(dissect_tls.transports, DISSECT_TCP);
+}
+
+static void test_minimal_sni(void **state)
+{
+	(void)state;
+	struct flow_facts f;
+	struct hb *h;
+
+	assert_int_equal(probe(minimal_hello, sizeof(minimal_hello), &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 19);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+
+	/* The builders make exactly these bytes. */
+	h = hello_with_name("web.openrainbow.com", 19);
+	assert_int_equal(h->n, sizeof(minimal_hello));
+	assert_memory_equal(h->b, minimal_hello, sizeof(minimal_hello));
+}
+
+static void test_no_extensions(void **state)
+{
+	(void)state;
+	struct hb *h = one_record(NULL);
+
+	/* 5 + 4 + 41: a body of exactly the fixed fields. */
+	assert_int_equal(h->n, 50);
+	assert_no_sni(h);
+}
+
+static void test_empty_extensions_block(void **state)
+{
+	(void)state;
+	struct hb *exts = hb_new(), *h = one_record(exts);
+
+	assert_int_equal(h->n, 52);
+	assert_no_sni(h);
+}
+
+static void test_sni_other_type_first(void **state)
+{
+	(void)state;
+	struct hb *list = hb_new(), *exts = hb_new(), *h;
+
+	sni_entry(list, 1, "not.a.host.name", 15); /* an unknown name_type */
+	sni_entry(list, 0, "web.openrainbow.com", 19);
+	put_sni_list(exts, list);
+	h = one_record(exts);
+	assert_sni(h, "web.openrainbow.com");
+}
+
+static void test_sni_two_host_names(void **state)
+{
+	(void)state;
+	struct hb *list = hb_new(), *exts = hb_new(), *h;
+
+	sni_entry(list, 0, "first.example.com", 17);
+	sni_entry(list, 0, "second.example.com", 18);
+	put_sni_list(exts, list);
+	h = one_record(exts);
+	assert_sni(h, "first.example.com");
+}
+
+static void test_grease_and_unknown_skipped(void **state)
+{
+	(void)state;
+	static const uint8_t one0[1] = { 0x00 };
+	static const uint8_t versions[5] = { 0x04, 0x03, 0x04, 0x03, 0x03 };
+	struct hb *exts = hb_new(), *h;
+
+	put_ext(exts, 0x0a0a, NULL, 0);         /* GREASE, empty */
+	put_ext(exts, 0x1a1a, one0, 1);         /* GREASE, one byte */
+	put_ext(exts, 0xff01, one0, 1);         /* renegotiation_info */
+	put_ext(exts, 0x002b, versions, 5);     /* supported_versions 1.3, 1.2 */
+	put_ext(exts, 0xfe0d, one0, 1);         /* an extension nobody knows */
+	put_sni(exts, "turn-rbx1.openrainbow.com", 25);
+	put_ext(exts, 0x4a4a, NULL, 0);         /* GREASE after the SNI */
+	h = one_record(exts);
+	assert_sni(h, "turn-rbx1.openrainbow.com");
+}
+
+/* --- partial and spanning hellos -------------------------------------- */
+
+/* A hello like a browser's: 32-byte session id, SNI, some extensions. */
+static void browser_hello(struct hb *hs, const char *sni, size_t pad)
+{
+	static const uint8_t groups[6] = { 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17 };
+	struct hb *exts = hb_new();
+
+	put_ext(exts, 0x2a2a, NULL, 0);       /* GREASE */
+	put_sni(exts, sni, strlen(sni));
+	put_ext(exts, 0x000a, groups, 6);     /* supported_groups x25519, p256 */
+	if (pad) {
+		struct hb *ks = hb_new();
+
+		putfill(ks, 0x77, pad);
+		put_ext(exts, 0x0033, ks->b, ks->n); /* key_share-like bulk */
+	}
+	client_hello(hs, 32, exts);
+}
+
+static void test_every_prefix_single_record(void **state)
+{
+	(void)state;
+	struct hb *hs = hb_new(), *h = hb_new();
+
+	browser_hello(hs, "web.openrainbow.com", 0);
+	put_record(h, 22, hs->b, hs->n);
+	assert_prefixes(h, "web.openrainbow.com");
+}
+
+/* Segments at the record boundaries: need more until the last is in. */
+static void assert_segments(const struct hb *h, const size_t *frag, size_t nfrag,
+                            const char *sni)
+{
+	struct flow_facts f;
+	size_t end = 0;
+
+	for (size_t i = 0; i + 1 < nfrag; i++) {
+		end += 5 + frag[i];
+		assert_int_equal(probe(h->b, end, &f), DISSECT_NEED_MORE);
+	}
+	end += 5 + frag[nfrag - 1];
+	assert_int_equal(end, h->n);
+	assert_sni(h, sni);
+}
+
+static void test_two_records(void **state)
+{
+	(void)state;
+	struct hb *hs = hb_new(), *h = hb_new();
+	size_t frag[2];
+
+	browser_hello(hs, "web.openrainbow.com", 0);
+	/* Cut inside the random: the header stays in the first record. */
+	frag[0] = 20;
+	frag[1] = hs->n - 20;
+	records(h, hs, frag, 2);
+	assert_int_equal(h->n, hs->n + 10);
+	assert_segments(h, frag, 2, "web.openrainbow.com");
+	assert_prefixes(h, "web.openrainbow.com");
+}
+
+static void test_three_records(void **state)
+{
+	(void)state;
+	struct hb *hs = hb_new(), *h = hb_new();
+	size_t frag[3];
+
+	browser_hello(hs, "turn-rbx1.openrainbow.com", 0);
+	/* Cut inside the session id, then inside the server name. */
+	frag[0] = 50;
+	frag[1] = 60;
+	frag[2] = hs->n - 110;
+	records(h, hs, frag, 3);
+	assert_segments(h, frag, 3, "turn-rbx1.openrainbow.com");
+	assert_prefixes(h, "turn-rbx1.openrainbow.com");
+}
+
+static void test_big_hello(void **state)
+{
+	(void)state;
+	struct hb *hs = hb_new(), *one = hb_new(), *two = hb_new();
+	size_t frag[2] = { 1200, 600 };
+	struct flow_facts f;
+
+	/*
+	 * Body: 41 fixed + 32 session id + 2 extensions length + 4 GREASE
+	 * + 28 SNI (19 characters) + 10 supported_groups + 4 + pad = 1796.
+	 */
+	browser_hello(hs, "web.openrainbow.com", 1796 - 121);
+	assert_int_equal(hs->n, 1800);
+
+	/* In one record, over two TCP segments of 1448 and 357 bytes. */
+	put_record(one, 22, hs->b, hs->n);
+	assert_int_equal(one->n, 1805);
+	assert_int_equal(probe(one->b, 1448, &f), DISSECT_NEED_MORE);
+	assert_sni(one, "web.openrainbow.com");
+
+	/* In two records of 1200 and 600 bytes. */
+	records(two, hs, frag, 2);
+	assert_int_equal(two->n, 1810);
+	assert_segments(two, frag, 2, "web.openrainbow.com");
+	assert_int_equal(probe(two->b, 1448, &f), DISSECT_NEED_MORE);
+	assert_prefixes(two, "web.openrainbow.com");
+}
+
+static void test_scratch_too_small(void **state)
+{
+	(void)state;
+	struct hb *hs = hb_new(), *one = hb_new(), *two = hb_new();
+	size_t frag[2] = { 1200, 600 };
+	struct flow_facts f;
+
+	browser_hello(hs, "web.openrainbow.com", 1796 - 121);
+	assert_int_equal(hs->n, 1800);
+
+	/* One record, 1805 bytes: a window of 1805 holds it, 1804 cannot. */
+	put_record(one, 22, hs->b, hs->n);
+	assert_int_equal(probe_scratch(one->b, one->n, 1805, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 19);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+	assert_int_equal(probe_scratch(one->b, 1804, 1804, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+	assert_int_equal(probe_scratch(one->b, 512, 512, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+	/* Decided on the handshake header alone. */
+	assert_int_equal(probe_scratch(one->b, 9, 1804, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+
+	/* Two records, 1810 bytes: a window of 1810 holds them. */
+	records(two, hs, frag, 2);
+	assert_int_equal(probe_scratch(two->b, two->n, 1810, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 19);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+	assert_int_equal(probe_scratch(two->b, 1205, 1804, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+}
+
+static void test_records_overflow_window(void **state)
+{
+	(void)state;
+	/*
+	 * The 1800-byte hello alone would fit a window of 1809 bytes, but in
+	 * two records it takes 1810: the stream stops at 1809 and the second
+	 * record never completes. The header promises "a hello that cannot fit
+	 * in the stream window is TLS without an SNI"; waiting for bytes that
+	 * cannot come ends, through the budget, as "not TLS".
+	 */
+	struct hb *hs = hb_new(), *two = hb_new();
+	size_t frag[2] = { 1200, 600 };
+	struct flow_facts f;
+
+	browser_hello(hs, "web.openrainbow.com", 1796 - 121);
+	records(two, hs, frag, 2);
+	assert_int_equal(two->n, 1810);
+	/* The window is full: all the stream will ever hold. */
+	assert_int_equal(probe_scratch(two->b, 1809, 1809, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+	assert_int_equal(probe_scratch(two->b, 1805, 1805, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+}
+
+static void test_other_record_between_fragments(void **state)
+{
+	(void)state;
+	static const uint8_t ccs[1] = { 0x01 };
+	struct hb *hs = hb_new(), *h = hb_new();
+
+	browser_hello(hs, "web.openrainbow.com", 0);
+	put_record(h, 22, hs->b, 40);
+	put_record(h, 0x14, ccs, 1); /* change_cipher_spec */
+	put_record(h, 22, hs->b + 40, hs->n - 40);
+	assert_not_mine(h);
+	/* Decided as soon as its type byte is seen. */
+	{
+		struct flow_facts f;
+
+		assert_int_equal(probe(h->b, 5 + 40 + 1, &f), DISSECT_NOT_MINE);
+	}
+}
+
+static void test_bad_version_between_fragments(void **state)
+{
+	(void)state;
+	struct hb *hs = hb_new(), *h = hb_new();
+
+	browser_hello(hs, "web.openrainbow.com", 0);
+	put_record(h, 22, hs->b, 40);
+	put8(h, 22);
+	put16(h, 0x0305);                 /* version 3.5 */
+	put16(h, (unsigned)(hs->n - 40));
+	putn(h, hs->b + 40, hs->n - 40);
+	assert_not_mine(h);
+}
+
+/* --- not a ClientHello: record layer ---------------------------------- */
+
+static void test_not_handshake_record(void **state)
+{
+	(void)state;
+	uint8_t b[sizeof(minimal_hello)];
+	struct flow_facts f;
+
+	memcpy(b, minimal_hello, sizeof(b));
+	b[0] = 0x17; /* application data */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, 1, &f), DISSECT_NOT_MINE);
+	b[0] = 0x15; /* alert */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	b[0] = 'C';
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+}
+
+static void test_sslv2_hello(void **state)
+{
+	(void)state;
+	/* An SSLv2-framed hello: 2-byte length with the high bit, msg type 1,
+	 * version 3.1, cipher specs length 21, session id 0, challenge 16. */
+	static const uint8_t v2[48] = {
+		0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10,
+		0x00, 0x00, 0x39, 0x00, 0x00, 0x38, 0x00, 0x00, 0x35, 0x00, 0x00, 0x16,
+		0x00, 0x00, 0x13, 0x00, 0x00, 0x0a, 0x07, 0x00, 0xc0,
+		0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+		0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+	};
+	struct flow_facts f;
+
+	assert_int_equal(probe(v2, sizeof(v2), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(v2, 3, &f), DISSECT_NOT_MINE);
+}
+
+static void test_record_version(void **state)
+{
+	(void)state;
+	uint8_t b[sizeof(minimal_hello)];
+	struct flow_facts f;
+
+	memcpy(b, minimal_hello, sizeof(b));
+	b[1] = 0x02, b[2] = 0x00; /* 2.0 */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	b[1] = 0x03, b[2] = 0x05; /* 3.5 */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, 3, &f), DISSECT_NOT_MINE);
+	b[1] = 0x04, b[2] = 0x01; /* 4.1 */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	/* 3.0 through 3.4 are all TLS record versions seen in the wild. */
+	b[1] = 0x03, b[2] = 0x00;
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_MATCH);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+	b[2] = 0x04;
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_MATCH);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+}
+
+static void test_record_length(void **state)
+{
+	(void)state;
+	uint8_t b[sizeof(minimal_hello)];
+	struct flow_facts f;
+
+	memcpy(b, minimal_hello, sizeof(b));
+	b[3] = 0x00, b[4] = 0x00; /* 0 */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, 5, &f), DISSECT_NOT_MINE);
+	b[3] = 0x48, b[4] = 0x01; /* 18433 = 16384 + 2048 + 1 */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	b[3] = 0xff, b[4] = 0xff; /* 65535 */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	/* 18432 is allowed: only the first 9 bytes, waiting for the rest. */
+	b[3] = 0x48, b[4] = 0x00;
+	assert_int_equal(probe(b, 9, &f), DISSECT_NEED_MORE);
+}
+
+/* --- not a ClientHello: handshake and body ---------------------------- */
+
+static void test_server_hello(void **state)
+{
+	(void)state;
+	uint8_t b[sizeof(minimal_hello)];
+	struct flow_facts f;
+
+	memcpy(b, minimal_hello, sizeof(b));
+	b[5] = 0x02; /* server_hello */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, 6, &f), DISSECT_NOT_MINE);
+	b[5] = 0x00; /* hello_request */
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+}
+
+static void test_handshake_too_short(void **state)
+{
+	(void)state;
+	/* A handshake length of 37, with 37 bytes of body that follow. */
+	struct hb *h = hb_new();
+	struct flow_facts f;
+
+	put8(h, 22);
+	put16(h, 0x0301);
+	put16(h, 41);       /* record: 4 + 37 */
+	put8(h, 1);
+	put24(h, 37);       /* handshake length 37 */
+	putfill(h, 0x03, 37);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(h->b, 9, &f), DISSECT_NOT_MINE);
+}
+
+static void test_record_shorter_than_handshake_header(void **state)
+{
+	(void)state;
+	/* A 3-byte record cannot even hold the handshake header. */
+	static const uint8_t b[8] = { 0x16, 0x03, 0x01, 0x00, 0x03, 0x01, 0x00, 0x00 };
+	struct flow_facts f;
+
+	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+}
+
+static void test_session_id_33(void **state)
+{
+	(void)state;
+	struct hb *body = hb_new(), *h;
+
+	body_start(body, 33, 2);
+	h = one_record_body(body);
+	assert_not_mine(h);
+}
+
+static void test_cipher_suites_length(void **state)
+{
+	(void)state;
+	struct hb *body = hb_new(), *h;
+
+	body_start(body, 0, 3); /* odd */
+	h = one_record_body(body);
+	assert_not_mine(h);
+	body->n = 0;
+	body_start(body, 0, 0); /* none */
+	h = one_record_body(body);
+	assert_not_mine(h);
+	body->n = 0;
+	body_start(body, 0, 4); /* two suites: fine */
+	h = one_record_body(body);
+	assert_no_sni(h);
+}
+
+static void test_no_compression_methods(void **state)
+{
+	(void)state;
+	struct hb *body = hb_new(), *h;
+
+	body_start(body, 0, 2);
+	body->b[body->n - 2] = 0; /* compression methods length 0 ... */
+	body->n--;                /* ... and no method byte */
+	putfill(body, 0, 1);      /* one stray byte so the length stays >= 41 */
+	h = one_record_body(body);
+	assert_not_mine(h);
+}
+
+/* A hello whose extensions block has the length field elen over exts. */
+static struct hb *hello_ext_len(const struct hb *exts, unsigned elen, size_t trailing)
+{
+	struct hb *body = hb_new(), *h;
+
+	body_start(body, 0, 2);
+	put16(body, elen);
+	putn(body, exts->b, exts->n);
+	putfill(body, 0xee, trailing);
+	h = one_record_body(body);
+	return h;
+}
+
+static void test_extensions_length_mismatch(void **state)
+{
+	(void)state;
+	struct hb *exts = hb_new(), *h;
+
+	put_sni(exts, "web.openrainbow.com", 19);
+	assert_int_equal(exts->n, 28);
+	h = hello_ext_len(exts, 28, 0);  /* right */
+	assert_sni(h, "web.openrainbow.com");
+	h = hello_ext_len(exts, 29, 0);  /* longer than what is left */
+	assert_not_mine(h);
+	h = hello_ext_len(exts, 27, 0);  /* shorter: one byte left over */
+	assert_not_mine(h);
+	h = hello_ext_len(exts, 28, 3);  /* right, then trailing bytes */
+	assert_not_mine(h);
+}
+
+static void test_extension_runs_past_block(void **state)
+{
+	(void)state;
+	static const uint8_t four[4] = { 1, 2, 3, 4 };
+	struct hb *exts = hb_new(), *h;
+
+	put_sni(exts, "web.openrainbow.com", 19);
+	put16(exts, 0x0017);     /* extended_master_secret ... */
+	put16(exts, 10);         /* ... claiming 10 bytes ... */
+	putn(exts, four, 4);     /* ... of which 4 are there */
+	h = one_record(exts);
+	assert_not_mine(h);
+
+	/* A lone type byte where an extension header should be. */
+	exts->n = 28;
+	put8(exts, 0x00);
+	h = one_record(exts);
+	assert_not_mine(h);
+}
+
+static void test_sni_list_length_mismatch(void **state)
+{
+	(void)state;
+	struct hb *exts = hb_new(), *h;
+
+	/* server_name, 24 bytes, list claims 23 (should be 22). */
+	put_sni(exts, "web.openrainbow.com", 19);
+	exts->b[4] = 0x00, exts->b[5] = 0x17;
+	h = one_record(exts);
+	assert_not_mine(h);
+	/* ... list claims 21. */
+	exts->b[5] = 0x15;
+	h = one_record(exts);
+	assert_not_mine(h);
+	/* List right, name length 20 running past it. */
+	exts->b[5] = 0x16;
+	exts->b[8] = 0x14;
+	h = one_record(exts);
+	assert_not_mine(h);
+	/* Name length 18: one byte of the list left, too short for an entry. */
+	exts->b[8] = 0x12;
+	h = one_record(exts);
+	assert_not_mine(h);
+	/* List right, one byte after it inside the extension (length 25). */
+	exts->b[8] = 0x13;
+	exts->b[3] = 0x19;
+	put8(exts, 0x00);
+	h = one_record(exts);
+	assert_not_mine(h);
+	/* An empty server_name extension (as a server sends it). */
+	exts->n = 0;
+	put_ext(exts, 0x0000, NULL, 0);
+	h = one_record(exts);
+	assert_not_mine(h);
+}
+
+/* --- names that are not kept ------------------------------------------ */
+
+static void test_sni_bad_characters(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"web openrainbow.com",   /* space */
+		"web\x01openrainbow.com", /* control byte */
+		"web\topenrainbow.com",  /* tab */
+		"web\x80openrainbow.com", /* non-ASCII */
+		"web\x7fopenrainbow.com", /* DEL */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct hb *h = hello_with_name(bad[i], 19);
+
+		assert_no_sni(h);
+	}
+	/* A NUL inside the name. */
+	{
+		struct hb *h = hello_with_name("web\0openrainbow.com", 19);
+
+		assert_no_sni(h);
+	}
+}
+
+static void test_sni_length_limits(void **state)
+{
+	(void)state;
+	char name[300];
+	struct flow_facts f;
+	struct hb *h;
+
+	memset(name, 'a', sizeof(name));
+	h = hello_with_name(name, 255);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 255);
+	assert_int_equal(strlen(f.sni), 255);
+	assert_memory_equal(f.sni, name, 255);
+	h = hello_with_name(name, 256);
+	assert_no_sni(h);
+	h = hello_with_name(name, 0);
+	assert_no_sni(h);
+}
+
+static void test_empty_name_then_host(void **state)
+{
+	(void)state;
+	/* A zero-length host_name is skipped, not taken as "the first". */
+	struct hb *list = hb_new(), *exts = hb_new(), *h;
+
+	sni_entry(list, 0, "", 0);
+	sni_entry(list, 0, "web.openrainbow.com", 19);
+	put_sni_list(exts, list);
+	h = one_record(exts);
+	assert_sni(h, "web.openrainbow.com");
+}
+
+/* --- through dissect_run() ------------------------------------------- */
+
+static enum dissect_answer run(uint32_t *cand, const uint8_t *p, size_t n, bool closed,
+                               struct flow_facts *f)
+{
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	                            .server_port = 443 };
+	enum dissect_answer a;
+	uint8_t *scratch = malloc(SCRATCH_LEN);
+
+	assert_non_null(scratch);
+	in.data[0] = p;
+	in.len[0] = n;
+	in.closed[0] = closed;
+	in.scratch = scratch;
+	in.scratch_len = SCRATCH_LEN;
+	a = dissect_run(cand, &in, 1, f);
+	free(scratch);
+	return a;
+}
+
+static void test_run_match(void **state)
+{
+	(void)state;
+	uint32_t cand = dissect_candidates(DISSECT_TCP);
+	struct flow_facts f;
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(run(&cand, minimal_hello, sizeof(minimal_hello), false, &f),
+	                 DISSECT_MATCH);
+	assert_int_equal(f.app, APP_TLS);
+	assert_int_equal(f.sni_len, 19);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+	assert_string_equal(app_proto_name(f.app), "tls");
+
+	/* A partial hello on a closed stream: not mine. */
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(run(&cand, minimal_hello, 40, true, &f), DISSECT_NOT_MINE);
+	assert_int_equal(cand, 0);
+}
+
+/* The bit of a dissector in a candidate mask. */
+static uint32_t bit_of(const struct dissector *d)
+{
+	for (unsigned i = 0; i < dissector_count; i++)
+		if (dissectors[i] == d)
+			return 1u << i;
+	fail_msg("dissector %s is not in the table", d->name);
+	return 0;
+}
+
+/* Facts as a flow has them before any dissector spoke. */
+static void facts_before(struct flow_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	memcpy(f->sni, "before.example", 15);
+	f->sni_len = 14;
+}
+
+static void test_run_facts_only_on_match(void **state)
+{
+	(void)state;
+	static const uint8_t four[4] = { 1, 2, 3, 4 };
+	struct hb *exts = hb_new(), *h;
+	struct flow_facts f, was;
+	uint32_t cand;
+
+	/* The SNI parses, then an extension runs past the block. */
+	put_sni(exts, "web.openrainbow.com", 19);
+	put16(exts, 0x0017);
+	put16(exts, 10);
+	putn(exts, four, 4);
+	h = one_record(exts);
+	facts_before(&f);
+	was = f;
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(run(&cand, h->b, h->n, false, &f), DISSECT_NOT_MINE);
+	assert_memory_equal(&f, &was, sizeof(f));
+
+	/* Need more: nothing changes either. */
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(run(&cand, minimal_hello, 60, false, &f), DISSECT_NEED_MORE);
+	assert_memory_equal(&f, &was, sizeof(f));
+	assert_true(cand & bit_of(&dissect_tls));
+	assert_false(cand & bit_of(&dissect_connect)); /* 0x16 is not 'C' */
+
+	/* A match replaces them. */
+	assert_int_equal(run(&cand, minimal_hello, sizeof(minimal_hello), false, &f),
+	                 DISSECT_MATCH);
+	assert_int_equal(f.app, APP_TLS);
+	assert_int_equal(f.sni_len, 19);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test(test_minimal_sni),
+		cmocka_unit_test(test_no_extensions),
+		cmocka_unit_test(test_empty_extensions_block),
+		cmocka_unit_test(test_sni_other_type_first),
+		cmocka_unit_test(test_sni_two_host_names),
+		cmocka_unit_test(test_grease_and_unknown_skipped),
+		cmocka_unit_test(test_every_prefix_single_record),
+		cmocka_unit_test(test_two_records),
+		cmocka_unit_test(test_three_records),
+		cmocka_unit_test(test_big_hello),
+		cmocka_unit_test(test_scratch_too_small),
+		cmocka_unit_test(test_records_overflow_window),
+		cmocka_unit_test(test_other_record_between_fragments),
+		cmocka_unit_test(test_bad_version_between_fragments),
+		cmocka_unit_test(test_not_handshake_record),
+		cmocka_unit_test(test_sslv2_hello),
+		cmocka_unit_test(test_record_version),
+		cmocka_unit_test(test_record_length),
+		cmocka_unit_test(test_server_hello),
+		cmocka_unit_test(test_handshake_too_short),
+		cmocka_unit_test(test_record_shorter_than_handshake_header),
+		cmocka_unit_test(test_session_id_33),
+		cmocka_unit_test(test_cipher_suites_length),
+		cmocka_unit_test(test_no_compression_methods),
+		cmocka_unit_test(test_extensions_length_mismatch),
+		cmocka_unit_test(test_extension_runs_past_block),
+		cmocka_unit_test(test_sni_list_length_mismatch),
+		cmocka_unit_test(test_sni_bad_characters),
+		cmocka_unit_test(test_sni_length_limits),
+		cmocka_unit_test(test_empty_name_then_host),
+		cmocka_unit_test(test_run_match),
+		cmocka_unit_test(test_run_facts_only_on_match),
+	};
+
+	return cmocka_run_group_tests_name("tls", tests, NULL, NULL);
+}
