@@ -22,26 +22,26 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: dpix replay [--rules PACK]... [--format eve|table] [options] FILE...\n"
-	        "       dpix --version\n"
-	        "\n"
-	        "replay options:\n"
-	        "  -r, --rules PACK        load this rule pack (repeat for more; default: every\n"
-	        "                          *.rules in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
-	        "  -f, --format FMT        eve (JSON lines, default) or table\n"
-	        "      --max-flows N       flow table capacity (default %u)\n"
-	        "      --stream-window N   bytes kept per direction (default %u, at most %u)\n"
-	        "      --max-packets N     payload packets per flow before deciding (default %u)\n"
-	        "  -q, --quiet             no summary or progress on stderr\n"
-	        "\n"
-	        "See dpix(1).\n",
-	        PIPELINE_DEFAULT_FLOWS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
-	        PIPELINE_DEFAULT_PACKETS);
+		"usage: dpix replay [--rules PACK]... [--format eve|table] [options] FILE...\n"
+		"       dpix --version\n"
+		"\n"
+		"replay options:\n"
+		"  -r, --rules PACK        load this rule pack (repeat for more; default: every\n"
+		"                          *.rules in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
+		"  -f, --format FMT        eve (JSON lines, default) or table\n"
+		"      --max-flows N       flow table capacity (default %u)\n"
+		"      --stream-window N   bytes kept per direction (default %u, at most %u)\n"
+		"      --max-packets N     payload packets per flow before deciding (default %u)\n"
+		"  -q, --quiet             no summary or progress on stderr\n"
+		"\n"
+		"See dpix(1).\n",
+		PIPELINE_DEFAULT_FLOWS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
+		PIPELINE_DEFAULT_PACKETS);
 }
 
 /* A whole decimal number in [min, max], or an error naming the option. */
 static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
-                      unsigned long *out)
+		      unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -49,7 +49,8 @@ static int parse_uint(const char *opt, const char *s, unsigned long min, unsigne
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max) {
-		fprintf(stderr, "dpix: %s: '%s' is not a number from %lu to %lu\n", opt, s, min, max);
+		fprintf(stderr, "dpix: %s: '%s' is not a number from %lu to %lu\n", opt, s, min,
+			max);
 		return -1;
 	}
 	*out = v;
@@ -92,7 +93,8 @@ static int cmd_replay(int argc, char **argv)
 			else if (!strcmp(optarg, "table"))
 				o.format = REPLAY_TABLE;
 			else {
-				fprintf(stderr, "dpix: --format: '%s': expected eve or table\n", optarg);
+				fprintf(stderr, "dpix: --format: '%s': expected eve or table\n",
+					optarg);
 				goto usage_fail;
 			}
 			break;

@@ -36,8 +36,8 @@ static enum decode_reason decode_tcp(struct cursor *c, struct packet *pkt)
 	uint8_t off, flags;
 
 	if (cur_u16be(c, &pkt->sport) < 0 || cur_u16be(c, &pkt->dport) < 0 ||
-	    cur_u32be(c, &pkt->seq) < 0 || cur_u32be(c, &pkt->ack) < 0 ||
-	    cur_u8(c, &off) < 0 || cur_u8(c, &flags) < 0 || cur_skip(c, 6) < 0)
+	    cur_u32be(c, &pkt->seq) < 0 || cur_u32be(c, &pkt->ack) < 0 || cur_u8(c, &off) < 0 ||
+	    cur_u8(c, &flags) < 0 || cur_skip(c, 6) < 0)
 		return DEC_TCP_TRUNCATED;
 	off = (uint8_t)((off >> 4) * 4);
 	if (off < 20)
@@ -101,8 +101,8 @@ static enum decode_reason decode_ipv4(struct cursor *c, struct packet *pkt)
 
 	if (cur_u8(c, &vihl) < 0 || cur_skip(c, 1) < 0 || cur_u16be(c, &total) < 0 ||
 	    cur_skip(c, 2) < 0 || cur_u16be(c, &frag) < 0 || cur_skip(c, 1) < 0 ||
-	    cur_u8(c, &proto) < 0 || cur_skip(c, 2) < 0 ||
-	    cur_copy(c, pkt->src, 4) < 0 || cur_copy(c, pkt->dst, 4) < 0)
+	    cur_u8(c, &proto) < 0 || cur_skip(c, 2) < 0 || cur_copy(c, pkt->src, 4) < 0 ||
+	    cur_copy(c, pkt->dst, 4) < 0)
 		return DEC_IP_TRUNCATED;
 	hlen = (size_t)(vihl & 0x0f) * 4;
 	if (hlen < 20)
@@ -130,8 +130,7 @@ static enum decode_reason decode_ipv6(struct cursor *c, struct packet *pkt)
 	int n;
 
 	if (cur_skip(c, 4) < 0 || cur_u16be(c, &plen) < 0 || cur_u8(c, &next) < 0 ||
-	    cur_skip(c, 1) < 0 || cur_copy(c, pkt->src, 16) < 0 ||
-	    cur_copy(c, pkt->dst, 16) < 0)
+	    cur_skip(c, 1) < 0 || cur_copy(c, pkt->src, 16) < 0 || cur_copy(c, pkt->dst, 16) < 0)
 		return DEC_IP_TRUNCATED;
 	/* plen == 0 means a jumbogram (or TSO): use what was captured. */
 	if (plen != 0)
@@ -171,8 +170,8 @@ static enum decode_reason decode_ipv6(struct cursor *c, struct packet *pkt)
 		} else {
 			if (cur_peek_u8(c, 0, &hdr_next) < 0 || cur_peek_u8(c, 1, &hdr_len) < 0)
 				return DEC_IPV6_EXT_TRUNCATED;
-			skip = next == IP6_AH ? ((size_t)hdr_len + 2) * 4
-			                      : ((size_t)hdr_len + 1) * 8;
+			skip =
+			    next == IP6_AH ? ((size_t)hdr_len + 2) * 4 : ((size_t)hdr_len + 1) * 8;
 		}
 		if (cur_skip(c, skip) < 0)
 			return DEC_IPV6_EXT_TRUNCATED;

@@ -93,8 +93,8 @@ static enum decode_reason decode_loop(struct cursor *c, struct packet *pkt)
 	return by_bsd_family(fam, c, pkt);
 }
 
-enum decode_reason decode_frame(enum link_type link, const uint8_t *frame,
-                                size_t caplen, struct packet *pkt)
+enum decode_reason decode_frame(enum link_type link, const uint8_t *frame, size_t caplen,
+				struct packet *pkt)
 {
 	struct cursor c = cur_make(frame, caplen);
 

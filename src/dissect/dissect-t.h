@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /* Detected application protocol, as written in events (app_proto). */
-#define APP_PROTOS(X)           \
+#define APP_PROTOS(X)             \
 	X(APP_UNKNOWN, "unknown") \
 	X(APP_CONNECT, "connect") \
 	X(APP_TLS, "tls")
@@ -20,7 +20,7 @@ enum app_proto { APP_PROTOS(APP_ENUM_) APP_COUNT };
 enum dissect_answer {
 	DISSECT_NEED_MORE, /* a valid prefix so far: show me more bytes */
 	DISSECT_NOT_MINE,  /* these bytes are not this protocol */
-	DISSECT_MATCH,     /* this protocol; facts are filled in */
+	DISSECT_MATCH,	   /* this protocol; facts are filled in */
 };
 
 /* A DNS name is at most 253 characters; one byte more gives room. */
@@ -28,8 +28,8 @@ enum dissect_answer {
 
 /* Facts a flow keeps once dissectors have spoken; bounded copies. */
 struct flow_facts {
-	uint8_t app;              /* enum app_proto */
-	uint8_t sni_len;          /* 0: no SNI */
+	uint8_t app;		  /* enum app_proto */
+	uint8_t sni_len;	  /* 0: no SNI */
 	uint8_t connect_host_len; /* 0: no CONNECT target (or an invalid one) */
 	uint16_t connect_port;
 	char sni[HOST_MAX + 1];
@@ -45,21 +45,21 @@ struct flow_facts {
  * Index 0 is the client (initiator) side. Borrowed for the call only.
  */
 struct dissect_input {
-	uint8_t transport;        /* DISSECT_TCP or DISSECT_UDP */
+	uint8_t transport; /* DISSECT_TCP or DISSECT_UDP */
 	uint16_t client_port, server_port;
 	const uint8_t *data[2];
 	size_t len[2];
-	bool closed[2];           /* no further bytes will come that way */
-	uint8_t *scratch;         /* per-pipeline work buffer for reassembling */
-	size_t scratch_len;       /* records; at least the stream window */
+	bool closed[2];	    /* no further bytes will come that way */
+	uint8_t *scratch;   /* per-pipeline work buffer for reassembling */
+	size_t scratch_len; /* records; at least the stream window */
 };
 
 struct dissector {
 	const char *name;
-	uint8_t app;         /* enum app_proto reported on a match */
-	uint8_t transports;  /* DISSECT_TCP | DISSECT_UDP */
-	uint16_t max_segs;   /* gives up after this many client payload segments */
-	uint32_t max_bytes;  /* and past this many client bytes without an answer */
+	uint8_t app;	    /* enum app_proto reported on a match */
+	uint8_t transports; /* DISSECT_TCP | DISSECT_UDP */
+	uint16_t max_segs;  /* gives up after this many client payload segments */
+	uint32_t max_bytes; /* and past this many client bytes without an answer */
 	enum dissect_answer (*probe)(const struct dissect_input *in, struct flow_facts *facts);
 };
 

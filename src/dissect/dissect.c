@@ -38,7 +38,7 @@ uint32_t dissect_candidates(uint8_t transport)
 }
 
 enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,
-                                uint16_t client_segs, struct flow_facts *facts)
+				uint16_t client_segs, struct flow_facts *facts)
 {
 	for (unsigned i = 0; i < dissector_count && *candidates; i++) {
 		const struct dissector *d = dissectors[i];

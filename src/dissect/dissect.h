@@ -22,7 +22,7 @@ uint32_t dissect_candidates(uint8_t transport);
  * candidate is left; otherwise DISSECT_NEED_MORE.
  */
 enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,
-                                uint16_t client_segs, struct flow_facts *facts);
+				uint16_t client_segs, struct flow_facts *facts);
 
 const char *app_proto_name(enum app_proto a);
 

@@ -24,14 +24,14 @@ static const char method[] = "CONNECT ";
 
 static bool is_host_char(uint8_t ch)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_';
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '.' || ch == '_';
 }
 
 static bool is_ipv6_char(uint8_t ch)
 {
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-	       (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+	       ch == ':' || ch == '.';
 }
 
 /* Decimal port 1..65535, digits only. */

@@ -67,8 +67,7 @@ static enum dissect_answer parse_sni(struct cursor ext, struct flow_facts *facts
 	uint16_t llen, nlen;
 	uint8_t type;
 
-	if (cur_u16be(&ext, &llen) < 0 || llen != cur_left(&ext) ||
-	    cur_sub(&ext, llen, &list) < 0)
+	if (cur_u16be(&ext, &llen) < 0 || llen != cur_left(&ext) || cur_sub(&ext, llen, &list) < 0)
 		return DISSECT_NOT_MINE;
 	while (cur_left(&list)) {
 		if (cur_u8(&list, &type) < 0 || cur_u16be(&list, &nlen) < 0 ||
@@ -90,9 +89,9 @@ static enum dissect_answer parse_hello(struct cursor b, struct flow_facts *facts
 
 	facts->sni_len = 0;
 	if (cur_u8(&b, &major) < 0 || major != 3 || cur_skip(&b, 1 + 32) < 0 ||
-	    cur_u8(&b, &n8) < 0 || n8 > 32 || cur_skip(&b, n8) < 0 ||
-	    cur_u16be(&b, &n16) < 0 || n16 < 2 || (n16 & 1) || cur_skip(&b, n16) < 0 ||
-	    cur_u8(&b, &n8) < 0 || n8 < 1 || cur_skip(&b, n8) < 0)
+	    cur_u8(&b, &n8) < 0 || n8 > 32 || cur_skip(&b, n8) < 0 || cur_u16be(&b, &n16) < 0 ||
+	    n16 < 2 || (n16 & 1) || cur_skip(&b, n16) < 0 || cur_u8(&b, &n8) < 0 || n8 < 1 ||
+	    cur_skip(&b, n8) < 0)
 		return DISSECT_NOT_MINE;
 	if (cur_left(&b) == 0)
 		return DISSECT_MATCH; /* no extensions: legal before TLS 1.2 */

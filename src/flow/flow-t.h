@@ -17,12 +17,12 @@ enum flow_dir { DIR_TO_SERVER = 0, DIR_TO_CLIENT = 1 };
  * that are finished or have never been answered go first.
  */
 enum flow_state {
-	FLOW_CLOSED,      /* TCP RST, or FIN seen both ways */
-	FLOW_TCP_NEW,     /* TCP, only the initiator has spoken */
-	FLOW_UDP_NEW,     /* UDP, one direction so far */
+	FLOW_CLOSED,	  /* TCP RST, or FIN seen both ways */
+	FLOW_TCP_NEW,	  /* TCP, only the initiator has spoken */
+	FLOW_UDP_NEW,	  /* UDP, one direction so far */
 	FLOW_TCP_CLOSING, /* TCP, FIN seen one way */
-	FLOW_UDP_EST,     /* UDP, both directions seen */
-	FLOW_TCP_EST,     /* TCP, both directions seen */
+	FLOW_UDP_EST,	  /* UDP, both directions seen */
+	FLOW_TCP_EST,	  /* TCP, both directions seen */
 	FLOW_STATE_COUNT
 };
 
@@ -39,19 +39,19 @@ struct flow_inspect; /* classification state, only while undecided */
 
 #define FLOW_F_FIN_CLI 0x01
 #define FLOW_F_FIN_SRV 0x02
-#define FLOW_F_SYN     0x04 /* the flow began with a SYN we saw */
+#define FLOW_F_SYN 0x04 /* the flow began with a SYN we saw */
 
 struct flow {
 	struct flow_key key;
 	uint64_t id;
 	uint64_t first_us, last_us;
-	uint64_t bytes[2];     /* payload bytes per direction */
+	uint64_t bytes[2]; /* payload bytes per direction */
 	uint32_t pkts[2];
-	uint32_t hnext;        /* hash chain, or free list */
+	uint32_t hnext;	       /* hash chain, or free list */
 	uint32_t lprev, lnext; /* LRU list of the flow's state */
-	uint8_t state;         /* enum flow_state */
-	uint8_t flags;         /* FLOW_F_* */
-	uint8_t action;        /* enum rule_action once decided, else 0 */
+	uint8_t state;	       /* enum flow_state */
+	uint8_t flags;	       /* FLOW_F_* */
+	uint8_t action;	       /* enum rule_action once decided, else 0 */
 	uint8_t decided;
 	struct flow_inspect *insp;
 };
@@ -64,7 +64,7 @@ struct flow_timeouts {
 struct flow_stats {
 	uint64_t created;
 	uint64_t expired;
-	uint64_t evicted;    /* removed early because the table was full */
+	uint64_t evicted; /* removed early because the table was full */
 	uint32_t active;
 	uint32_t high_water;
 };
@@ -79,7 +79,7 @@ struct flow_table {
 	uint32_t capacity, nbuckets; /* nbuckets is a power of two */
 	uint32_t free_head;
 	uint64_t next_id;
-	uint64_t now_us;     /* latest packet time seen: table time never goes back */
+	uint64_t now_us; /* latest packet time seen: table time never goes back */
 	struct flow_list lru[FLOW_STATE_COUNT];
 	struct flow_timeouts timeouts;
 	struct flow_stats stats;

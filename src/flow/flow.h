@@ -17,7 +17,7 @@ extern const struct flow_timeouts flow_default_timeouts;
  * NULL for a fixed key (replay: same input, same output). Returns NULL on
  * allocation failure or a capacity of 0 or above FLOW_MAX_CAPACITY. */
 struct flow_table *flow_table_new(uint32_t capacity, const struct flow_timeouts *to,
-                                  const uint8_t hash_key[16]);
+				  const uint8_t hash_key[16]);
 void flow_table_free(struct flow_table *t);
 
 /*
@@ -25,8 +25,8 @@ void flow_table_free(struct flow_table *t);
  * valuable flow when full, after release() has been told). *dir is set to
  * the packet's direction. Updates counters, state and LRU position.
  */
-struct flow *flow_track(struct flow_table *t, const struct packet *pkt,
-                        enum flow_dir *dir, flow_release_fn release, void *arg);
+struct flow *flow_track(struct flow_table *t, const struct packet *pkt, enum flow_dir *dir,
+			flow_release_fn release, void *arg);
 
 /* Remove flows idle past their state's timeout at time now_us. */
 void flow_expire(struct flow_table *t, uint64_t now_us, flow_release_fn release, void *arg);

@@ -15,16 +15,17 @@
 #include "util/siphash.h"
 
 /* docs/bounds.md promises this; a bigger flow costs every gateway memory. */
-_Static_assert(sizeof(struct flow) <= 128, "struct flow grew past 128 bytes: update docs/bounds.md");
+_Static_assert(sizeof(struct flow) <= 128,
+	       "struct flow grew past 128 bytes: update docs/bounds.md");
 
 const struct flow_timeouts flow_default_timeouts = { .sec = {
-	[FLOW_CLOSED] = 10,
-	[FLOW_TCP_NEW] = 30,
-	[FLOW_UDP_NEW] = 30,
-	[FLOW_TCP_CLOSING] = 30,
-	[FLOW_UDP_EST] = 120,
-	[FLOW_TCP_EST] = 600,
-} };
+							 [FLOW_CLOSED] = 10,
+							 [FLOW_TCP_NEW] = 30,
+							 [FLOW_UDP_NEW] = 30,
+							 [FLOW_TCP_CLOSING] = 30,
+							 [FLOW_UDP_EST] = 120,
+							 [FLOW_TCP_EST] = 600,
+						     } };
 
 static const char *const state_names[FLOW_STATE_COUNT] = {
 	"closed", "tcp_new", "udp_new", "tcp_closing", "udp_established", "tcp_established",
@@ -50,7 +51,7 @@ static uint32_t pow2_at_least(uint32_t n)
 }
 
 struct flow_table *flow_table_new(uint32_t capacity, const struct flow_timeouts *to,
-                                  const uint8_t hash_key[16])
+				  const uint8_t hash_key[16])
 {
 	struct flow_table *t;
 
@@ -124,7 +125,7 @@ static void lru_push(struct flow_table *t, uint32_t i)
 
 /* Endpoints in canonical order so that both directions hash alike. */
 static uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t pa,
-                          const uint8_t *b, uint16_t pb, uint8_t proto, uint16_t vlan)
+			  const uint8_t *b, uint16_t pb, uint8_t proto, uint16_t vlan)
 {
 	uint8_t buf[16 + 2 + 16 + 2 + 1 + 2];
 	int c = memcmp(a, b, 16);
@@ -147,7 +148,7 @@ static uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t
 static uint32_t bucket_of_flow(const struct flow_table *t, const struct flow *f)
 {
 	return bucket_of(t, f->key.addr[0], f->key.port[0], f->key.addr[1], f->key.port[1],
-	                 f->key.proto, f->key.vlan);
+			 f->key.proto, f->key.vlan);
 }
 
 static bool key_match(const struct flow *f, const struct packet *p, enum flow_dir *dir)
@@ -156,13 +157,13 @@ static bool key_match(const struct flow *f, const struct packet *p, enum flow_di
 
 	if (k->proto != p->proto || k->vlan != p->vlan || k->family != p->family)
 		return false;
-	if (k->port[0] == p->sport && k->port[1] == p->dport &&
-	    !memcmp(k->addr[0], p->src, 16) && !memcmp(k->addr[1], p->dst, 16)) {
+	if (k->port[0] == p->sport && k->port[1] == p->dport && !memcmp(k->addr[0], p->src, 16) &&
+	    !memcmp(k->addr[1], p->dst, 16)) {
 		*dir = DIR_TO_SERVER;
 		return true;
 	}
-	if (k->port[0] == p->dport && k->port[1] == p->sport &&
-	    !memcmp(k->addr[0], p->dst, 16) && !memcmp(k->addr[1], p->src, 16)) {
+	if (k->port[0] == p->dport && k->port[1] == p->sport && !memcmp(k->addr[0], p->dst, 16) &&
+	    !memcmp(k->addr[1], p->src, 16)) {
 		*dir = DIR_TO_CLIENT;
 		return true;
 	}
@@ -172,7 +173,7 @@ static bool key_match(const struct flow *f, const struct packet *p, enum flow_di
 /* --- removal --------------------------------------------------------- */
 
 static void remove_flow(struct flow_table *t, uint32_t i, enum flow_end why,
-                        flow_release_fn release, void *arg)
+			flow_release_fn release, void *arg)
 {
 	struct flow *f = &t->flows[i];
 	uint32_t *pp = &t->buckets[bucket_of_flow(t, f)];
@@ -260,13 +261,13 @@ static uint32_t take_slot(struct flow_table *t, flow_release_fn release, void *a
 }
 
 static struct flow *create(struct flow_table *t, const struct packet *p, uint32_t b,
-                           enum flow_dir *dir, flow_release_fn release, void *arg)
+			   enum flow_dir *dir, flow_release_fn release, void *arg)
 {
 	uint32_t i = take_slot(t, release, arg);
 	struct flow *f = &t->flows[i];
 	/* A SYN-ACK first means we missed the SYN: its receiver initiated. */
-	bool swap = p->proto == IPPROTO_TCP_ &&
-	            (p->tcp_flags & (TH_SYN_ | TH_ACK_)) == (TH_SYN_ | TH_ACK_);
+	bool swap =
+	    p->proto == IPPROTO_TCP_ && (p->tcp_flags & (TH_SYN_ | TH_ACK_)) == (TH_SYN_ | TH_ACK_);
 
 	memset(f, 0, sizeof(*f));
 	f->key.family = p->family;
@@ -310,8 +311,8 @@ static enum flow_state next_state(const struct flow *f, const struct packet *p, 
 	return s;
 }
 
-struct flow *flow_track(struct flow_table *t, const struct packet *p,
-                        enum flow_dir *dir, flow_release_fn release, void *arg)
+struct flow *flow_track(struct flow_table *t, const struct packet *p, enum flow_dir *dir,
+			flow_release_fn release, void *arg)
 {
 	uint32_t b = bucket_of(t, p->src, p->sport, p->dst, p->dport, p->proto, p->vlan);
 	struct flow *f = NULL;

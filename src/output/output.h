@@ -12,7 +12,7 @@
 /* Format one event as an EVE JSON object (no newline) into buf. Returns the
  * length. pcap_filename may be NULL. */
 size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
-                         const char *pcap_filename);
+			 const char *pcap_filename);
 
 void output_table_header(FILE *out);
 size_t output_table_format(char *buf, size_t size, const struct verdict_event *ev);

@@ -76,7 +76,7 @@ static void put_time(struct sbuf *b, uint64_t ts_us)
 }
 
 size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
-                         const char *pcap_filename)
+			 const char *pcap_filename)
 {
 	const struct flow *f = ev->flow;
 	const struct flow_facts *x = ev->facts;
@@ -129,7 +129,7 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 void output_table_header(FILE *out)
 {
 	fprintf(out, "%-6s %-47s %-5s %-8s %-34s %-8s %s\n", "FLOW", "CLIENT -> SERVER", "PROTO",
-	        "APP", "NAME (SNI / CONNECT)", "VERDICT", "RULE");
+		"APP", "NAME (SNI / CONNECT)", "VERDICT", "RULE");
 }
 
 size_t output_table_format(char *buf, size_t size, const struct verdict_event *ev)
@@ -144,7 +144,7 @@ size_t output_table_format(char *buf, size_t size, const struct verdict_event *e
 	output_addr(src, sizeof(src), f->key.family, f->key.addr[0]);
 	output_addr(dst, sizeof(dst), f->key.family, f->key.addr[1]);
 	snprintf(ends, sizeof(ends), "%s%s%s:%u -> %s%s%s:%u", lb, src, rb, f->key.port[0], lb, dst,
-	         rb, f->key.port[1]);
+		 rb, f->key.port[1]);
 	/* Names were checked to be printable ASCII by the dissectors. */
 	if (x->app == APP_CONNECT && x->connect_host_len && strchr(x->connect_host, ':'))
 		snprintf(name, sizeof(name), "[%s]:%u", x->connect_host, x->connect_port);
@@ -155,8 +155,8 @@ size_t output_table_format(char *buf, size_t size, const struct verdict_event *e
 	else
 		snprintf(name, sizeof(name), "-");
 	n = snprintf(buf, size, "%-6" PRIu64 " %-47s %-5s %-8s %-34s %-8s %s (%s)", f->id, ends,
-	             f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP", app_proto_name(x->app), name,
-	             rule_action_name(v->action), v->rule ? v->rule->id : "-",
-	             verdict_reason_name(v->reason));
+		     f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP", app_proto_name(x->app), name,
+		     rule_action_name(v->action), v->rule ? v->rule->id : "-",
+		     verdict_reason_name(v->reason));
 	return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
 }

@@ -19,7 +19,7 @@
 
 struct flow_inspect {
 	struct stream_dir dir[2];
-	uint32_t candidates;   /* dissectors still in play */
+	uint32_t candidates; /* dissectors still in play */
 	uint16_t payload_pkts;
 	struct flow_facts facts;
 };
@@ -35,7 +35,7 @@ void pipeline_config_defaults(struct pipeline_config *cfg)
 }
 
 int pipeline_init(struct pipeline *p, const struct pipeline_config *cfg,
-                  const struct ruleset *rules, verdict_sink_fn sink, void *sink_arg)
+		  const struct ruleset *rules, verdict_sink_fn sink, void *sink_arg)
 {
 	memset(p, 0, sizeof(*p));
 	stream_config_init(&p->stream, cfg->stream_window, cfg->stream_memcap);
@@ -103,13 +103,14 @@ static struct flow_inspect *inspect_new(const struct packet *pkt)
 	struct flow_inspect *in = calloc(1, sizeof(*in));
 
 	if (in)
-		in->candidates = dissect_candidates(pkt->proto == IPPROTO_TCP_ ? DISSECT_TCP : DISSECT_UDP);
+		in->candidates =
+		    dissect_candidates(pkt->proto == IPPROTO_TCP_ ? DISSECT_TCP : DISSECT_UDP);
 	return in;
 }
 
 /* Feed the packet's payload to the flow's streams; true if new bytes arrived. */
 static bool feed_tcp(struct pipeline *p, struct flow_inspect *in, const struct packet *pkt,
-                     enum flow_dir dir)
+		     enum flow_dir dir)
 {
 	struct stream_dir *sd = &in->dir[dir];
 	uint32_t seq = pkt->seq;
@@ -127,7 +128,7 @@ static bool feed_tcp(struct pipeline *p, struct flow_inspect *in, const struct p
 }
 
 static void classify(struct pipeline *p, struct flow *f, const struct packet *pkt,
-                     enum flow_dir dir)
+		     enum flow_dir dir)
 {
 	struct flow_inspect *in = f->insp;
 	struct dissect_input di = {
@@ -144,7 +145,8 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 		di.transport = DISSECT_TCP;
 		for (int d = 0; d < 2; d++) {
 			di.data[d] = stream_data(&in->dir[d], &di.len[d]);
-			di.closed[d] = (in->dir[d].flags & (STREAM_STOPPED | STREAM_FIN | STREAM_FULL)) != 0;
+			di.closed[d] =
+			    (in->dir[d].flags & (STREAM_STOPPED | STREAM_FIN | STREAM_FULL)) != 0;
 		}
 	} else {
 		fresh = pkt->payload_len > 0;
@@ -171,8 +173,8 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 		decide(p, f, REASON_BUDGET, pkt->ts_us);
 }
 
-enum rule_action pipeline_frame(struct pipeline *p, enum link_type link,
-                                const uint8_t *frame, size_t caplen, uint64_t ts_us)
+enum rule_action pipeline_frame(struct pipeline *p, enum link_type link, const uint8_t *frame,
+				size_t caplen, uint64_t ts_us)
 {
 	struct packet pkt;
 	enum decode_reason r;

@@ -14,12 +14,12 @@
 #include "stream/stream-t.h"
 
 struct pipeline_config {
-	uint32_t max_flows;       /* flow table capacity, default 65536 */
-	uint32_t stream_window;   /* bytes per direction, default 16 KiB */
-	size_t stream_memcap;     /* all stream buffers together, default 64 MiB */
-	uint16_t max_packets;     /* payload packets per flow before deciding anyway, default 8 */
+	uint32_t max_flows;	/* flow table capacity, default 65536 */
+	uint32_t stream_window; /* bytes per direction, default 16 KiB */
+	size_t stream_memcap;	/* all stream buffers together, default 64 MiB */
+	uint16_t max_packets;	/* payload packets per flow before deciding anyway, default 8 */
 	struct flow_timeouts timeouts;
-	const uint8_t *hash_key;  /* 16 bytes, NULL for a fixed key */
+	const uint8_t *hash_key; /* 16 bytes, NULL for a fixed key */
 };
 
 #define PIPELINE_DEFAULT_FLOWS 65536u
@@ -50,18 +50,18 @@ struct pipeline {
 	uint16_t max_packets;
 	verdict_sink_fn sink;
 	void *sink_arg;
-	uint8_t *scratch;         /* stream_window bytes, for the dissectors */
+	uint8_t *scratch; /* stream_window bytes, for the dissectors */
 	uint64_t last_expire_us;
 	struct pipeline_stats stats;
 };
 
 int pipeline_init(struct pipeline *p, const struct pipeline_config *cfg,
-                  const struct ruleset *rules, verdict_sink_fn sink, void *sink_arg);
+		  const struct ruleset *rules, verdict_sink_fn sink, void *sink_arg);
 
 /* Classify one frame. Returns the flow's action, or ACTION_NONE while it is
  * undecided (and for frames that are not TCP/UDP). */
-enum rule_action pipeline_frame(struct pipeline *p, enum link_type link,
-                                const uint8_t *frame, size_t caplen, uint64_t ts_us);
+enum rule_action pipeline_frame(struct pipeline *p, enum link_type link, const uint8_t *frame,
+				size_t caplen, uint64_t ts_us);
 
 /* End of input: decide every flow still open (reason capture_end). */
 void pipeline_flush(struct pipeline *p);

@@ -80,7 +80,8 @@ static void progress(const char *file, pcap_t *pc, uint64_t n, off_t size)
 	long pos = f ? ftell(f) : -1;
 
 	if (pos >= 0 && size > 0)
-		fprintf(stderr, "\r%s: %" PRIu64 " packets, %3d%%", file, n, (int)(100.0 * (double)pos / (double)size));
+		fprintf(stderr, "\r%s: %" PRIu64 " packets, %3d%%", file, n,
+			(int)(100.0 * (double)pos / (double)size));
 	else
 		fprintf(stderr, "\r%s: %" PRIu64 " packets", file, n);
 }
@@ -108,7 +109,7 @@ static int replay_file(struct pipeline *p, struct sink_ctx *s, const char *file)
 		const char *name = pcap_datalink_val_to_name(dlt);
 
 		fprintf(stderr, "dpix: %s: unsupported link type %d (%s)\n", file, dlt,
-		        name ? name : "unknown");
+			name ? name : "unknown");
 		pcap_close(pc);
 		return -1;
 	}
@@ -118,7 +119,7 @@ static int replay_file(struct pipeline *p, struct sink_ctx *s, const char *file)
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
 		n++;
 		pipeline_frame(p, lt, data, h->caplen,
-		               (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec);
+			       (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec);
 		if (show && n % PROGRESS_EVERY == 0)
 			progress(file, pc, n, st.st_size);
 	}
@@ -126,8 +127,10 @@ static int replay_file(struct pipeline *p, struct sink_ctx *s, const char *file)
 		fprintf(stderr, "\r\033[K");
 	pipeline_flush(p);
 	if (rc == PCAP_ERROR) {
-		fprintf(stderr, "dpix: %s: packet %" PRIu64 ": %s (results above cover the %" PRIu64
-		        " packets before it)\n", file, n + 1, pcap_geterr(pc), n);
+		fprintf(stderr,
+			"dpix: %s: packet %" PRIu64 ": %s (results above cover the %" PRIu64
+			" packets before it)\n",
+			file, n + 1, pcap_geterr(pc), n);
 		pcap_close(pc);
 		return -1;
 	}
@@ -165,10 +168,11 @@ static void summary(const struct pipeline *p, int nfiles, int failed)
 	const struct flow_stats *fs = &p->flows->stats;
 	const char *sep = "";
 
-	fprintf(stderr, "dpix replay: %d file%s (%d unreadable), %" PRIu64 " packets, %" PRIu64
-	        " TCP/UDP, %" PRIu64 " flows (%" PRIu64 " evicted, table high water %u)\n",
-	        nfiles, nfiles == 1 ? "" : "s", failed, st->frames, st->decode[DEC_OK], fs->created,
-	        fs->evicted, fs->high_water);
+	fprintf(stderr,
+		"dpix replay: %d file%s (%d unreadable), %" PRIu64 " packets, %" PRIu64
+		" TCP/UDP, %" PRIu64 " flows (%" PRIu64 " evicted, table high water %u)\n",
+		nfiles, nfiles == 1 ? "" : "s", failed, st->frames, st->decode[DEC_OK], fs->created,
+		fs->evicted, fs->high_water);
 	fprintf(stderr, "  verdicts:");
 	for (int a = ACTION_BYPASS; a < ACTION_COUNT; a++, sep = ",")
 		fprintf(stderr, "%s %s %" PRIu64, sep, rule_action_name(a), st->verdicts[a]);
@@ -181,8 +185,9 @@ static void summary(const struct pipeline *p, int nfiles, int failed)
 	fprintf(stderr, "  not decoded:");
 	print_nonzero(st->decode, DEC_REASON_COUNT, DEC_OK + 1, decode_label);
 	if (p->stream.gaps || p->stream.memcap_hits)
-		fprintf(stderr, "  streams: %" PRIu64 " stopped by a gap, %" PRIu64 " by the memcap\n",
-		        p->stream.gaps, p->stream.memcap_hits);
+		fprintf(stderr,
+			"  streams: %" PRIu64 " stopped by a gap, %" PRIu64 " by the memcap\n",
+			p->stream.gaps, p->stream.memcap_hits);
 }
 
 int replay_run(const struct replay_opts *o)

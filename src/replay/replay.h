@@ -13,8 +13,8 @@ struct replay_opts {
 	enum replay_format format;
 	struct pipeline_config cfg;
 	const struct ruleset *rules;
-	bool progress;  /* a progress line on stderr when it is a terminal */
-	bool summary;   /* the closing summary on stderr */
+	bool progress; /* a progress line on stderr when it is a terminal */
+	bool summary;  /* the closing summary on stderr */
 };
 
 /* Replay the files in order. Returns 0, or 1 if any file could not be read

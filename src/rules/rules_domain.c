@@ -61,8 +61,7 @@ void domain_set_free(struct domain_set *s)
 	free(s);
 }
 
-static struct domain_entry *find(const struct domain_set *s, const char *key, size_t n,
-                                 uint64_t h)
+static struct domain_entry *find(const struct domain_set *s, const char *key, size_t n, uint64_t h)
 {
 	uint32_t mask = s->nslots - 1;
 
@@ -152,7 +151,8 @@ int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		buf[i] = (pattern[i] >= 'A' && pattern[i] <= 'Z') ? (char)(pattern[i] + 32) : pattern[i];
+		buf[i] =
+		    (pattern[i] >= 'A' && pattern[i] <= 'Z') ? (char)(pattern[i] + 32) : pattern[i];
 	if (n > 1 && buf[n - 1] == '.')
 		n--;
 	buf[n] = '\0';

@@ -17,7 +17,7 @@ static const char *const action_names[ACTION_COUNT] = { "none", "bypass", "inspe
 
 static const char *const reason_names[REASON_COUNT] = {
 	"classified", "unrecognized", "budget_exhausted", "flow_end",
-	"evicted", "capture_end", "no_memory",
+	"evicted",    "capture_end",  "no_memory",
 };
 
 const char *rule_action_name(enum rule_action a)
@@ -33,8 +33,8 @@ const char *verdict_reason_name(enum verdict_reason r)
 static bool rule_matches(const struct rule *r, const struct flow_facts *f)
 {
 	bool sni = f->sni_len && domain_set_match(r->set, f->sni, f->sni_len);
-	bool con = f->connect_host_len &&
-	           domain_set_match(r->set, f->connect_host, f->connect_host_len);
+	bool con =
+	    f->connect_host_len && domain_set_match(r->set, f->connect_host, f->connect_host_len);
 
 	switch (r->field) {
 	case FIELD_SNI:
@@ -79,7 +79,7 @@ int rules_load_dir(struct ruleset *rs, const char *dir, struct rules_error *err)
 
 	if (!d) {
 		snprintf(err->msg, sizeof(err->msg), "%s: cannot open rules directory: %s", dir,
-		         strerror(errno));
+			 strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d))) {

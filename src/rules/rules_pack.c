@@ -36,8 +36,8 @@ struct parser {
 	const char *p, *end;
 	unsigned line;
 	const char *line_start;
-	char *strbuf;      /* unescaped string, at most the file's size */
-	struct token tok;  /* current token */
+	char *strbuf;	  /* unescaped string, at most the file's size */
+	struct token tok; /* current token */
 	struct rules_error *err;
 	struct rule_pack *pack;
 };
@@ -50,7 +50,8 @@ static int fail(struct parser *ps, const struct token *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(ps->err->msg, sizeof(ps->err->msg), "%s:%u:%u: %s", ps->path, t->line, t->col, what);
+	snprintf(ps->err->msg, sizeof(ps->err->msg), "%s:%u:%u: %s", ps->path, t->line, t->col,
+		 what);
 	return -1;
 }
 
@@ -117,7 +118,8 @@ static int next(struct parser *ps)
 		}
 		if (ps->p >= ps->end || *ps->p != '"') {
 			t->type = T_BAD;
-			return fail(ps, t, "unterminated string: expected a closing '\"' on the same line");
+			return fail(
+			    ps, t, "unterminated string: expected a closing '\"' on the same line");
 		}
 		ps->p++;
 		ps->strbuf[n] = '\0';
@@ -135,7 +137,8 @@ static int next(struct parser *ps)
 			struct token bad = *t;
 
 			bad.col += (unsigned)(ps->p - t->text);
-			return fail(ps, &bad, "control character 0x%02x in the pack", (unsigned char)*ps->p);
+			return fail(ps, &bad, "control character 0x%02x in the pack",
+				    (unsigned char)*ps->p);
 		}
 		ps->p++;
 	}
@@ -162,7 +165,8 @@ static bool is_ident(const struct token *t)
 		char c = t->text[i];
 		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 
-		if (!alpha && !(i > 0 && ((c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')))
+		if (!alpha &&
+		    !(i > 0 && ((c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')))
 			return false;
 	}
 	return true;
@@ -175,8 +179,10 @@ static int expect_ident(struct parser *ps, const char *what, char **out)
 	if (next(ps) < 0)
 		return -1;
 	if (!is_ident(&ps->tok))
-		return fail(ps, &ps->tok, "found %s, expected %s (a letter, then letters, digits, '-', '_' or '.')",
-		            show(&ps->tok, b, sizeof(b)), what);
+		return fail(
+		    ps, &ps->tok,
+		    "found %s, expected %s (a letter, then letters, digits, '-', '_' or '.')",
+		    show(&ps->tok, b, sizeof(b)), what);
 	*out = tok_dup(&ps->tok);
 	return *out ? 0 : fail(ps, &ps->tok, "out of memory");
 }
@@ -188,7 +194,8 @@ static int expect_text(struct parser *ps, const char *what, char **out)
 	if (next(ps) < 0)
 		return -1;
 	if (ps->tok.type != T_WORD && ps->tok.type != T_STRING)
-		return fail(ps, &ps->tok, "found %s, expected %s", show(&ps->tok, b, sizeof(b)), what);
+		return fail(ps, &ps->tok, "found %s, expected %s", show(&ps->tok, b, sizeof(b)),
+			    what);
 	free(*out);
 	*out = tok_dup(&ps->tok);
 	return *out ? 0 : fail(ps, &ps->tok, "out of memory");
@@ -201,7 +208,8 @@ static int expect_eol(struct parser *ps)
 	if (next(ps) < 0)
 		return -1;
 	if (ps->tok.type != T_NEWLINE && ps->tok.type != T_END)
-		return fail(ps, &ps->tok, "found %s, expected the end of the line", show(&ps->tok, b, sizeof(b)));
+		return fail(ps, &ps->tok, "found %s, expected the end of the line",
+			    show(&ps->tok, b, sizeof(b)));
 	return 0;
 }
 
@@ -223,7 +231,8 @@ static int add_domain(struct parser *ps, struct domain_set *s)
 	if (ps->tok.type != T_WORD)
 		return fail(ps, &ps->tok, "expected a domain name");
 	if (ps->tok.len >= sizeof(name))
-		return fail(ps, &ps->tok, "bad domain '%.60s...': name longer than 253 characters", ps->tok.text);
+		return fail(ps, &ps->tok, "bad domain '%.60s...': name longer than 253 characters",
+			    ps->tok.text);
 	memcpy(name, ps->tok.text, ps->tok.len);
 	name[ps->tok.len] = '\0';
 	if (domain_set_add(s, name, &col, &why) < 0) {
@@ -246,7 +255,8 @@ static int parse_domains(struct parser *ps)
 	at = ps->tok;
 	if (find_set(pk, name, strlen(name))) {
 		free(name);
-		return fail(ps, &at, "set '%.*s' is already defined in this pack", (int)at.len, at.text);
+		return fail(ps, &at, "set '%.*s' is already defined in this pack", (int)at.len,
+			    at.text);
 	}
 	s = domain_set_new(name);
 	free(name);
@@ -261,7 +271,7 @@ static int parse_domains(struct parser *ps)
 		return -1;
 	if (ps->tok.type != T_EQUALS && ps->tok.type != T_LBRACE)
 		return fail(ps, &ps->tok, "found %s, expected '=' or '{' after the set name",
-		            show(&ps->tok, b, sizeof(b)));
+			    show(&ps->tok, b, sizeof(b)));
 	block = ps->tok.type == T_LBRACE;
 	for (;;) {
 		if (next(ps) < 0)
@@ -272,23 +282,29 @@ static int parse_domains(struct parser *ps)
 			break;
 		if (ps->tok.type == T_RBRACE && block) {
 			if (s->count == 0)
-				return fail(ps, &ps->tok, "set '%s' is empty: expected domain names before '}'", s->name);
+				return fail(ps, &ps->tok,
+					    "set '%s' is empty: expected domain names before '}'",
+					    s->name);
 			return expect_eol(ps);
 		}
 		if (ps->tok.type == T_END)
-			return fail(ps, &ps->tok, "found end of file, expected '}' to close set '%s'", s->name);
+			return fail(ps, &ps->tok,
+				    "found end of file, expected '}' to close set '%s'", s->name);
 		if (add_domain(ps, s) < 0)
 			return -1;
 	}
 	if (s->count == 0)
-		return fail(ps, &ps->tok, "set '%s' is empty: expected domain names after '='", s->name);
+		return fail(ps, &ps->tok, "set '%s' is empty: expected domain names after '='",
+			    s->name);
 	return 0;
 }
 
 static const struct {
 	const char *word;
 	enum rule_action action;
-} actions[] = { { "bypass", ACTION_BYPASS }, { "inspect", ACTION_INSPECT }, { "drop", ACTION_DROP } };
+} actions[] = { { "bypass", ACTION_BYPASS },
+		{ "inspect", ACTION_INSPECT },
+		{ "drop", ACTION_DROP } };
 
 static const struct {
 	const char *word;
@@ -314,22 +330,24 @@ static int parse_rule(struct parser *ps)
 	for (size_t k = 0; k + 1 < pk->nrules; k++)
 		if (!strcmp(pk->rules[k].id, r->id))
 			return fail(ps, &ps->tok, "rule id '%s' is already used on line %u", r->id,
-			            pk->rules[k].line);
+				    pk->rules[k].line);
 	if (next(ps) < 0)
 		return -1;
-	for (i = 0; i < sizeof(actions) / sizeof(actions[0]) && !is_word(&ps->tok, actions[i].word); i++)
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]) && !is_word(&ps->tok, actions[i].word);
+	     i++)
 		;
 	if (i == sizeof(actions) / sizeof(actions[0]))
 		return fail(ps, &ps->tok, "found %s, expected an action: bypass, inspect or drop",
-		            show(&ps->tok, b, sizeof(b)));
+			    show(&ps->tok, b, sizeof(b)));
 	r->action = (uint8_t)actions[i].action;
 	if (next(ps) < 0)
 		return -1;
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]) && !is_word(&ps->tok, fields[i].word); i++)
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]) && !is_word(&ps->tok, fields[i].word);
+	     i++)
 		;
 	if (i == sizeof(fields) / sizeof(fields[0]))
 		return fail(ps, &ps->tok, "found %s, expected what to match: sni, connect or name",
-		            show(&ps->tok, b, sizeof(b)));
+			    show(&ps->tok, b, sizeof(b)));
 	r->field = (uint8_t)fields[i].field;
 	if (next(ps) < 0)
 		return -1;
@@ -338,8 +356,9 @@ static int parse_rule(struct parser *ps)
 	if (next(ps) < 0)
 		return -1;
 	if (ps->tok.type != T_WORD || !(r->set = find_set(pk, ps->tok.text, ps->tok.len)))
-		return fail(ps, &ps->tok, "found %s, expected the name of a set defined above with 'domains'",
-		            show(&ps->tok, b, sizeof(b)));
+		return fail(ps, &ps->tok,
+			    "found %s, expected the name of a set defined above with 'domains'",
+			    show(&ps->tok, b, sizeof(b)));
 	for (;;) {
 		if (next(ps) < 0)
 			return -1;
@@ -355,8 +374,9 @@ static int parse_rule(struct parser *ps)
 			if (expect_text(ps, "a document reference", &r->ref) < 0)
 				return -1;
 		} else {
-			return fail(ps, &ps->tok, "found %s, expected service, msg, ref or the end of the line",
-			            show(&ps->tok, b, sizeof(b)));
+			return fail(ps, &ps->tok,
+				    "found %s, expected service, msg, ref or the end of the line",
+				    show(&ps->tok, b, sizeof(b)));
 		}
 	}
 }
@@ -374,11 +394,13 @@ static int parse(struct parser *ps)
 		if (ps->tok.type == T_END)
 			break;
 		if (!pk->name && !is_word(&ps->tok, "pack"))
-			return fail(ps, &ps->tok, "found %s, expected 'pack NAME' as the first statement",
-			            show(&ps->tok, b, sizeof(b)));
+			return fail(ps, &ps->tok,
+				    "found %s, expected 'pack NAME' as the first statement",
+				    show(&ps->tok, b, sizeof(b)));
 		if (is_word(&ps->tok, "pack")) {
 			if (pk->name)
-				return fail(ps, &ps->tok, "a second 'pack' statement: one pack per file");
+				return fail(ps, &ps->tok,
+					    "a second 'pack' statement: one pack per file");
 			if (expect_ident(ps, "a pack name", &pk->name) < 0 || expect_eol(ps) < 0)
 				return -1;
 		} else if (is_word(&ps->tok, "version")) {
@@ -388,7 +410,8 @@ static int parse(struct parser *ps)
 			if (expect_text(ps, "a date", &pk->date) < 0 || expect_eol(ps) < 0)
 				return -1;
 		} else if (is_word(&ps->tok, "source")) {
-			if (expect_text(ps, "the source document", &pk->source) < 0 || expect_eol(ps) < 0)
+			if (expect_text(ps, "the source document", &pk->source) < 0 ||
+			    expect_eol(ps) < 0)
 				return -1;
 		} else if (is_word(&ps->tok, "domains")) {
 			if (parse_domains(ps) < 0)
@@ -397,14 +420,16 @@ static int parse(struct parser *ps)
 			if (parse_rule(ps) < 0)
 				return -1;
 		} else {
-			return fail(ps, &ps->tok,
-			            "found %s, expected pack, version, date, source, domains or rule",
-			            show(&ps->tok, b, sizeof(b)));
+			return fail(
+			    ps, &ps->tok,
+			    "found %s, expected pack, version, date, source, domains or rule",
+			    show(&ps->tok, b, sizeof(b)));
 		}
 	}
 	if (!pk->name) {
 		ps->tok.line = 1, ps->tok.col = 1;
-		return fail(ps, &ps->tok, "empty pack: expected 'pack NAME' as the first statement");
+		return fail(ps, &ps->tok,
+			    "empty pack: expected 'pack NAME' as the first statement");
 	}
 	return 0;
 }
@@ -458,7 +483,8 @@ static char *read_file(const char *path, size_t *len, struct rules_error *err)
 		got = fread(buf + n, 1, cap - n, f);
 		n += got;
 		if (n > PACK_MAX_BYTES) {
-			snprintf(err->msg, sizeof(err->msg), "%s: larger than %u MiB", path, PACK_MAX_BYTES >> 20);
+			snprintf(err->msg, sizeof(err->msg), "%s: larger than %u MiB", path,
+				 PACK_MAX_BYTES >> 20);
 			goto fail;
 		}
 	} while (got > 0);
@@ -487,7 +513,8 @@ int rules_load(struct ruleset *rs, const char *path, struct rules_error *err)
 	if (!text)
 		return -1;
 	if (memchr(text, '\0', len)) {
-		snprintf(err->msg, sizeof(err->msg), "%s: contains a NUL byte: not a text file", path);
+		snprintf(err->msg, sizeof(err->msg), "%s: contains a NUL byte: not a text file",
+			 path);
 		free(text);
 		return -1;
 	}

@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 #define STREAM_BASE_SET 0x01 /* base is known (SYN or first segment seen) */
-#define STREAM_GAP      0x02 /* a segment began past the window with a hole before it */
-#define STREAM_MEMCAP   0x04 /* the shared stream memory cap refused a buffer */
-#define STREAM_FIN      0x08 /* the sender closed this direction */
-#define STREAM_FULL     0x10 /* the window is filled */
+#define STREAM_GAP 0x02	     /* a segment began past the window with a hole before it */
+#define STREAM_MEMCAP 0x04   /* the shared stream memory cap refused a buffer */
+#define STREAM_FIN 0x08	     /* the sender closed this direction */
+#define STREAM_FULL 0x10     /* the window is filled */
 
 #define STREAM_STOPPED (STREAM_GAP | STREAM_MEMCAP)
 
@@ -19,23 +19,23 @@
  * have. Memory grows by doubling up to the window, never beyond.
  */
 struct stream_dir {
-	uint8_t *buf;     /* cap bytes, then the have bitmap (cap / 8 bytes) */
+	uint8_t *buf; /* cap bytes, then the have bitmap (cap / 8 bytes) */
 	uint32_t cap;
 	uint32_t contig;
-	uint32_t hi;      /* end of the furthest byte written */
-	uint32_t base;    /* sequence number of byte 0 */
-	uint16_t segs;    /* payload segments seen, for packet budgets */
+	uint32_t hi;   /* end of the furthest byte written */
+	uint32_t base; /* sequence number of byte 0 */
+	uint16_t segs; /* payload segments seen, for packet budgets */
 	uint8_t flags;
 };
 
 /* Shared by every stream of one flow table. */
 struct stream_config {
-	uint32_t window;     /* bytes kept per direction, default 16 KiB */
-	size_t memcap;       /* bytes all stream buffers may hold together */
+	uint32_t window; /* bytes kept per direction, default 16 KiB */
+	size_t memcap;	 /* bytes all stream buffers may hold together */
 	size_t used;
-	uint64_t gaps;       /* directions stopped by a gap */
+	uint64_t gaps; /* directions stopped by a gap */
 	uint64_t memcap_hits;
-	uint64_t overlaps;   /* segments that repeated bytes we had (first copy kept) */
+	uint64_t overlaps; /* segments that repeated bytes we had (first copy kept) */
 };
 
 #define STREAM_DEFAULT_WINDOW 16384u

@@ -12,8 +12,8 @@
 
 #include "stream/stream.h"
 
-#define BIT_TEST(m, i) ((m)[(i) >> 3] & (1u << ((i) & 7)))
-#define BIT_SET(m, i) ((m)[(i) >> 3] |= (uint8_t)(1u << ((i) & 7)))
+#define BIT_TEST(m, i) ((m)[(i) >> 3] & (1u << ((i)&7)))
+#define BIT_SET(m, i) ((m)[(i) >> 3] |= (uint8_t)(1u << ((i)&7)))
 
 void stream_config_init(struct stream_config *cfg, uint32_t window, size_t memcap)
 {
@@ -86,8 +86,8 @@ static bool reserve(struct stream_dir *sd, struct stream_config *cfg, uint32_t n
 	return true;
 }
 
-bool stream_add(struct stream_dir *sd, struct stream_config *cfg, uint32_t seq,
-                const uint8_t *data, size_t len)
+bool stream_add(struct stream_dir *sd, struct stream_config *cfg, uint32_t seq, const uint8_t *data,
+		size_t len)
 {
 	uint32_t off, end, old = sd->contig;
 	int32_t rel;
@@ -105,7 +105,7 @@ bool stream_add(struct stream_dir *sd, struct stream_config *cfg, uint32_t seq,
 	rel = (int32_t)(seq - sd->base);
 	if (rel < 0) {
 		/* Starts before byte 0: keep only the part after it. */
-		uint32_t before = (uint32_t)-(int64_t)rel;
+		uint32_t before = (uint32_t) - (int64_t)rel;
 
 		if (len <= before)
 			return false;

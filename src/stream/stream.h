@@ -16,8 +16,8 @@ void stream_syn(struct stream_dir *sd, uint32_t isn);
  * the window while a hole remains stops the direction (STREAM_GAP). Returns
  * true when the contiguous prefix grew.
  */
-bool stream_add(struct stream_dir *sd, struct stream_config *cfg, uint32_t seq,
-                const uint8_t *data, size_t len);
+bool stream_add(struct stream_dir *sd, struct stream_config *cfg, uint32_t seq, const uint8_t *data,
+		size_t len);
 
 void stream_fin(struct stream_dir *sd);
 

@@ -89,8 +89,7 @@ static inline int cur_u32be(struct cursor *c, uint32_t *v)
 {
 	if (c->len < 4)
 		return CUR_SHORT;
-	*v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 |
-	     (uint32_t)c->p[2] << 8 | c->p[3];
+	*v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 | c->p[3];
 	return cur_skip(c, 4);
 }
 
@@ -98,8 +97,7 @@ static inline int cur_u32le(struct cursor *c, uint32_t *v)
 {
 	if (c->len < 4)
 		return CUR_SHORT;
-	*v = (uint32_t)c->p[3] << 24 | (uint32_t)c->p[2] << 16 |
-	     (uint32_t)c->p[1] << 8 | c->p[0];
+	*v = (uint32_t)c->p[3] << 24 | (uint32_t)c->p[2] << 16 | (uint32_t)c->p[1] << 8 | c->p[0];
 	return cur_skip(c, 4);
 }
 
