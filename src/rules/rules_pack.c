@@ -43,6 +43,9 @@ struct parser {
 };
 
 static int fail(struct parser *ps, const struct token *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct parser *ps, const struct token *t, const char *fmt, ...)
 {
 	char what[384];
 	va_list ap;
