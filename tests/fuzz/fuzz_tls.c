@@ -1,0 +1,98 @@
+/*
+ * fuzz_tls.c: libFuzzer harness for the TLS dissector's probe.
+ *
+ * The input is the client's byte stream. The probe sees it the way the
+ * pipeline shows it: as a growing prefix, here cut every `step` bytes
+ * (step = 1 + data[0] % 64, widened so there are at most MAX_CUTS cuts)
+ * and once more at the full length. Each prefix is copied into a heap block
+ * of exactly its size, so a read past it is an ASan error; a prefix of zero
+ * bytes is handed over as NULL, as the pipeline does for a client that
+ * closed before sending anything.
+ *
+ * Checked on every answer:
+ *   - it is one of the three answers;
+ *   - on a match, sni_len <= HOST_MAX and sni is a string of exactly
+ *     that length (facts are poisoned before each call,
+ *     so only what the probe wrote can pass);
+ *   - once a prefix is not mine, every longer prefix is not mine.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect/dissect.h"
+
+#define SCRATCH_LEN 16384
+#define MAX_CUTS 1024
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static _Noreturn void fail(const char *what, size_t len, size_t size)
+{
+	fprintf(stderr, "fuzz_tls: %s (prefix %zu of %zu bytes)\n", what, len, size);
+	abort();
+}
+
+static enum dissect_answer probe_prefix(const uint8_t *data, size_t len, size_t size,
+					uint8_t *scratch)
+{
+	uint8_t *copy = len ? malloc(len) : NULL;
+	struct flow_facts facts;
+	struct dissect_input in = {
+		.transport = DISSECT_TCP,
+		.client_port = 40000,
+		.server_port = 443,
+		.scratch = scratch,
+		.scratch_len = SCRATCH_LEN,
+	};
+	enum dissect_answer a;
+
+	if (len && !copy)
+		abort();
+	if (len)
+		memcpy(copy, data, len);
+	in.data[0] = copy;
+	in.len[0] = len;
+	in.closed[0] = len == size;
+	memset(&facts, 0xa5, sizeof(facts));
+	a = dissect_tls.probe(&in, &facts);
+	free(copy);
+	if (a != DISSECT_NEED_MORE && a != DISSECT_NOT_MINE && a != DISSECT_MATCH)
+		fail("answer is not one of the three", len, size);
+	if (a == DISSECT_MATCH) {
+		size_t n = facts.sni_len; /* widened: the bound holds whatever its type */
+
+		if (n > HOST_MAX)
+			fail("sni_len > HOST_MAX", len, size);
+		if (facts.sni_len &&
+		    (facts.sni[facts.sni_len] != '\0' || strlen(facts.sni) != facts.sni_len))
+			fail("sni is not a string of sni_len bytes", len, size);
+	}
+	return a;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t step = size ? 1 + (size_t)data[0] % 64 : 1, len = 0;
+	bool not_mine = false;
+	uint8_t *scratch = malloc(SCRATCH_LEN);
+
+	if (!scratch)
+		abort();
+	while (size / step > MAX_CUTS)
+		step *= 2;
+	for (;;) {
+		enum dissect_answer a = probe_prefix(data, len, size, scratch);
+
+		if (not_mine && a != DISSECT_NOT_MINE)
+			fail("a longer prefix of a not-mine stream is no longer not-mine", len,
+			     size);
+		not_mine = a == DISSECT_NOT_MINE;
+		if (len == size)
+			break;
+		len = size - len > step ? len + step : size;
+	}
+	free(scratch);
+	return 0;
+}
