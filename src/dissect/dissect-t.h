@@ -7,21 +7,47 @@
 #include <stdint.h>
 
 /* Detected application protocol, as written in events (app_proto). */
-#define APP_PROTOS(X)             \
-	X(APP_UNKNOWN, "unknown") \
-	X(APP_CONNECT, "connect") \
-	X(APP_TLS, "tls")
+#define APP_PROTOS(X)                 \
+	X(APP_UNKNOWN, "unknown")     \
+	X(APP_CONNECT, "connect")     \
+	X(APP_TLS, "tls")             \
+	X(APP_HTTP, "http")           \
+	X(APP_WEBSOCKET, "websocket") \
+	X(APP_STUN, "stun")           \
+	X(APP_DTLS, "dtls")
 
 #define APP_ENUM_(e, s) e,
 enum app_proto { APP_PROTOS(APP_ENUM_) APP_COUNT };
 #undef APP_ENUM_
 
-/* The three answers of a classifier (STYLE.md). */
+/*
+ * The answers of a classifier (STYLE.md): need more, not mine, match. A
+ * match may be final (MATCH) or say that more facts follow from later bytes
+ * (MATCH_MORE: a CONNECT waits for the proxy's status and the tunnel's
+ * first bytes, a WebSocket upgrade for the server's 101). After MATCH_MORE
+ * only that dissector is asked again; whatever it answers then, the facts
+ * it committed stand, and the flow is decided at the latest when its
+ * packet budget runs out.
+ */
 enum dissect_answer {
-	DISSECT_NEED_MORE, /* a valid prefix so far: show me more bytes */
-	DISSECT_NOT_MINE,  /* these bytes are not this protocol */
-	DISSECT_MATCH,	   /* this protocol; facts are filled in */
+	DISSECT_NEED_MORE,  /* a valid prefix so far: show me more bytes */
+	DISSECT_NOT_MINE,   /* these bytes are not this protocol */
+	DISSECT_MATCH,	    /* this protocol; facts are filled in */
+	DISSECT_MATCH_MORE, /* this protocol; more facts may follow */
 };
+
+/* What a CONNECT tunnel carries after the proxy's 2xx. */
+enum tunnel_kind { TUNNEL_NONE, TUNNEL_TURN, TUNNEL_TLS, TUNNEL_UNKNOWN, TUNNEL_COUNT };
+
+/* flow_facts.flags */
+#define FACT_FRONTING 0x01     /* the tunnel's SNI differs from the CONNECT host */
+#define FACT_ECH 0x02	       /* the hello carries encrypted_client_hello */
+#define FACT_WS_ACCEPT_OK 0x04 /* the 101's Sec-WebSocket-Accept matches the key */
+#define FACT_TURN 0x08	       /* a TURN method or ChannelData was seen */
+#define FACT_PROXY_GET 0x10    /* a plain proxy request (GET http://host/...) */
+
+#define ALPN_MAX 63 /* the ALPN list as "h2,http/1.1", truncated at a comma */
+#define JA4_MAX 39  /* a JA4 fingerprint is 36 characters */
 
 /* A DNS name is at most 253 characters; one byte more gives room. */
 #define HOST_MAX 255
@@ -29,11 +55,20 @@ enum dissect_answer {
 /* Facts a flow keeps once dissectors have spoken; bounded copies. */
 struct flow_facts {
 	uint8_t app;		  /* enum app_proto */
+	uint8_t flags;		  /* FACT_* */
 	uint8_t sni_len;	  /* 0: no SNI */
 	uint8_t connect_host_len; /* 0: no CONNECT target (or an invalid one) */
+	uint8_t http_host_len;	  /* 0: no Host header (or proxy request host) */
+	uint8_t tunnel;		  /* enum tunnel_kind */
 	uint16_t connect_port;
+	uint16_t connect_status; /* the proxy's status code, 0 if not seen */
+	uint16_t tls_version;	 /* highest offered: 0x0304 for TLS 1.3 */
+	uint16_t stun_method;	 /* STUN/TURN method of the first message */
 	char sni[HOST_MAX + 1];
 	char connect_host[HOST_MAX + 1]; /* IPv6 literals without brackets */
+	char http_host[HOST_MAX + 1];
+	char alpn[ALPN_MAX + 1];
+	char ja4[JA4_MAX + 1];
 };
 
 #define DISSECT_TCP 0x01
@@ -41,11 +76,13 @@ struct flow_facts {
 
 /*
  * What a dissector sees: for TCP the contiguous first bytes of each
- * direction (stream), for UDP the current datagram in its direction.
- * Index 0 is the client (initiator) side. Borrowed for the call only.
+ * direction (stream), for UDP the current datagram in its direction (dir;
+ * the other direction's data is NULL). Index 0 is the client (initiator)
+ * side. Borrowed for the call only.
  */
 struct dissect_input {
 	uint8_t transport; /* DISSECT_TCP or DISSECT_UDP */
+	uint8_t dir;	   /* direction of the newest bytes: 0 client, 1 server */
 	uint16_t client_port, server_port;
 	const uint8_t *data[2];
 	size_t len[2];

@@ -40,6 +40,10 @@ uint32_t dissect_candidates(uint8_t transport)
 enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,
 				uint16_t client_segs, struct flow_facts *facts)
 {
+	/* After a MATCH_MORE only that dissector is left, and what it
+	 * committed stands: it can add facts, never take the match back. */
+	bool matched = facts->app != APP_UNKNOWN;
+
 	for (unsigned i = 0; i < dissector_count && *candidates; i++) {
 		const struct dissector *d = dissectors[i];
 		struct flow_facts found = *facts;
@@ -51,11 +55,15 @@ enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input
 		 * matches, so a hello that turns out malformed after its SNI was
 		 * read cannot leave that SNI behind for a rule to trust. */
 		a = d->probe(in, &found);
-		if (a == DISSECT_MATCH) {
+		if (a == DISSECT_MATCH || a == DISSECT_MATCH_MORE) {
 			*facts = found;
 			facts->app = d->app;
+			*candidates = 1u << i;
 			return a;
 		}
+		if (matched)
+			return a == DISSECT_NEED_MORE && !in->closed[0] ? DISSECT_MATCH_MORE
+									: DISSECT_MATCH;
 		/* Out of budget or out of bytes: an unanswered question is a no. */
 		if (a == DISSECT_NEED_MORE &&
 		    (client_segs >= d->max_segs || in->len[0] >= d->max_bytes || in->closed[0]))

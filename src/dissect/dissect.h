@@ -18,8 +18,9 @@ uint32_t dissect_candidates(uint8_t transport);
  * Run the candidate dissectors over in. Those that answer not-mine, or run
  * out of budget, are cleared from *candidates. Only a match changes facts:
  * then the matching dissector's findings are copied in and DISSECT_MATCH is
- * returned; DISSECT_NOT_MINE means no
- * candidate is left; otherwise DISSECT_NEED_MORE.
+ * returned (DISSECT_MATCH_MORE if more facts may follow: that dissector is
+ * then the only candidate left); DISSECT_NOT_MINE means no candidate is
+ * left; otherwise DISSECT_NEED_MORE.
  */
 enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,
 				uint16_t client_segs, struct flow_facts *facts);

@@ -75,6 +75,40 @@ static void put_time(struct sbuf *b, uint64_t ts_us)
 	put(b, "\"timestamp\":\"%s.%06u+0000\"", t, (unsigned)(ts_us % 1000000u));
 }
 
+static const char *const tunnel_names[TUNNEL_COUNT] = { "none", "turn", "tls", "unknown" };
+
+/* "tls": {...} when a hello was seen: the SNI, ALPN list, JA4, version, ECH. */
+static void put_tls(struct sbuf *b, const struct flow_facts *x)
+{
+	const char *sep = "";
+
+	if (!x->sni_len && !x->alpn[0] && !x->ja4[0] && !x->tls_version && !(x->flags & FACT_ECH))
+		return;
+	put(b, ",\"tls\":{");
+	if (x->sni_len) {
+		put(b, "\"sni\":");
+		put_str(b, x->sni, x->sni_len);
+		sep = ",";
+	}
+	if (x->alpn[0]) {
+		put(b, "%s\"alpn\":", sep);
+		put_str(b, x->alpn, strlen(x->alpn));
+		sep = ",";
+	}
+	if (x->ja4[0]) {
+		put(b, "%s\"ja4\":", sep);
+		put_str(b, x->ja4, strlen(x->ja4));
+		sep = ",";
+	}
+	if (x->tls_version) {
+		put(b, "%s\"version\":\"0x%04x\"", sep, x->tls_version);
+		sep = ",";
+	}
+	if (x->flags & FACT_ECH)
+		put(b, "%s\"ech\":true", sep);
+	put(b, "}");
+}
+
 size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 			 const char *pcap_filename)
 {
@@ -99,11 +133,7 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 	    f->key.port[0], dst, f->key.port[1]);
 	put(&b, ",\"proto\":\"%s\"", f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP");
 	put(&b, ",\"app_proto\":\"%s\"", app_proto_name(x->app));
-	if (x->sni_len) {
-		put(&b, ",\"tls\":{\"sni\":");
-		put_str(&b, x->sni, x->sni_len);
-		put(&b, "}");
-	}
+	put_tls(&b, x);
 	if (x->app == APP_CONNECT) {
 		put(&b, ",\"connect\":{");
 		if (x->connect_host_len) {
@@ -113,8 +143,31 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 		} else {
 			put(&b, "\"host\":null");
 		}
+		if (x->connect_status)
+			put(&b, ",\"status\":%u", x->connect_status);
+		if (x->tunnel != TUNNEL_NONE)
+			put(&b, ",\"tunnel\":\"%s\"",
+			    tunnel_names[x->tunnel < TUNNEL_COUNT ? x->tunnel : TUNNEL_UNKNOWN]);
+		if (x->flags & FACT_FRONTING)
+			put(&b, ",\"fronting\":true");
 		put(&b, "}");
 	}
+	if (x->http_host_len || (x->flags & FACT_PROXY_GET)) {
+		put(&b, ",\"http\":{");
+		if (x->http_host_len) {
+			put(&b, "\"hostname\":");
+			put_str(&b, x->http_host, x->http_host_len);
+		}
+		if (x->flags & FACT_PROXY_GET)
+			put(&b, "%s\"proxy\":true", x->http_host_len ? "," : "");
+		put(&b, "}");
+	}
+	if (x->app == APP_WEBSOCKET)
+		put(&b, ",\"websocket\":{\"accept_ok\":%s}",
+		    (x->flags & FACT_WS_ACCEPT_OK) ? "true" : "false");
+	if (x->app == APP_STUN || (x->flags & FACT_TURN))
+		put(&b, ",\"stun\":{\"method\":%u,\"turn\":%s}", x->stun_method,
+		    (x->flags & FACT_TURN) ? "true" : "false");
 	put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(v->action));
 	if (v->rule) {
 		put_key_str(&b, "rule", v->rule->id);

@@ -143,6 +143,7 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 	if (pkt->proto == IPPROTO_TCP_) {
 		fresh = feed_tcp(p, in, pkt, dir);
 		di.transport = DISSECT_TCP;
+		di.dir = (uint8_t)dir;
 		for (int d = 0; d < 2; d++) {
 			di.data[d] = stream_data(&in->dir[d], &di.len[d]);
 			di.closed[d] =
@@ -151,6 +152,7 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 	} else {
 		fresh = pkt->payload_len > 0;
 		di.transport = DISSECT_UDP;
+		di.dir = (uint8_t)dir;
 		di.data[dir] = pkt->payload;
 		di.len[dir] = pkt->payload_len;
 	}
@@ -169,8 +171,10 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 			return;
 		}
 	}
+	/* Out of budget: a flow already recognized keeps what it learned. */
 	if (in->payload_pkts >= p->max_packets)
-		decide(p, f, REASON_BUDGET, pkt->ts_us);
+		decide(p, f, in->facts.app != APP_UNKNOWN ? REASON_CLASSIFIED : REASON_BUDGET,
+		       pkt->ts_us);
 }
 
 enum rule_action pipeline_frame(struct pipeline *p, enum link_type link, const uint8_t *frame,
