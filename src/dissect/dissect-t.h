@@ -93,7 +93,8 @@ struct dissect_input {
 
 struct dissector {
 	const char *name;
-	uint8_t app;	    /* enum app_proto reported on a match */
+	uint8_t app;	    /* enum app_proto reported on a match, unless the
+			     * probe set facts->app to a more specific one */
 	uint8_t transports; /* DISSECT_TCP | DISSECT_UDP */
 	uint16_t max_segs;  /* gives up after this many client payload segments */
 	uint32_t max_bytes; /* and past this many client bytes without an answer */

@@ -56,8 +56,11 @@ enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input
 		 * read cannot leave that SNI behind for a rule to trust. */
 		a = d->probe(in, &found);
 		if (a == DISSECT_MATCH || a == DISSECT_MATCH_MORE) {
+			/* A probe may name a more specific protocol than its
+			 * descriptor (the HTTP dissector says websocket). */
+			if (found.app == APP_UNKNOWN)
+				found.app = d->app;
 			*facts = found;
-			facts->app = d->app;
 			*candidates = 1u << i;
 			return a;
 		}
