@@ -1,24 +1,37 @@
 /*
- * dissect_connect.c: an HTTP/1.x CONNECT request line (RFC 9110 9.3.6,
- * RFC 9112 3).
+ * dissect_connect.c: an HTTP/1.x CONNECT tunnel (RFC 9110 9.3.6, RFC 9112),
+ * from the request to the first bytes it carries.
  *
- *   CONNECT SP authority SP HTTP/1.x CRLF      authority = host ":" port
- *                                                        | "[" IPv6 "]" ":" port
+ *   client  CONNECT SP authority SP HTTP/1.x CRLF   authority = host ":" port
+ *           *( header CRLF ) CRLF                            | "[" IPv6 "]" ":" port
+ *           tunnel bytes...
+ *   proxy   HTTP/1.x SP status SP reason CRLF *( header CRLF ) CRLF
+ *           tunnel bytes...
  *
  * The request line may arrive over several segments: while the bytes seen
  * are a prefix of a plausible request line the answer is need-more. The
- * method is case-sensitive. A bare LF ends the line too (RFC 9112 2.2).
+ * method is case-sensitive. A bare LF ends a line too (RFC 9112 2.2).
  * A control byte or non-ASCII byte in the line, another method, or no line
  * end within CONNECT_MAX_LINE bytes: not mine. A CONNECT whose authority is
  * not host:port (say "/" or a port out of range) is still a CONNECT, with no
  * target recorded, so no rule can match a host it does not name.
+ *
+ * Once the request line is whole the flow is a CONNECT (match-more) and the
+ * rest only adds facts: the proxy's status once its header is complete, and
+ * after a 2xx what the client sends first inside the tunnel: a TLS
+ * ClientHello (its SNI is kept; "fronting" when it names another host than
+ * the CONNECT target), STUN/TURN (the relay of seed 001 section 7.2), or
+ * something else. Headers longer than CONNECT_MAX_HEADER, or a proxy that
+ * does not answer in HTTP, end the questions with what is known.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "dissect/dissect.h"
 #include "util/cursor.h"
 
 #define CONNECT_MAX_LINE 4096
+#define CONNECT_MAX_HEADER 8192
 
 static const char method[] = "CONNECT ";
 
@@ -90,7 +103,8 @@ static bool parse_authority(const uint8_t *a, size_t n, struct flow_facts *facts
 	return true;
 }
 
-static enum dissect_answer connect_probe(const struct dissect_input *in, struct flow_facts *facts)
+/* The request line: match once it is whole and names a CONNECT. */
+static enum dissect_answer request_line(const struct dissect_input *in, struct flow_facts *facts)
 {
 	struct cursor c = cur_make(in->data[0], in->len[0]);
 	size_t n = cur_left(&c), mlen = sizeof(method) - 1, end, sp;
@@ -120,11 +134,133 @@ static enum dissect_answer connect_probe(const struct dissect_input *in, struct 
 	return DISSECT_MATCH;
 }
 
+/* Offset just past the blank line ending a header block, or 0 if not yet. */
+static size_t header_end(const uint8_t *p, size_t n)
+{
+	size_t lim = n < CONNECT_MAX_HEADER ? n : CONNECT_MAX_HEADER;
+
+	for (size_t i = 1; i < lim; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i - 1] == '\n')
+			return i + 1;
+		if (i >= 2 && p[i - 1] == '\r' && p[i - 2] == '\n')
+			return i + 1;
+	}
+	return 0;
+}
+
+/* The proxy's status line "HTTP/1.x NNN": need-more while it may still be
+ * one, not-mine if it cannot be, match with the status set. */
+static enum dissect_answer status_line(const uint8_t *p, size_t n, uint16_t *status)
+{
+	static const char v[] = "HTTP/1.";
+	size_t vlen = sizeof(v) - 1;
+
+	if (memcmp(p ? (const char *)p : v, v, n < vlen ? n : vlen) != 0)
+		return DISSECT_NOT_MINE;
+	if (n < 13)
+		return DISSECT_NEED_MORE;
+	if ((p[7] != '0' && p[7] != '1') || p[8] != ' ' || p[9] < '1' || p[9] > '5' ||
+	    p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' ||
+	    (p[12] != ' ' && p[12] != '\r' && p[12] != '\n'))
+		return DISSECT_NOT_MINE;
+	*status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+	return DISSECT_MATCH;
+}
+
+static bool same_host(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen && a[alen - 1] == '.')
+		alen--;
+	if (blen && b[blen - 1] == '.')
+		blen--;
+	return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* Dissectors that may speak inside a tunnel, tried in this order. */
+static const struct dissector *const tunnel_probes[] = { &dissect_tls };
+
+/* What the tunnel carries, from each side's first bytes after the headers. */
+static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end, size_t rsp_end,
+				  struct flow_facts *facts)
+{
+	struct dissect_input sub = *in;
+	bool waiting = false;
+
+	sub.data[0] = in->data[0] + req_end;
+	sub.len[0] = in->len[0] - req_end;
+	sub.data[1] = in->data[1] + rsp_end;
+	sub.len[1] = in->len[1] - rsp_end;
+	/* The window left after the request header bounds what can arrive. */
+	sub.scratch_len = in->scratch_len > req_end ? in->scratch_len - req_end : 0;
+	for (size_t i = 0; i < sizeof(tunnel_probes) / sizeof(tunnel_probes[0]); i++) {
+		struct flow_facts inner = { 0 };
+		enum dissect_answer a = tunnel_probes[i]->probe(&sub, &inner);
+
+		if (a == DISSECT_NEED_MORE)
+			waiting = true;
+		if (a != DISSECT_MATCH && a != DISSECT_MATCH_MORE)
+			continue;
+		if (tunnel_probes[i]->app == APP_TLS) {
+			facts->tunnel = TUNNEL_TLS;
+			memcpy(facts->sni, inner.sni, sizeof(facts->sni));
+			facts->sni_len = inner.sni_len;
+			memcpy(facts->alpn, inner.alpn, sizeof(facts->alpn));
+			memcpy(facts->ja4, inner.ja4, sizeof(facts->ja4));
+			facts->tls_version = inner.tls_version;
+			facts->flags |= inner.flags & FACT_ECH;
+			if (inner.sni_len &&
+			    !same_host(inner.sni, inner.sni_len, facts->connect_host,
+				       facts->connect_host_len))
+				facts->flags |= FACT_FRONTING;
+		} else {
+			facts->tunnel = TUNNEL_TURN;
+			facts->stun_method = inner.stun_method;
+			facts->flags |= inner.flags & FACT_TURN;
+		}
+		return DISSECT_MATCH;
+	}
+	if (waiting && !sub.closed[0] && sub.scratch_len > 0)
+		return DISSECT_MATCH_MORE;
+	facts->tunnel = sub.len[0] ? TUNNEL_UNKNOWN : TUNNEL_NONE;
+	return DISSECT_MATCH;
+}
+
+static enum dissect_answer connect_probe(const struct dissect_input *in, struct flow_facts *facts)
+{
+	enum dissect_answer a = request_line(in, facts);
+	size_t req_end, rsp_end;
+
+	if (a != DISSECT_MATCH)
+		return a;
+	facts->connect_status = 0;
+	facts->tunnel = TUNNEL_NONE;
+	facts->sni_len = 0;
+	facts->flags &= (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_TURN);
+	req_end = header_end(in->data[0], in->len[0]);
+	if (!req_end)
+		return in->len[0] >= CONNECT_MAX_HEADER || in->closed[0] ? DISSECT_MATCH
+									 : DISSECT_MATCH_MORE;
+	a = status_line(in->data[1], in->len[1], &facts->connect_status);
+	if (a == DISSECT_NOT_MINE)
+		return DISSECT_MATCH; /* the other side does not speak HTTP */
+	if (a == DISSECT_NEED_MORE)
+		return in->closed[1] ? DISSECT_MATCH : DISSECT_MATCH_MORE;
+	rsp_end = header_end(in->data[1], in->len[1]);
+	if (!rsp_end)
+		return in->len[1] >= CONNECT_MAX_HEADER || in->closed[1] ? DISSECT_MATCH
+									 : DISSECT_MATCH_MORE;
+	if (facts->connect_status < 200 || facts->connect_status > 299)
+		return DISSECT_MATCH; /* refused: no tunnel */
+	return tunnel(in, req_end, rsp_end, facts);
+}
+
 const struct dissector dissect_connect = {
 	.name = "connect",
 	.app = APP_CONNECT,
 	.transports = DISSECT_TCP,
 	.max_segs = 8,
-	.max_bytes = CONNECT_MAX_LINE,
+	.max_bytes = CONNECT_MAX_LINE, /* until the request line matches */
 	.probe = connect_probe,
 };

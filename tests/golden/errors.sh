@@ -43,7 +43,7 @@ for i in range(9):
 print(off+16+5)")
 head -c "$size" "$good" > "$tmp/cut.pcap"
 expect 1 "$tmp/cut.pcap: packet 10: truncated dump file" "truncated capture" -- replay "$tmp/cut.pcap"
-grep -q '"connect":{"host":"turn-rbx1.openrainbow.com","port":443}' "$tmp/out" ||
+grep -q '"connect":{"host":"turn-rbx1.openrainbow.com","port":443' "$tmp/out" ||
 	{ echo "FAIL: truncated capture: no result for the packets before the cut"; fail=1; }
 grep -q "9 packets" "$tmp/err" || { echo "FAIL: truncated capture: summary should count 9 packets"; cat "$tmp/err"; fail=1; }
 

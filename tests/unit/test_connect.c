@@ -44,7 +44,7 @@ static void assert_target(const char *s, const char *host, uint16_t port)
 	struct flow_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_str(s, &f), DISSECT_MATCH);
+	assert_int_equal(probe_str(s, &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, strlen(host));
 	assert_string_equal(f.connect_host, host);
 	assert_int_equal(f.connect_port, port);
@@ -56,7 +56,7 @@ static void assert_no_target(const char *s)
 	struct flow_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_str(s, &f), DISSECT_MATCH);
+	assert_int_equal(probe_str(s, &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 0);
 	assert_int_equal(f.connect_port, 0);
 }
@@ -150,7 +150,7 @@ static void test_pipelined_bytes_ignored(void **state)
 	struct flow_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(req, sizeof(req) - 1, &f), DISSECT_MATCH);
+	assert_int_equal(probe_bytes(req, sizeof(req) - 1, &f), DISSECT_MATCH_MORE);
 	assert_string_equal(f.connect_host, "web.openrainbow.com");
 	assert_int_equal(f.connect_host_len, 19);
 	assert_int_equal(f.connect_port, 443);
@@ -170,7 +170,7 @@ static void test_every_prefix_needs_more(void **state)
 			fail_msg("prefix of %zu bytes: expected need-more", n);
 	}
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(turn_req, TURN_LINE_LEN, &f), DISSECT_MATCH);
+	assert_int_equal(probe_bytes(turn_req, TURN_LINE_LEN, &f), DISSECT_MATCH_MORE);
 }
 
 static void test_no_bytes_yet(void **state)
@@ -199,10 +199,10 @@ static void test_split_at_every_byte(void **state)
 
 		facts_dirty(&f);
 		a = probe_bytes(turn_req, cut, &f);
-		if (a != (cut < TURN_LINE_LEN ? DISSECT_NEED_MORE : DISSECT_MATCH))
+		if (a != (cut < TURN_LINE_LEN ? DISSECT_NEED_MORE : DISSECT_MATCH_MORE))
 			fail_msg("first segment of %zu bytes: answer %d", cut, (int)a);
 		facts_dirty(&f);
-		assert_int_equal(probe_bytes(turn_req, total, &f), DISSECT_MATCH);
+		assert_int_equal(probe_bytes(turn_req, total, &f), DISSECT_MATCH_MORE);
 		assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
 		assert_int_equal(f.connect_port, 443);
 	}
@@ -220,7 +220,7 @@ static void test_growing_prefixes(void **state)
 		facts_dirty(&f);
 		a = probe_bytes(turn_req, n, &f);
 	}
-	assert_int_equal(a, DISSECT_MATCH);
+	assert_int_equal(a, DISSECT_MATCH_MORE);
 	assert_int_equal(n - 1, TURN_LINE_LEN);
 	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
 	assert_int_equal(f.connect_host_len, 25);
@@ -296,7 +296,7 @@ static void test_line_too_long(void **state)
 	len = long_line(buf, 4073, ":443 HTTP/1.1\r\n");
 	assert_int_equal(len, 4096);
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 0);
 	/* One byte more and the LF is byte 4097. */
 	len = long_line(buf, 4074, ":443 HTTP/1.1\r\n");
@@ -372,7 +372,7 @@ static void test_host_length(void **state)
 	/* 255 characters: the most a facts field holds. */
 	len = long_line(buf, 255, ":443 HTTP/1.1\r\n");
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 255);
 	assert_int_equal(strlen(f.connect_host), 255);
 	assert_memory_equal(f.connect_host, buf + 8, 255);
@@ -380,7 +380,7 @@ static void test_host_length(void **state)
 	/* 256: a CONNECT, no target kept. */
 	len = long_line(buf, 256, ":443 HTTP/1.1\r\n");
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH);
+	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 0);
 	assert_int_equal(f.connect_port, 0);
 }
@@ -495,8 +495,9 @@ static void test_run_match(void **state)
 
 	run_input(&in, turn_req);
 	memset(&f, 0, sizeof(f));
-	/* A complete line answers even on the last segment of the budget. */
-	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DISSECT_MATCH);
+	/* A complete line answers even on the last segment of the budget: a
+	 * CONNECT, more facts to come from the proxy. */
+	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.app, APP_CONNECT);
 	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
 	assert_int_equal(f.connect_port, 443);
@@ -516,9 +517,176 @@ static void test_run_not_http(void **state)
 	assert_int_equal(cand, 0);
 }
 
+/* --- the proxy's answer and the tunnel ------------------------------- */
+
+static const char req_turn[] = "CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\n"
+                               "Host: turn-rbx1.openrainbow.com:443\r\n\r\n";
+
+/* A minimal TLS ClientHello (one record) naming sni, as a client sends it
+ * first inside a tunnel. */
+static size_t hello(uint8_t *b, const char *sni)
+{
+	size_t n = strlen(sni), body = 2 + 32 + 1 + 4 + 2 + 2 + (9 + n), i = 0;
+
+	b[i++] = 0x16, b[i++] = 3, b[i++] = 1;               /* handshake, TLS 1.0 record */
+	b[i++] = (uint8_t)((body + 4) >> 8), b[i++] = (uint8_t)(body + 4);
+	b[i++] = 1, b[i++] = 0;                              /* ClientHello, length[3] */
+	b[i++] = (uint8_t)(body >> 8), b[i++] = (uint8_t)body;
+	b[i++] = 3, b[i++] = 3;                              /* legacy version 1.2 */
+	memset(b + i, 0x11, 32), i += 32;                    /* random */
+	b[i++] = 0;                                          /* no session id */
+	b[i++] = 0, b[i++] = 2, b[i++] = 0x13, b[i++] = 0x01; /* one cipher suite */
+	b[i++] = 1, b[i++] = 0;                              /* null compression */
+	b[i++] = 0, b[i++] = (uint8_t)(9 + n);               /* extensions length */
+	b[i++] = 0, b[i++] = 0;                              /* server_name */
+	b[i++] = 0, b[i++] = (uint8_t)(5 + n);
+	b[i++] = 0, b[i++] = (uint8_t)(3 + n);               /* list length */
+	b[i++] = 0, b[i++] = 0, b[i++] = (uint8_t)n;         /* host_name, length */
+	memcpy(b + i, sni, n), i += n;
+	return i;
+}
+
+/* Client bytes = request + tunnel, proxy bytes = rsp; closed: both ended. */
+static enum dissect_answer probe_both(const char *rsp, const uint8_t *tun, size_t tlen,
+                                      bool closed, struct flow_facts *f)
+{
+	static uint8_t cli[4096], scratch[16384];
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	                            .server_port = 3128, .scratch = scratch,
+	                            .scratch_len = sizeof(scratch) };
+	size_t rn = strlen(req_turn);
+
+	memcpy(cli, req_turn, rn);
+	if (tlen)
+		memcpy(cli + rn, tun, tlen);
+	in.data[0] = cli;
+	in.len[0] = rn + tlen;
+	in.data[1] = (const uint8_t *)rsp;
+	in.len[1] = rsp ? strlen(rsp) : 0;
+	in.closed[0] = in.closed[1] = closed;
+	memset(f, 0, sizeof(*f));
+	return dissect_connect.probe(&in, f);
+}
+
+static void test_refused_403(void **state)
+{
+	(void)state;
+	struct flow_facts f;
+
+	assert_int_equal(probe_both("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+	                            NULL, 0, false, &f),
+	                 DISSECT_MATCH);
+	assert_int_equal(f.connect_status, 403);
+	assert_int_equal(f.tunnel, TUNNEL_NONE);
+}
+
+static void test_status_waits_for_header(void **state)
+{
+	(void)state;
+	struct flow_facts f;
+
+	/* No proxy bytes yet, then a partial status line, then a whole line
+	 * without the blank line: all still waiting. */
+	assert_int_equal(probe_both(NULL, NULL, 0, false, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_both("HTTP/1.1 2", NULL, 0, false, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n", NULL, 0, false, &f),
+	                 DISSECT_MATCH_MORE);
+	assert_int_equal(f.connect_status, 200);
+	/* A proxy that closes mid-line ends the questions. */
+	assert_int_equal(probe_both("HTTP/1.1 2", NULL, 0, true, &f), DISSECT_MATCH);
+}
+
+static void test_proxy_not_http(void **state)
+{
+	(void)state;
+	struct flow_facts f;
+
+	assert_int_equal(probe_both("SSH-2.0-x\r\n", NULL, 0, false, &f), DISSECT_MATCH);
+	assert_int_equal(f.connect_status, 0);
+	assert_int_equal(probe_both("HTTP/1.1 20x OK\r\n\r\n", NULL, 0, false, &f), DISSECT_MATCH);
+	assert_int_equal(f.connect_status, 0);
+}
+
+static void test_tunnel_tls_same_host(void **state)
+{
+	(void)state;
+	uint8_t h[256];
+	size_t n = hello(h, "turn-rbx1.openrainbow.com");
+	struct flow_facts f;
+
+	/* The hello's first bytes: waiting; the whole hello: TLS, not fronted. */
+	assert_int_equal(probe_both("HTTP/1.1 200 Connection established\r\n\r\n", h, 20,
+	                            false, &f),
+	                 DISSECT_MATCH_MORE);
+	assert_int_equal(probe_both("HTTP/1.1 200 Connection established\r\n\r\n", h, n,
+	                            false, &f),
+	                 DISSECT_MATCH);
+	assert_int_equal(f.connect_status, 200);
+	assert_int_equal(f.tunnel, TUNNEL_TLS);
+	assert_string_equal(f.sni, "turn-rbx1.openrainbow.com");
+	assert_false(f.flags & FACT_FRONTING);
+	/* Case and a trailing dot do not make another host. */
+	n = hello(h, "TURN-RBX1.openrainbow.com.");
+	probe_both("HTTP/1.0 200 OK\n\n", h, n, false, &f);
+	assert_false(f.flags & FACT_FRONTING);
+}
+
+static void test_tunnel_fronting(void **state)
+{
+	(void)state;
+	uint8_t h[256];
+	size_t n = hello(h, "www.example.com");
+	struct flow_facts f;
+
+	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", h, n, false, &f), DISSECT_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_TLS);
+	assert_string_equal(f.sni, "www.example.com");
+	assert_true(f.flags & FACT_FRONTING);
+}
+
+static void test_tunnel_unknown(void **state)
+{
+	(void)state;
+	static const uint8_t junk[] = "GET / HTTP/1.1\r\n\r\n";
+	struct flow_facts f;
+
+	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", junk, sizeof(junk) - 1, false, &f),
+	                 DISSECT_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_UNKNOWN);
+	assert_int_equal(f.sni_len, 0);
+	/* An empty tunnel that ends: nothing carried. */
+	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", NULL, 0, true, &f), DISSECT_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_NONE);
+}
+
+static void test_request_header_too_long(void **state)
+{
+	(void)state;
+	static uint8_t big[8300];
+	struct dissect_input in = { .transport = DISSECT_TCP };
+	struct flow_facts f;
+	size_t rn = strlen(req_turn) - 2; /* without the blank line */
+
+	memcpy(big, req_turn, rn);
+	memset(big + rn, 'x', sizeof(big) - rn);
+	in.data[0] = big;
+	in.len[0] = sizeof(big);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dissect_connect.probe(&in, &f), DISSECT_MATCH);
+	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
+	assert_int_equal(f.connect_status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refused_403),
+		cmocka_unit_test(test_status_waits_for_header),
+		cmocka_unit_test(test_proxy_not_http),
+		cmocka_unit_test(test_tunnel_tls_same_host),
+		cmocka_unit_test(test_tunnel_fronting),
+		cmocka_unit_test(test_tunnel_unknown),
+		cmocka_unit_test(test_request_header_too_long),
 		cmocka_unit_test(test_descriptor),
 		cmocka_unit_test(test_turn_http11),
 		cmocka_unit_test(test_http10),
