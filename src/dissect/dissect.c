@@ -13,6 +13,7 @@
 const struct dissector *const dissectors[] = {
 	&dissect_connect,
 	&dissect_tls,
+	&dissect_dtls,
 };
 const unsigned dissector_count = sizeof(dissectors) / sizeof(dissectors[0]);
 

@@ -10,6 +10,7 @@ extern const unsigned dissector_count;
 /* The descriptors, one per file. */
 extern const struct dissector dissect_connect;
 extern const struct dissector dissect_tls;
+extern const struct dissector dissect_dtls;
 
 /* Bitmask of dissectors that may apply to a transport. */
 uint32_t dissect_candidates(uint8_t transport);
