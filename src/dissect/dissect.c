@@ -11,9 +11,7 @@
 #include "dissect/dissect.h"
 
 const struct dissector *const dissectors[] = {
-	&dissect_connect,
-	&dissect_tls,
-	&dissect_dtls,
+	&dissect_connect, &dissect_http, &dissect_tls, &dissect_stun, &dissect_dtls,
 };
 const unsigned dissector_count = sizeof(dissectors) / sizeof(dissectors[0]);
 

@@ -9,7 +9,9 @@ extern const unsigned dissector_count;
 
 /* The descriptors, one per file. */
 extern const struct dissector dissect_connect;
+extern const struct dissector dissect_http;
 extern const struct dissector dissect_tls;
+extern const struct dissector dissect_stun;
 extern const struct dissector dissect_dtls;
 
 /* Bitmask of dissectors that may apply to a transport. */

@@ -179,7 +179,7 @@ static bool same_host(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* Dissectors that may speak inside a tunnel, tried in this order. */
-static const struct dissector *const tunnel_probes[] = { &dissect_tls };
+static const struct dissector *const tunnel_probes[] = { &dissect_tls, &dissect_stun };
 
 /* What the tunnel carries, from each side's first bytes after the headers. */
 static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end, size_t rsp_end,

@@ -9,22 +9,38 @@
  *              compression<1..2^8-1> [extensions<0..2^16-1>]
  *   extension  type[2] length[2] data[length]
  *   SNI (0)    list<1..2^16-1>: name_type[1] name<1..2^16-1>
+ *   sig_algs (13)            list<2..2^16-2>: scheme[2]...
+ *   ALPN (16)                list<2..2^16-1>: name<1..255>...
+ *   supported_versions (43)  list<2..254>: version[2]...
+ *   encrypted_client_hello (0xfe0d): only its presence is noted
  *
  * A record header that is not handshake/3.x, a handshake that is not a
- * ClientHello (an SSLv2-style hello included), or any length that disagrees
- * with its container: not mine. A hello cut short: need more. A hello that
- * cannot fit in the stream window (scratch_len) is TLS without an SNI.
+ * ClientHello (an SSLv2-style hello included), an extension type seen twice
+ * (RFC 8446 4.2), or any length that disagrees with its container: not
+ * mine. A hello cut short: need more. A hello that cannot fit in the stream
+ * window (scratch_len) is TLS without an SNI (nor any other fact).
+ *
+ * Facts: the SNI; the ALPN names as "h2,http/1.1" (names with bytes outside
+ * 0x21..0x7e or a comma left out, cut after the last whole name that fits
+ * ALPN_MAX); tls_version, the highest supported_versions value, GREASE
+ * (RFC 8701) left out, else legacy_version; FACT_ECH; the JA4 fingerprint
+ * (dissect_tls_ja4.c).
  */
 #include <string.h>
 
 #include "dissect/dissect.h"
+#include "dissect/tls_ja4.h"
 #include "util/cursor.h"
 
 #define TLS_HANDSHAKE 22
 #define TLS_CLIENT_HELLO 1
 #define TLS_MAX_RECORD (16384 + 2048)
 #define TLS_MIN_HELLO 38
-#define EXT_SERVER_NAME 0
+#define EXT_SERVER_NAME 0x0000
+#define EXT_SIG_ALGS 0x000d
+#define EXT_ALPN 0x0010
+#define EXT_SUPPORTED_VERSIONS 0x002b
+#define EXT_ECH 0xfe0d
 #define SNI_HOST_NAME 0
 
 /* Record header: 0 ok, else the answer to give. */
@@ -80,31 +96,142 @@ static enum dissect_answer parse_sni(struct cursor ext, struct flow_facts *facts
 	return DISSECT_MATCH;
 }
 
+/* A name fit for the ALPN string: printable, and no comma to confuse it. */
+static bool alpn_printable(struct cursor name)
+{
+	const uint8_t *p = cur_ptr(&name);
+
+	for (size_t i = 0; i < cur_left(&name); i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f || p[i] == ',')
+			return false;
+	return true;
+}
+
+/* ALPN (RFC 7301 3.1): 0, or -1 when malformed. Keeps the first name for
+ * JA4 and writes the printable names, joined by commas, to facts->alpn. */
+static int parse_alpn(struct cursor ext, struct tls_hello_view *h, struct flow_facts *facts)
+{
+	struct cursor list, name;
+	size_t out = 0;
+	uint16_t llen;
+	uint8_t nlen;
+	bool full = false;
+
+	if (cur_u16be(&ext, &llen) < 0 || llen < 2 || llen != cur_left(&ext) ||
+	    cur_sub(&ext, llen, &list) < 0)
+		return -1;
+	while (cur_left(&list)) {
+		if (cur_u8(&list, &nlen) < 0 || nlen == 0 || cur_sub(&list, nlen, &name) < 0)
+			return -1;
+		if (cur_left(&h->alpn) == 0)
+			h->alpn = name;
+		if (full || !alpn_printable(name))
+			continue;
+		if (out + (out > 0) + nlen > ALPN_MAX) {
+			full = true; /* a truncated list ends at a whole name */
+			continue;
+		}
+		if (out > 0)
+			facts->alpn[out++] = ',';
+		memcpy(facts->alpn + out, cur_ptr(&name), nlen);
+		out += nlen;
+	}
+	facts->alpn[out] = '\0';
+	return 0;
+}
+
+/* supported_versions (RFC 8446 4.2.1): 0, or -1 when malformed. */
+static int parse_versions(struct cursor ext, uint16_t *best)
+{
+	uint16_t v;
+	uint8_t llen;
+
+	if (cur_u8(&ext, &llen) < 0 || llen < 2 || (llen & 1) || llen != cur_left(&ext))
+		return -1;
+	while (cur_u16be(&ext, &v) == 0)
+		if (!tls_is_grease(v) && v > *best)
+			*best = v;
+	return 0;
+}
+
+/* signature_algorithms (RFC 8446 4.2.3): 0, or -1 when malformed. */
+static int parse_sigalgs(struct cursor ext, struct cursor *list)
+{
+	uint16_t llen;
+
+	if (cur_u16be(&ext, &llen) < 0 || llen < 2 || (llen & 1) || llen != cur_left(&ext))
+		return -1;
+	return cur_sub(&ext, llen, list);
+}
+
+/* One extension; 0, or -1 when malformed. */
+static int parse_ext(uint16_t type, struct cursor ext, struct tls_hello_view *h,
+		     struct flow_facts *facts, uint16_t *best)
+{
+	switch (type) {
+	case EXT_SERVER_NAME:
+		h->has_sni = true;
+		return parse_sni(ext, facts) == DISSECT_MATCH ? 0 : -1;
+	case EXT_SIG_ALGS:
+		return parse_sigalgs(ext, &h->sigalgs);
+	case EXT_ALPN:
+		return parse_alpn(ext, h, facts);
+	case EXT_SUPPORTED_VERSIONS:
+		return parse_versions(ext, best);
+	case EXT_ECH:
+		facts->flags |= FACT_ECH;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* The ClientHello body, exactly hlen bytes. */
 static enum dissect_answer parse_hello(struct cursor b, struct flow_facts *facts)
 {
+	static const uint8_t none;
+	struct tls_hello_view h = { 0 };
+	uint8_t seen[65536 / 8] = { 0 };
 	struct cursor exts, ext;
-	uint8_t major, n8;
-	uint16_t n16, type;
+	uint16_t n16, type, legacy, best = 0;
+	uint8_t n8;
 
-	facts->sni_len = 0;
-	if (cur_u8(&b, &major) < 0 || major != 3 || cur_skip(&b, 1 + 32) < 0 ||
+	h.exts = h.alpn = h.sigalgs = cur_make(&none, 0);
+	if (cur_u16be(&b, &legacy) < 0 || (legacy >> 8) != 3 || cur_skip(&b, 32) < 0 ||
 	    cur_u8(&b, &n8) < 0 || n8 > 32 || cur_skip(&b, n8) < 0 || cur_u16be(&b, &n16) < 0 ||
-	    n16 < 2 || (n16 & 1) || cur_skip(&b, n16) < 0 || cur_u8(&b, &n8) < 0 || n8 < 1 ||
-	    cur_skip(&b, n8) < 0)
+	    n16 < 2 || (n16 & 1) || cur_sub(&b, n16, &h.ciphers) < 0 || cur_u8(&b, &n8) < 0 ||
+	    n8 < 1 || cur_skip(&b, n8) < 0)
 		return DISSECT_NOT_MINE;
-	if (cur_left(&b) == 0)
-		return DISSECT_MATCH; /* no extensions: legal before TLS 1.2 */
-	if (cur_u16be(&b, &n16) < 0 || n16 != cur_left(&b) || cur_sub(&b, n16, &exts) < 0)
-		return DISSECT_NOT_MINE;
+	if (cur_left(&b) != 0) {
+		if (cur_u16be(&b, &n16) < 0 || n16 != cur_left(&b) || cur_sub(&b, n16, &exts) < 0)
+			return DISSECT_NOT_MINE;
+		h.exts = exts;
+	} else {
+		exts = h.exts; /* no extensions: legal before TLS 1.2 */
+	}
 	while (cur_left(&exts)) {
 		if (cur_u16be(&exts, &type) < 0 || cur_u16be(&exts, &n16) < 0 ||
 		    cur_sub(&exts, n16, &ext) < 0)
 			return DISSECT_NOT_MINE;
-		if (type == EXT_SERVER_NAME && parse_sni(ext, facts) != DISSECT_MATCH)
+		if (seen[type >> 3] & (1u << (type & 7)))
+			return DISSECT_NOT_MINE;
+		seen[type >> 3] |= (uint8_t)(1u << (type & 7));
+		if (parse_ext(type, ext, &h, facts, &best) < 0)
 			return DISSECT_NOT_MINE;
 	}
+	facts->tls_version = h.version = best ? best : legacy;
+	tls_ja4(&h, facts->ja4);
 	return DISSECT_MATCH;
+}
+
+/* What a match says before the hello is read: no TLS facts yet. */
+static void tls_facts_clear(struct flow_facts *facts)
+{
+	facts->sni_len = 0;
+	facts->alpn[0] = '\0';
+	facts->ja4[0] = '\0';
+	facts->tls_version = 0;
+	facts->flags &= (uint8_t)~FACT_ECH;
 }
 
 static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow_facts *facts)
@@ -131,10 +258,9 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 	need = 4 + (size_t)hlen;
 	/* Records add 5 bytes each; if even the hello alone cannot fit in the
 	 * window it will never be complete: it is TLS, without a name. */
-	if (5 + need > in->scratch_len) {
-		facts->sni_len = 0;
+	tls_facts_clear(facts);
+	if (5 + need > in->scratch_len)
 		return DISSECT_MATCH;
-	}
 	if (need <= rlen) {
 		/* The whole hello sits in the first record. */
 		if (cur_left(&c) < need)
@@ -147,10 +273,8 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 		size_t take = rlen < need - have ? rlen : need - have;
 
 		/* A record ending past the window can never arrive whole. */
-		if ((size_t)(cur_ptr(&c) - in->data[0]) + rlen > in->scratch_len) {
-			facts->sni_len = 0;
+		if ((size_t)(cur_ptr(&c) - in->data[0]) + rlen > in->scratch_len)
 			return DISSECT_MATCH;
-		}
 		if (cur_left(&c) < rlen)
 			return DISSECT_NEED_MORE;
 		memcpy(in->scratch + have, cur_ptr(&c), take);

@@ -181,8 +181,8 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 
 void output_table_header(FILE *out)
 {
-	fprintf(out, "%-6s %-47s %-5s %-8s %-34s %-8s %s\n", "FLOW", "CLIENT -> SERVER", "PROTO",
-		"APP", "NAME (SNI / CONNECT)", "VERDICT", "RULE");
+	fprintf(out, "%-6s %-47s %-5s %-9s %-34s %-8s %s\n", "FLOW", "CLIENT -> SERVER", "PROTO",
+		"APP", "NAME (CONNECT/SNI/HOST)", "VERDICT", "RULE");
 }
 
 size_t output_table_format(char *buf, size_t size, const struct verdict_event *ev)
@@ -205,9 +205,11 @@ size_t output_table_format(char *buf, size_t size, const struct verdict_event *e
 		snprintf(name, sizeof(name), "%s:%u", x->connect_host, x->connect_port);
 	else if (x->sni_len)
 		snprintf(name, sizeof(name), "%s", x->sni);
+	else if (x->http_host_len)
+		snprintf(name, sizeof(name), "%s", x->http_host);
 	else
 		snprintf(name, sizeof(name), "-");
-	n = snprintf(buf, size, "%-6" PRIu64 " %-47s %-5s %-8s %-34s %-8s %s (%s)", f->id, ends,
+	n = snprintf(buf, size, "%-6" PRIu64 " %-47s %-5s %-9s %-34s %-8s %s (%s)", f->id, ends,
 		     f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP", app_proto_name(x->app), name,
 		     rule_action_name(v->action), v->rule ? v->rule->id : "-",
 		     verdict_reason_name(v->reason));

@@ -513,8 +513,11 @@ static void test_run_not_http(void **state)
 
 	run_input(&in, "GET / HTTP/1.1\r\n\r\n");
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(dissect_run(&cand, &in, 1, &f), DISSECT_NOT_MINE);
-	assert_int_equal(cand, 0);
+	/* Not a CONNECT: the connect dissector says no, the HTTP one matches. */
+	assert_int_equal(dissect_connect.probe(&in, &f), DISSECT_NOT_MINE);
+	assert_int_equal(dissect_run(&cand, &in, 1, &f), DISSECT_MATCH);
+	assert_int_equal(f.app, APP_HTTP);
+	assert_int_equal(cand, 1u << 1); /* the table's second entry: http */
 }
 
 /* --- the proxy's answer and the tunnel ------------------------------- */

@@ -874,6 +874,475 @@ static void test_empty_name_then_host(void **state)
 	assert_sni(h, "web.openrainbow.com");
 }
 
+/* --- ALPN, versions, ECH, duplicates ----------------------------------- */
+
+/* An ALPN extension (16) over the given names. */
+static void put_alpn(struct hb *exts, const char *const *names, size_t n)
+{
+	struct hb *list = hb_new();
+
+	for (size_t i = 0; i < n; i++) {
+		put8(list, (unsigned)strlen(names[i]));
+		putn(list, names[i], strlen(names[i]));
+	}
+	put16(exts, 0x0010);
+	put16(exts, (unsigned)(list->n + 2));
+	put16(exts, (unsigned)list->n);
+	putn(exts, list->b, list->n);
+}
+
+/* A uint16 list extension: type, length, list length (1 or 2 bytes), values. */
+static void put_u16_ext(struct hb *exts, unsigned type, size_t lenlen, const uint16_t *v, size_t n)
+{
+	put16(exts, type);
+	put16(exts, (unsigned)(lenlen + 2 * n));
+	if (lenlen == 1)
+		put8(exts, (unsigned)(2 * n));
+	else
+		put16(exts, (unsigned)(2 * n));
+	for (size_t i = 0; i < n; i++)
+		put16(exts, v[i]);
+}
+
+/* Probe into facts that hold ff bytes, not a5: FACT_ECH is set in them. */
+static enum dissect_answer probe_ff(const struct hb *h, struct flow_facts *f)
+{
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	                            .server_port = 443 };
+	static uint8_t scratch[SCRATCH_LEN];
+
+	in.data[0] = h->b;
+	in.len[0] = h->n;
+	in.scratch = scratch;
+	in.scratch_len = sizeof(scratch);
+	memset(f, 0xff, sizeof(*f));
+	return dissect_tls.probe(&in, f);
+}
+
+static void test_alpn_list(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "h2", "http/1.1" };
+	struct hb *exts = hb_new(), *h;
+	struct flow_facts f;
+
+	put_sni(exts, "web.openrainbow.com", 19);
+	put_alpn(exts, names, 2);
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.alpn, "h2,http/1.1");
+	assert_string_equal(f.sni, "web.openrainbow.com");
+
+	/* No ALPN: an empty string, whatever was there before. */
+	h = hello_with_name("web.openrainbow.com", 19);
+	assert_int_equal(probe_ff(h, &f), DISSECT_MATCH);
+	assert_string_equal(f.alpn, "");
+}
+
+static void test_alpn_unprintable_skipped(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "h\x01x", "a,b", "sp ace", "h2", "\x80", "h3" };
+	struct hb *exts = hb_new(), *h;
+	struct flow_facts f;
+
+	put_alpn(exts, names, 6);
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.alpn, "h2,h3");
+	/* JA4 still takes the first name, "h\x01x": both ends alphanumeric. */
+	assert_memory_equal(f.ja4 + 8, "hx", 2);
+}
+
+static void test_alpn_truncated(void **state)
+{
+	(void)state;
+	char a30[31], b32[33], b33[34];
+	const char *names[3];
+	struct hb *exts = hb_new(), *h;
+	struct flow_facts f;
+
+	memset(a30, 'a', 30), a30[30] = '\0';
+	memset(b32, 'b', 32), b32[32] = '\0';
+	memset(b33, 'b', 33), b33[33] = '\0';
+	/* 30 + "," + 32 = 63 = ALPN_MAX: fits exactly; a third name does not. */
+	names[0] = a30, names[1] = b32, names[2] = "c";
+	put_alpn(exts, names, 3);
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(strlen(f.alpn), ALPN_MAX);
+	assert_memory_equal(f.alpn, a30, 30);
+	assert_int_equal(f.alpn[30], ',');
+	assert_memory_equal(f.alpn + 31, b32, 32);
+
+	/* 30 + "," + 33 = 64: the list ends after the first name, and a
+	 * shorter name after the one that did not fit is not taken either. */
+	exts->n = 0;
+	names[1] = b33;
+	put_alpn(exts, names, 3);
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.alpn, a30);
+}
+
+static void test_alpn_malformed(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "h2", "http/1.1" };
+	static const uint8_t empty_list[2] = { 0x00, 0x00 };
+	static const uint8_t one_byte[1] = { 0x00 };
+	static const uint8_t empty_name[4] = { 0x00, 0x02, 0x00, 0x00 };
+	static const uint8_t name_past[5] = { 0x00, 0x03, 0x03, 'h', '2' };
+	struct hb *exts = hb_new(), *h;
+
+	put_sni(exts, "web.openrainbow.com", 19);
+	put_alpn(exts, names, 2); /* list length at byte 28 + 4 */
+	h = one_record(exts);
+	assert_sni(h, "web.openrainbow.com"); /* as built: fine */
+	exts->b[28 + 5] = 13;                 /* list claims 13 of 12 bytes */
+	h = one_record(exts);
+	assert_not_mine(h);
+	exts->b[28 + 5] = 11; /* list claims 11: one byte left over */
+	h = one_record(exts);
+	assert_not_mine(h);
+	exts->b[28 + 5] = 12;
+	exts->b[28 + 9] = 9; /* second name runs past the list */
+	h = one_record(exts);
+	assert_not_mine(h);
+
+	exts->n = 0;
+	put_ext(exts, 0x0010, empty_list, 2);
+	assert_not_mine(one_record(exts));
+	exts->n = 0;
+	put_ext(exts, 0x0010, one_byte, 1);
+	assert_not_mine(one_record(exts));
+	exts->n = 0;
+	put_ext(exts, 0x0010, NULL, 0);
+	assert_not_mine(one_record(exts));
+	exts->n = 0;
+	put_ext(exts, 0x0010, empty_name, 4);
+	assert_not_mine(one_record(exts));
+	exts->n = 0;
+	put_ext(exts, 0x0010, name_past, 5);
+	assert_not_mine(one_record(exts));
+}
+
+static void test_supported_versions_grease(void **state)
+{
+	(void)state;
+	static const uint16_t v[4] = { 0xfafa, 0x0304, 0x0303, 0x1a1a };
+	struct hb *exts = hb_new(), *h;
+	struct flow_facts f;
+
+	put_u16_ext(exts, 0x002b, 1, v, 4);
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(f.tls_version, 0x0304);
+	assert_memory_equal(f.ja4, "t13i", 4);
+
+	/* Only GREASE offered: the legacy version stands. */
+	exts->n = 0;
+	put_u16_ext(exts, 0x002b, 1, v, 1);
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(f.tls_version, 0x0303);
+}
+
+static void test_supported_versions_malformed(void **state)
+{
+	(void)state;
+	static const uint8_t odd[4] = { 0x03, 0x03, 0x04, 0x03 };
+	static const uint8_t longer[3] = { 0x04, 0x03, 0x04 };
+	static const uint8_t shorter[4] = { 0x02, 0x03, 0x04, 0x03 };
+	static const uint8_t none[1] = { 0x00 };
+	struct hb *exts = hb_new();
+
+	put_ext(exts, 0x002b, odd, 4);
+	assert_not_mine(one_record(exts));
+	exts->n = 0;
+	put_ext(exts, 0x002b, longer, 3);
+	assert_not_mine(one_record(exts));
+	exts->n = 0;
+	put_ext(exts, 0x002b, shorter, 4);
+	assert_not_mine(one_record(exts));
+	exts->n = 0;
+	put_ext(exts, 0x002b, none, 1);
+	assert_not_mine(one_record(exts));
+}
+
+static void test_legacy_version(void **state)
+{
+	(void)state;
+	struct hb *body = hb_new(), *h;
+	struct flow_facts f;
+
+	h = hello_with_name("web.openrainbow.com", 19);
+	assert_int_equal(probe_ff(h, &f), DISSECT_MATCH);
+	assert_int_equal(f.tls_version, 0x0303);
+
+	body_start(body, 0, 2);
+	body->b[1] = 0x01; /* legacy_version 3.1 */
+	h = one_record_body(body);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(f.tls_version, 0x0301);
+	assert_memory_equal(f.ja4, "t10i", 4);
+}
+
+static void test_ech_flag(void **state)
+{
+	(void)state;
+	static const uint8_t ech[4] = { 0x00, 0x00, 0x01, 0x00 };
+	struct hb *exts = hb_new(), *h;
+	struct flow_facts f;
+
+	put_sni(exts, "public.example.com", 18);
+	put_ext(exts, 0xfe0d, ech, 4);
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_true(f.flags & FACT_ECH);
+	assert_string_equal(f.sni, "public.example.com"); /* the outer SNI stays */
+	assert_int_equal(f.flags & ~FACT_ECH, 0xa5 & ~FACT_ECH); /* others untouched */
+
+	/* Without it the flag is cleared, whatever was there. */
+	h = hello_with_name("web.openrainbow.com", 19);
+	assert_int_equal(probe_ff(h, &f), DISSECT_MATCH);
+	assert_false(f.flags & FACT_ECH);
+	assert_int_equal(f.flags, 0xff & ~FACT_ECH);
+}
+
+static void test_duplicate_extension(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "h2" };
+	struct hb *exts = hb_new(), *h;
+
+	put_sni(exts, "web.openrainbow.com", 19);
+	put_ext(exts, 0x0017, NULL, 0);
+	put_ext(exts, 0x0017, NULL, 0);
+	assert_not_mine(one_record(exts));
+
+	exts->n = 0;
+	put_sni(exts, "web.openrainbow.com", 19);
+	put_sni(exts, "other.example.com", 17);
+	assert_not_mine(one_record(exts));
+
+	exts->n = 0;
+	put_alpn(exts, names, 1);
+	put_ext(exts, 0x0a0a, NULL, 0);
+	put_alpn(exts, names, 1);
+	assert_not_mine(one_record(exts));
+
+	exts->n = 0; /* the same GREASE value twice is a duplicate too */
+	put_ext(exts, 0x0a0a, NULL, 0);
+	put_ext(exts, 0x0a0a, NULL, 0);
+	assert_not_mine(one_record(exts));
+
+	/* Two different GREASE values, as browsers send: fine. */
+	exts->n = 0;
+	put_ext(exts, 0x0a0a, NULL, 0);
+	put_ext(exts, 0x1a1a, NULL, 0);
+	h = one_record(exts);
+	assert_no_sni(h);
+}
+
+/* --- JA4 ---------------------------------------------------------------- */
+
+/* A hello with the given cipher suites and extensions block. */
+static struct hb *hello_ciphers(const uint16_t *cs, size_t nc, const struct hb *exts)
+{
+	struct hb *body = hb_new();
+
+	put16(body, 0x0303);
+	putfill(body, 0x5a, 32);
+	put8(body, 32);
+	putfill(body, 0x11, 32);
+	put16(body, (unsigned)(2 * nc));
+	for (size_t i = 0; i < nc; i++)
+		put16(body, cs[i]);
+	put8(body, 1);
+	put8(body, 0);
+	put16(body, (unsigned)exts->n);
+	putn(body, exts->b, exts->n);
+	return one_record_body(body);
+}
+
+/*
+ * The example of JA4.md ("t13d1516h2_8daaf6152771_e5627efa2ab1"), built as
+ * Chrome sends it: GREASE first in the suites and around the extensions.
+ * The hashes, checked with python3:
+ *   sha256(b"002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,"
+ *          b"c030,cca8,cca9").hexdigest()[:12] == "8daaf6152771"
+ *   sha256(b"0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,"
+ *          b"4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601")
+ *          .hexdigest()[:12] == "e5627efa2ab1"
+ * and without signature_algorithms (13 gone from the list, no "_"):
+ *   sha256(b"0005,000a,000b,0012,0015,0017,001b,0023,002b,002d,0033,4469,"
+ *          b"ff01").hexdigest()[:12] == "bebfbbe173b2"
+ */
+static struct hb *ja4_example(bool sigalgs, const char *alpn)
+{
+	static const uint16_t cs[16] = { 0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f,
+	                                 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+	                                 0x009c, 0x009d, 0x002f, 0x0035 };
+	static const uint16_t sig[8] = { 0x0403, 0x0804, 0x0401, 0x0503,
+	                                 0x0805, 0x0501, 0x0806, 0x0601 };
+	static const uint16_t sv[3] = { 0x2a2a, 0x0304, 0x0303 };
+	static const uint16_t plain[] = { 0x0017, 0xff01, 0x000a, 0x000b, 0x0023 };
+	static const uint16_t more[] = { 0x0012, 0x0033, 0x002d };
+	const char *names[2] = { alpn, "http/1.1" };
+	struct hb *exts = hb_new();
+
+	put_ext(exts, 0x1a1a, NULL, 0);
+	put_sni(exts, "www.example.com", 15);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		put_ext(exts, plain[i], NULL, 0);
+	put_alpn(exts, names, 2);
+	put_ext(exts, 0x0005, NULL, 0);
+	if (sigalgs)
+		put_u16_ext(exts, 0x000d, 2, sig, 8);
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+		put_ext(exts, more[i], NULL, 0);
+	put_u16_ext(exts, 0x002b, 1, sv, 3);
+	put_ext(exts, 0x001b, NULL, 0);
+	put_ext(exts, 0x4469, NULL, 0);
+	put_ext(exts, 0x3a3a, NULL, 0);
+	put_ext(exts, 0x0015, NULL, 0);
+	return hello_ciphers(cs, 16, exts);
+}
+
+static void test_ja4_spec_example(void **state)
+{
+	(void)state;
+	struct flow_facts f;
+	struct hb *h = ja4_example(true, "h2");
+
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+	assert_int_equal(f.tls_version, 0x0304);
+	assert_string_equal(f.alpn, "h2,http/1.1");
+
+	h = ja4_example(false, "h2");
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.ja4, "t13d1515h2_8daaf6152771_bebfbbe173b2");
+
+	/* A first ALPN name ending in a non-alphanumeric: the first and last
+	 * hex digits of the name, "h2-" = 68 32 2d -> "6d". */
+	h = ja4_example(true, "h2-");
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.ja4, "t13d15166d_8daaf6152771_e5627efa2ab1");
+	assert_string_equal(f.alpn, "h2-,http/1.1");
+}
+
+static void test_ja4_no_extensions(void **state)
+{
+	(void)state;
+	struct flow_facts f;
+	struct hb *h = one_record(NULL), *exts = hb_new();
+
+	/* sha256(b"1301").hexdigest()[:12] == "0f2cb44170f4"; no extension
+	 * left to list: twelve zeros. */
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.ja4, "t12i010000_0f2cb44170f4_000000000000");
+
+	/* Only SNI and ALPN: counted in ja4_a, still nothing to hash. */
+	put_sni(exts, "web.openrainbow.com", 19);
+	{
+		static const char *const names[] = { "h2" };
+
+		put_alpn(exts, names, 1);
+	}
+	h = one_record(exts);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.ja4, "t12d0102h2_0f2cb44170f4_000000000000");
+}
+
+/* Hex text to bytes; the whole string must decode. */
+static struct hb *from_hex(const char *hex)
+{
+	struct hb *h = hb_new();
+
+	assert_int_equal(strlen(hex) % 2, 0);
+	for (size_t i = 0; hex[i]; i += 2) {
+		char two[3] = { hex[i], hex[i + 1], '\0' };
+		char *end;
+
+		put8(h, (unsigned)strtoul(two, &end, 16));
+		assert_true(*end == '\0');
+	}
+	return h;
+}
+
+/*
+ * The hello of pcaps/tls-sni.pcap (openssl s_client, no ALPN), from
+ *   tshark -r pcaps/tls-sni.pcap -Y tls.handshake.type==1 -T fields -e tcp.payload
+ * tshark 4.0 (Debian 12) has no tls.handshake.ja4 field, so the expected
+ * value comes from an independent python3 reading of the same bytes:
+ *   ciphers 1302,1303,1301,00ff -> sha256(b"00ff,1301,1302,1303")[:12]
+ *     == "16476d049b0b"
+ *   extensions 0000,000b,000a,0023,0016,0017,000d,002b,002d,0033 (10);
+ *   sha256(b"000a,000b,000d,0016,0017,0023,002b,002d,0033_0403,0503,0603,"
+ *          b"0807,0808,0809,080a,080b,0804,0805,0806,0401,0501,0601")[:12]
+ *     == "78f1d400d464"
+ */
+static const char tls_sni_hello[] =
+	"16030100f8010000f40303cf8fc01600ade3b696af06a3cff75f95115b727ca452ddf00790759a3dd8dd5e"
+	"205849bc600ede38f8d6fe9b84077b5f88940f6ff3003446b86a07b3f1277d5633000813021303130100ff"
+	"010000a30000001800160000137765622e6f70656e7261696e626f772e636f6d000b000403000102000a00"
+	"160014001d0017001e0019001801000101010201030104002300000016000000170000000d001e001c0403"
+	"05030603080708080809080a080b080408050806040105010601002b0003020304002d0002010100330026"
+	"0024001d00209e5539ff94012aab7368a9f893601dafc4e67af594c3d8f29d8a77afd3af6935";
+
+static void test_ja4_tls_sni_pcap(void **state)
+{
+	(void)state;
+	struct hb *h = from_hex(tls_sni_hello);
+	struct flow_facts f;
+
+	assert_int_equal(h->n, 253);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.sni, "web.openrainbow.com");
+	assert_string_equal(f.alpn, "");
+	assert_int_equal(f.tls_version, 0x0304);
+	assert_false(f.flags & FACT_ECH);
+	assert_string_equal(f.ja4, "t13d041000_16476d049b0b_78f1d400d464");
+}
+
+/*
+ * A real Chrome hello: frame 4 of /work/shared/peer-pcaps/ndpi/chrome.pcap
+ * (nDPI's test capture; 443-chrome.pcap holds one server segment and no
+ * hello). Its JA4 is the very example of JA4.md, worked out above
+ * (ja4_example): t13d1516h2_8daaf6152771_e5627efa2ab1. It has GREASE in
+ * the suites, the extensions, supported_versions and supported_groups.
+ */
+static const char chrome_hello[] =
+	"1603010200010001fc0303d77aa0f252cff8ff81a9c82edc42621f8c80d83b0322361c96ae2f2bda7849ce"
+	"207094dfde2fae965e90337a4b4c5c840b86caabaca5ab87a6e290440145ae762900209a9a130313011302"
+	"cca9cca8c02bc02fc02cc030c013c014009c009d002f0035010001934a4a000000000013001100000e7777"
+	"772e6969742e636e722e697400170000ff01000100000a000a00086a6a001d00170018000b000201000023"
+	"00000010000e000c02683208687474702f312e31000500050100000000000d001200100403080404010503"
+	"0805050108060601001200000033002b00296a6a000100001d00203af18d95cb86205f04c0a3e2b8c68b90"
+	"26c6a90ef630fe20a68d31ea2525b648002d00020101002b000b0a6a6a0304030303020301001b00030200"
+	"024469000500030268326a6a000100001500c5000000000000000000000000000000000000000000000000"
+	"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	"00";
+
+static void test_ja4_chrome_pcap(void **state)
+{
+	(void)state;
+	struct hb *h = from_hex(chrome_hello);
+	struct flow_facts f;
+
+	assert_int_equal(h->n, 517);
+	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_string_equal(f.sni, "www.iit.cnr.it");
+	assert_string_equal(f.alpn, "h2,http/1.1");
+	assert_int_equal(f.tls_version, 0x0304);
+	assert_string_equal(f.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+}
+
 /* --- through dissect_run() ------------------------------------------- */
 
 static enum dissect_answer run(uint32_t *cand, const uint8_t *p, size_t n, bool closed,
@@ -1004,6 +1473,19 @@ int main(void)
 		cmocka_unit_test(test_sni_bad_characters),
 		cmocka_unit_test(test_sni_length_limits),
 		cmocka_unit_test(test_empty_name_then_host),
+		cmocka_unit_test(test_alpn_list),
+		cmocka_unit_test(test_alpn_unprintable_skipped),
+		cmocka_unit_test(test_alpn_truncated),
+		cmocka_unit_test(test_alpn_malformed),
+		cmocka_unit_test(test_supported_versions_grease),
+		cmocka_unit_test(test_supported_versions_malformed),
+		cmocka_unit_test(test_legacy_version),
+		cmocka_unit_test(test_ech_flag),
+		cmocka_unit_test(test_duplicate_extension),
+		cmocka_unit_test(test_ja4_spec_example),
+		cmocka_unit_test(test_ja4_no_extensions),
+		cmocka_unit_test(test_ja4_tls_sni_pcap),
+		cmocka_unit_test(test_ja4_chrome_pcap),
 		cmocka_unit_test(test_run_match),
 		cmocka_unit_test(test_run_facts_only_on_match),
 	};

@@ -1,0 +1,170 @@
+/*
+ * dissect_tls_ja4.c: the FoxIO JA4 TLS client fingerprint
+ * (github.com/FoxIO-LLC/ja4, technical_details/JA4.md), for TLS over TCP.
+ *
+ *   ja4_a  "t" version[2] ("13" "12" "11" "10" "s3", else "00")
+ *          "d" if an SNI extension is present, else "i"
+ *          cipher count[2] extension count[2] (GREASE left out, SNI and
+ *          ALPN counted, both capped at 99)
+ *          first and last character of the first ALPN name ("00" without
+ *          ALPN; the first and last hex digit of the name when either end
+ *          is not alphanumeric)
+ *   ja4_b  sha256("c02b,1301,...": the cipher suites, GREASE left out,
+ *          sorted) cut to 12 hex digits; "000000000000" when none
+ *   ja4_c  sha256(sorted extension types without GREASE, SNI and ALPN,
+ *          then "_" and the signature algorithms in wire order, when there
+ *          are any) cut to 12 hex digits; "000000000000" when no extension
+ *          type is left to list
+ *
+ * The caller has checked every length; this file only reads. A list longer
+ * than JA4_LIST_MAX values (no real client comes near) gets no JA4, rather
+ * than an unbounded buffer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "dissect/tls_ja4.h"
+
+#define EXT_SERVER_NAME 0x0000
+#define EXT_ALPN 0x0010
+
+/* One hex list "0a0b,0c0d" plus room for a second list after "_". */
+#define JA4_TEXT_MAX (2 * JA4_LIST_MAX * 5 + 2)
+
+static const char hexd[] = "0123456789abcdef";
+
+static int cmp_u16(const void *a, const void *b)
+{
+	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static const char *version_code(uint16_t v)
+{
+	switch (v) {
+	case 0x0304:
+		return "13";
+	case 0x0303:
+		return "12";
+	case 0x0302:
+		return "11";
+	case 0x0301:
+		return "10";
+	case 0x0300:
+		return "s3";
+	default:
+		return "00";
+	}
+}
+
+/* Append n values as "xxxx,yyyy" to text at *len (room checked by callers). */
+static void put_list(char *text, size_t *len, const uint16_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			text[(*len)++] = ',';
+		for (int s = 12; s >= 0; s -= 4)
+			text[(*len)++] = hexd[(v[i] >> s) & 0xf];
+	}
+}
+
+/* The first 12 hex digits of sha256(text), or twelve zeros when empty. */
+static void hash12(const char *text, size_t len, bool empty, char out[13])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	if (empty) {
+		memcpy(out, "000000000000", 13);
+		return;
+	}
+	SHA256((const unsigned char *)text, len, md);
+	for (size_t i = 0; i < 6; i++) {
+		out[2 * i] = hexd[md[i] >> 4];
+		out[2 * i + 1] = hexd[md[i] & 0xf];
+	}
+	out[12] = '\0';
+}
+
+/* Read the uint16 values of c, GREASE left out, into v; -1 when too many. */
+static int read_u16s(struct cursor c, uint16_t *v, size_t *n)
+{
+	uint16_t x;
+
+	*n = 0;
+	while (cur_u16be(&c, &x) == 0) {
+		if (tls_is_grease(x))
+			continue;
+		if (*n == JA4_LIST_MAX)
+			return -1;
+		v[(*n)++] = x;
+	}
+	return 0;
+}
+
+static bool is_alnum(uint8_t b)
+{
+	return (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+}
+
+static void alpn_code(struct cursor alpn, char out[3])
+{
+	const uint8_t *p = cur_ptr(&alpn);
+	size_t n = cur_left(&alpn);
+
+	if (n == 0) {
+		memcpy(out, "00", 3);
+	} else if (is_alnum(p[0]) && is_alnum(p[n - 1])) {
+		out[0] = (char)p[0];
+		out[1] = (char)p[n - 1];
+	} else {
+		out[0] = hexd[p[0] >> 4];
+		out[1] = hexd[p[n - 1] & 0xf];
+	}
+	out[2] = '\0';
+}
+
+int tls_ja4(const struct tls_hello_view *h, char out[JA4_MAX + 1])
+{
+	uint16_t ciphers[JA4_LIST_MAX], exts[JA4_LIST_MAX], sigs[JA4_LIST_MAX];
+	size_t nc, ne = 0, ns, ncount = 0, len;
+	struct cursor c = h->exts, data;
+	char text[JA4_TEXT_MAX], b[13], cc[13], alpn[3];
+	uint16_t type, elen;
+
+	out[0] = '\0';
+	if (read_u16s(h->ciphers, ciphers, &nc) < 0 || read_u16s(h->sigalgs, sigs, &ns) < 0)
+		return -1;
+	while (cur_u16be(&c, &type) == 0 && cur_u16be(&c, &elen) == 0 &&
+	       cur_sub(&c, elen, &data) == 0) {
+		if (tls_is_grease(type))
+			continue;
+		ncount++;
+		if (type == EXT_SERVER_NAME || type == EXT_ALPN)
+			continue;
+		if (ne == JA4_LIST_MAX)
+			return -1;
+		exts[ne++] = type;
+	}
+	qsort(ciphers, nc, sizeof(ciphers[0]), cmp_u16);
+	qsort(exts, ne, sizeof(exts[0]), cmp_u16);
+
+	len = 0;
+	put_list(text, &len, ciphers, nc);
+	hash12(text, len, nc == 0, b);
+	len = 0;
+	put_list(text, &len, exts, ne);
+	if (ns) {
+		text[len++] = '_';
+		put_list(text, &len, sigs, ns);
+	}
+	hash12(text, len, ne == 0, cc);
+	alpn_code(h->alpn, alpn);
+	snprintf(out, JA4_MAX + 1, "t%s%c%02zu%02zu%s_%s_%s", version_code(h->version),
+		 h->has_sni ? 'd' : 'i', nc > 99 ? (size_t)99 : nc,
+		 ncount > 99 ? (size_t)99 : ncount, alpn, b, cc);
+	return 0;
+}
