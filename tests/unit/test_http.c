@@ -265,14 +265,15 @@ static void test_ws_bad_key(void **state)
 static void test_ws_token_lists(void **state)
 {
 	static const char *const reqs[] = {
-		"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n"
-		"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-		"GET / HTTP/1.1\r\nhost: h\r\nconnection:keep-alive ,\tupgrade \r\n"
-		"upgrade: WebSocket\r\nsec-websocket-version:13\r\n"
-		"SEC-WEBSOCKET-KEY:   dGhlIHNhbXBsZSBub25jZQ==  \r\n\r\n",
-		"GET / HTTP/1.1\nHost: h\nConnection: UPGRADE\nUpgrade: WEBSOCKET\n"
-		"Sec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n\n",
+		/* Each request is several literals: parenthesized, one element. */
+		("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n"
+		 "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
+		("GET / HTTP/1.1\r\nhost: h\r\nconnection:keep-alive ,\tupgrade \r\n"
+		 "upgrade: WebSocket\r\nsec-websocket-version:13\r\n"
+		 "SEC-WEBSOCKET-KEY:   dGhlIHNhbXBsZSBub25jZQ==  \r\n\r\n"),
+		("GET / HTTP/1.1\nHost: h\nConnection: UPGRADE\nUpgrade: WEBSOCKET\n"
+		 "Sec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n\n"),
 	};
 
 	(void)state;
