@@ -10,7 +10,7 @@
  * closed before sending anything.
  *
  * Checked on every answer:
- *   - it is one of the three answers;
+ *   - it is one of the four answers (MATCH_MORE: a match, more facts to come);
  *   - on a match, sni_len <= HOST_MAX and sni is a string of exactly
  *     that length (facts are poisoned before each call,
  *     so only what the probe wrote can pass);
@@ -58,9 +58,10 @@ static enum dissect_answer probe_prefix(const uint8_t *data, size_t len, size_t 
 	memset(&facts, 0xa5, sizeof(facts));
 	a = dissect_tls.probe(&in, &facts);
 	free(copy);
-	if (a != DISSECT_NEED_MORE && a != DISSECT_NOT_MINE && a != DISSECT_MATCH)
-		fail("answer is not one of the three", len, size);
-	if (a == DISSECT_MATCH) {
+	if (a != DISSECT_NEED_MORE && a != DISSECT_NOT_MINE && a != DISSECT_MATCH &&
+	    a != DISSECT_MATCH_MORE)
+		fail("answer is not one of the four", len, size);
+	if (a == DISSECT_MATCH || a == DISSECT_MATCH_MORE) {
 		size_t n = facts.sni_len; /* widened: the bound holds whatever its type */
 
 		if (n > HOST_MAX)
