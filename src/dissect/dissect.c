@@ -85,3 +85,23 @@ bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len)
 	*dst_len = (uint8_t)len;
 	return true;
 }
+
+bool dissect_is_host_char(uint8_t ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '.' || ch == '_';
+}
+
+bool dissect_is_ipv6_char(uint8_t ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+	       ch == ':' || ch == '.';
+}
+
+bool dissect_is_sni(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f)
+			return false;
+	return n > 0;
+}

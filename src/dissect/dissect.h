@@ -30,6 +30,14 @@ enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input
 
 const char *app_proto_name(enum app_proto a);
 
+/* Characters of a host name in an HTTP authority (RFC 3986 reg-name, the
+ * subset real names use) and of an IPv6 literal between brackets. */
+bool dissect_is_host_char(uint8_t ch);
+bool dissect_is_ipv6_char(uint8_t ch);
+
+/* A server name worth keeping: printable ASCII without spaces, not empty. */
+bool dissect_is_sni(const uint8_t *p, size_t n);
+
 /* Copy a host name into a bounded facts field; false if it does not fit. */
 bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len);
 

@@ -35,18 +35,6 @@
 
 static const char method[] = "CONNECT ";
 
-static bool is_host_char(uint8_t ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '-' || ch == '.' || ch == '_';
-}
-
-static bool is_ipv6_char(uint8_t ch)
-{
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
-	       ch == ':' || ch == '.';
-}
-
 /* Decimal port 1..65535, digits only. */
 static bool parse_port(const uint8_t *p, size_t n, uint16_t *port)
 {
@@ -74,7 +62,7 @@ static bool parse_authority(const uint8_t *a, size_t n, struct flow_facts *facts
 
 	if (n > 0 && a[0] == '[') {
 		for (i = 1; i < n && a[i] != ']'; i++)
-			if (!is_ipv6_char(a[i]))
+			if (!dissect_is_ipv6_char(a[i]))
 				return false;
 		if (i >= n || i == 1 || i + 1 >= n || a[i + 1] != ':')
 			return false;
@@ -92,7 +80,7 @@ static bool parse_authority(const uint8_t *a, size_t n, struct flow_facts *facts
 			return false;
 		hlen = (size_t)(colon - a);
 		for (i = 0; i < hlen; i++)
-			if (!is_host_char(a[i]))
+			if (!dissect_is_host_char(a[i]))
 				return false;
 		if (!parse_port(colon + 1, n - hlen - 1, &port))
 			return false;

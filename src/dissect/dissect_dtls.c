@@ -31,14 +31,6 @@ static bool dtls_version(uint16_t v)
 	return v == 0xfeff || v == 0xfefd || v == 0xfefc || v == 0x0100;
 }
 
-static bool printable_host(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] <= 0x20 || p[i] >= 0x7f)
-			return false;
-	return n > 0;
-}
-
 /* The extensions block of a whole hello: bounds, and the first host_name. */
 static bool walk_extensions(struct cursor b, struct flow_facts *facts)
 {
@@ -64,7 +56,7 @@ static bool walk_extensions(struct cursor b, struct flow_facts *facts)
 			    cur_sub(&list, n16, &name) < 0)
 				return false;
 			if (ntype == 0 && facts->sni_len == 0 &&
-			    printable_host(cur_ptr(&name), n16))
+			    dissect_is_sni(cur_ptr(&name), n16))
 				facts_set_host(facts->sni, &facts->sni_len, cur_ptr(&name), n16);
 		}
 	}

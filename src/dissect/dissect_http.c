@@ -73,18 +73,6 @@ struct head {
 
 enum scan { SCAN_DONE, SCAN_PARTIAL, SCAN_BAD };
 
-static bool is_host_char(uint8_t ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '-' || ch == '.' || ch == '_';
-}
-
-static bool is_ipv6_char(uint8_t ch)
-{
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
-	       ch == ':' || ch == '.';
-}
-
 /* tchar of RFC 9110 5.6.2. */
 static bool is_tchar(uint8_t ch)
 {
@@ -159,7 +147,7 @@ static void set_host(const uint8_t *a, size_t n, struct flow_facts *facts)
 
 	if (n > 0 && a[0] == '[') {
 		for (i = 1; i < n && a[i] != ']'; i++)
-			if (!is_ipv6_char(a[i]))
+			if (!dissect_is_ipv6_char(a[i]))
 				return;
 		if (i >= n || i == 1)
 			return;
@@ -168,7 +156,7 @@ static void set_host(const uint8_t *a, size_t n, struct flow_facts *facts)
 		port_at = i + 1;
 	} else {
 		for (i = 0; i < n && a[i] != ':'; i++)
-			if (!is_host_char(a[i]))
+			if (!dissect_is_host_char(a[i]))
 				return;
 		hlen = i;
 		port_at = i;

@@ -69,14 +69,6 @@ not_mine:
 	return -1;
 }
 
-static bool valid_host(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] <= 0x20 || p[i] >= 0x7f)
-			return false;
-	return n > 0;
-}
-
 static enum dissect_answer parse_sni(struct cursor ext, struct flow_facts *facts)
 {
 	struct cursor list, name;
@@ -90,7 +82,7 @@ static enum dissect_answer parse_sni(struct cursor ext, struct flow_facts *facts
 		    cur_sub(&list, nlen, &name) < 0)
 			return DISSECT_NOT_MINE;
 		if (type == SNI_HOST_NAME && facts->sni_len == 0 &&
-		    valid_host(cur_ptr(&name), nlen))
+		    dissect_is_sni(cur_ptr(&name), nlen))
 			facts_set_host(facts->sni, &facts->sni_len, cur_ptr(&name), nlen);
 	}
 	return DISSECT_MATCH;
