@@ -42,38 +42,6 @@ static void on_verdict(const struct verdict_event *ev, void *arg)
 	fwrite(s->line, 1, n + 1, stdout);
 }
 
-static int link_of(int dlt, enum link_type *lt)
-{
-	switch (dlt) {
-	case DLT_EN10MB:
-		*lt = LINK_ETHERNET;
-		return 0;
-	case DLT_LINUX_SLL:
-		*lt = LINK_SLL;
-		return 0;
-	case DLT_LINUX_SLL2:
-		*lt = LINK_SLL2;
-		return 0;
-	case DLT_RAW:
-		*lt = LINK_RAW;
-		return 0;
-	case DLT_IPV4:
-		*lt = LINK_IPV4;
-		return 0;
-	case DLT_IPV6:
-		*lt = LINK_IPV6;
-		return 0;
-	case DLT_NULL:
-		*lt = LINK_NULL;
-		return 0;
-	case DLT_LOOP:
-		*lt = LINK_LOOP;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 static void progress(const char *file, pcap_t *pc, uint64_t n, off_t size)
 {
 	FILE *f = pcap_file(pc);
@@ -105,7 +73,7 @@ static int replay_file(struct pipeline *p, struct sink_ctx *s, const char *file)
 		return -1;
 	}
 	dlt = pcap_datalink(pc);
-	if (link_of(dlt, &lt) < 0) {
+	if (replay_link_type(dlt, &lt) < 0) {
 		const char *name = pcap_datalink_val_to_name(dlt);
 
 		fprintf(stderr, "dpix: %s: unsupported link type %d (%s)\n", file, dlt,

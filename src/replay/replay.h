@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include "decode/decode-t.h"
 #include "pipeline/pipeline.h"
 
 enum replay_format { REPLAY_EVE, REPLAY_TABLE };
@@ -16,6 +17,9 @@ struct replay_opts {
 	bool progress; /* a progress line on stderr when it is a terminal */
 	bool summary;  /* the closing summary on stderr */
 };
+
+/* The decoder's link type for a pcap DLT value: 0, or -1 if unsupported. */
+int replay_link_type(int dlt, enum link_type *lt);
 
 /* Replay the files in order. Returns 0, or 1 if any file could not be read
  * in full (what was read is still classified and reported). */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "decode/decode.h"
+#include "replay/replay.h"
 
 #define MAX_FRAMES 200
 #define MAX_STREAM 4096
@@ -154,27 +155,6 @@ static bool copy_file(struct seed_dir *d, const char *path, size_t max)
 	return ok;
 }
 
-static int link_of(int dlt, enum link_type *lt)
-{
-	static const struct {
-		int dlt;
-		enum link_type lt;
-	} map[] = {
-		{ DLT_EN10MB, LINK_ETHERNET }, { DLT_LINUX_SLL, LINK_SLL },
-		{ DLT_LINUX_SLL2, LINK_SLL2 }, { DLT_RAW, LINK_RAW },
-		{ DLT_IPV4, LINK_IPV4 },       { DLT_IPV6, LINK_IPV6 },
-		{ DLT_NULL, LINK_NULL },       { DLT_LOOP, LINK_LOOP },
-	};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (map[i].dlt == dlt) {
-			*lt = map[i].lt;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* The flow of pkt, created if new; NULL when the table is full. */
 static struct seed_flow *flow_of(struct seed_flow **flows, size_t *n, const struct packet *pkt)
 {
@@ -277,7 +257,7 @@ static void extract_pcap(const char *path)
 		fprintf(stderr, "extract_seeds: %s: %s (skipped)\n", path, errbuf);
 		return;
 	}
-	if (link_of(pcap_datalink(pc), &lt) < 0) {
+	if (replay_link_type(pcap_datalink(pc), &lt) < 0) {
 		fprintf(stderr,
 			"extract_seeds: %s: link type %d is not decoded by dpix (skipped)\n", path,
 			pcap_datalink(pc));

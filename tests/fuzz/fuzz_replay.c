@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "decode/decode.h"
+#include "replay/replay.h"
 #include "flow/flow.h"
 #include "output/output.h"
 #include "pipeline/pipeline.h"
@@ -74,38 +75,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_replay: %s; fuzzing with an empty ruleset\n", err.msg);
 	atexit(free_rules);
 	return 0;
-}
-
-static int link_of(int dlt, enum link_type *lt)
-{
-	switch (dlt) {
-	case DLT_EN10MB:
-		*lt = LINK_ETHERNET;
-		return 0;
-	case DLT_LINUX_SLL:
-		*lt = LINK_SLL;
-		return 0;
-	case DLT_LINUX_SLL2:
-		*lt = LINK_SLL2;
-		return 0;
-	case DLT_RAW:
-		*lt = LINK_RAW;
-		return 0;
-	case DLT_IPV4:
-		*lt = LINK_IPV4;
-		return 0;
-	case DLT_IPV6:
-		*lt = LINK_IPV6;
-		return 0;
-	case DLT_NULL:
-		*lt = LINK_NULL;
-		return 0;
-	case DLT_LOOP:
-		*lt = LINK_LOOP;
-		return 0;
-	default:
-		return -1;
-	}
 }
 
 static void check_line(const char *line, size_t n, const char *what)
@@ -224,7 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fclose(f); /* only a pcap_t that was made owns the FILE */
 		return 0;
 	}
-	if (link_of(pcap_datalink(pc), &lt) == 0)
+	if (replay_link_type(pcap_datalink(pc), &lt) == 0)
 		replay(pc, lt);
 	pcap_close(pc);
 	return 0;
