@@ -38,6 +38,10 @@ bool dissect_is_ipv6_char(uint8_t ch);
 /* A server name worth keeping: printable ASCII without spaces, not empty. */
 bool dissect_is_sni(const uint8_t *p, size_t n);
 
+/* Read a TLS/DTLS server_name extension's data (RFC 6066 3): the first
+ * valid host_name goes to facts->sni; false if the list is malformed. */
+bool dissect_server_name(const uint8_t *p, size_t n, struct flow_facts *facts);
+
 /* Copy a host name into a bounded facts field; false if it does not fit. */
 bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len);
 

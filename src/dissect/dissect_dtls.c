@@ -34,9 +34,8 @@ static bool dtls_version(uint16_t v)
 /* The extensions block of a whole hello: bounds, and the first host_name. */
 static bool walk_extensions(struct cursor b, struct flow_facts *facts)
 {
-	struct cursor exts, ext, list, name;
-	uint16_t n16, type, llen;
-	uint8_t ntype;
+	struct cursor exts, ext;
+	uint16_t n16, type;
 
 	if (cur_left(&b) == 0)
 		return true;
@@ -46,19 +45,8 @@ static bool walk_extensions(struct cursor b, struct flow_facts *facts)
 		if (cur_u16be(&exts, &type) < 0 || cur_u16be(&exts, &n16) < 0 ||
 		    cur_sub(&exts, n16, &ext) < 0)
 			return false;
-		if (type != 0)
-			continue;
-		if (cur_u16be(&ext, &llen) < 0 || llen != cur_left(&ext) ||
-		    cur_sub(&ext, llen, &list) < 0)
+		if (type == 0 && !dissect_server_name(cur_ptr(&ext), cur_left(&ext), facts))
 			return false;
-		while (cur_left(&list)) {
-			if (cur_u8(&list, &ntype) < 0 || cur_u16be(&list, &n16) < 0 ||
-			    cur_sub(&list, n16, &name) < 0)
-				return false;
-			if (ntype == 0 && facts->sni_len == 0 &&
-			    dissect_is_sni(cur_ptr(&name), n16))
-				facts_set_host(facts->sni, &facts->sni_len, cur_ptr(&name), n16);
-		}
 	}
 	return true;
 }

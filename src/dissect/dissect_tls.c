@@ -69,23 +69,24 @@ not_mine:
 	return -1;
 }
 
-static enum dissect_answer parse_sni(struct cursor ext, struct flow_facts *facts)
+/* The server_name extension's data (RFC 6066 3), shared with DTLS. */
+bool dissect_server_name(const uint8_t *p, size_t n, struct flow_facts *facts)
 {
-	struct cursor list, name;
+	struct cursor ext = cur_make(p, n), list, name;
 	uint16_t llen, nlen;
 	uint8_t type;
 
 	if (cur_u16be(&ext, &llen) < 0 || llen != cur_left(&ext) || cur_sub(&ext, llen, &list) < 0)
-		return DISSECT_NOT_MINE;
+		return false;
 	while (cur_left(&list)) {
 		if (cur_u8(&list, &type) < 0 || cur_u16be(&list, &nlen) < 0 ||
 		    cur_sub(&list, nlen, &name) < 0)
-			return DISSECT_NOT_MINE;
+			return false;
 		if (type == SNI_HOST_NAME && facts->sni_len == 0 &&
 		    dissect_is_sni(cur_ptr(&name), nlen))
 			facts_set_host(facts->sni, &facts->sni_len, cur_ptr(&name), nlen);
 	}
-	return DISSECT_MATCH;
+	return true;
 }
 
 /* A name fit for the ALPN string: printable, and no comma to confuse it. */
@@ -163,7 +164,7 @@ static int parse_ext(uint16_t type, struct cursor ext, struct tls_hello_view *h,
 	switch (type) {
 	case EXT_SERVER_NAME:
 		h->has_sni = true;
-		return parse_sni(ext, facts) == DISSECT_MATCH ? 0 : -1;
+		return dissect_server_name(cur_ptr(&ext), cur_left(&ext), facts) ? 0 : -1;
 	case EXT_SIG_ALGS:
 		return parse_sigalgs(ext, &h->sigalgs);
 	case EXT_ALPN:
