@@ -1,5 +1,9 @@
 /*
- * fuzz_connect.c: libFuzzer harness for the CONNECT dissector's probe.
+ * fuzz_probe.c: libFuzzer harness for one stream dissector's probe, built
+ * once per dissector (Makefile.am) with
+ *   FUZZ_DISSECTOR    the descriptor, e.g. dissect_tls
+ *   FUZZ_HOST         the facts field it fills, e.g. sni (with sni_len)
+ *   FUZZ_SERVER_PORT  the port the client talks to
  *
  * The input is the client's byte stream. The probe sees it the way the
  * pipeline shows it: as a growing prefix, here cut every `step` bytes
@@ -11,7 +15,7 @@
  *
  * Checked on every answer:
  *   - it is one of the four answers (MATCH_MORE: a match, more facts to come);
- *   - on a match, connect_host_len <= HOST_MAX and connect_host is a
+ *   - on a match, FUZZ_HOST's length is at most HOST_MAX and the field is a
  *     string of exactly that length (facts are poisoned before each call,
  *     so only what the probe wrote can pass);
  *   - once a prefix is not mine, every longer prefix is not mine.
@@ -23,6 +27,15 @@
 
 #include "dissect/dissect.h"
 
+#if !defined(FUZZ_DISSECTOR) || !defined(FUZZ_HOST) || !defined(FUZZ_SERVER_PORT)
+#error "build with -DFUZZ_DISSECTOR=... -DFUZZ_HOST=... -DFUZZ_SERVER_PORT=..."
+#endif
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define HOST_LEN CAT(FUZZ_HOST, _len)
+
 #define SCRATCH_LEN 16384
 #define MAX_CUTS 1024
 
@@ -30,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static _Noreturn void fail(const char *what, size_t len, size_t size)
 {
-	fprintf(stderr, "fuzz_connect: %s (prefix %zu of %zu bytes)\n", what, len, size);
+	fprintf(stderr, "fuzz %s: %s (prefix %zu of %zu bytes)\n", STR(FUZZ_DISSECTOR), what, len,
+		size);
 	abort();
 }
 
@@ -42,7 +56,7 @@ static enum dissect_answer probe_prefix(const uint8_t *data, size_t len, size_t 
 	struct dissect_input in = {
 		.transport = DISSECT_TCP,
 		.client_port = 40000,
-		.server_port = 3128,
+		.server_port = FUZZ_SERVER_PORT,
 		.scratch = scratch,
 		.scratch_len = SCRATCH_LEN,
 	};
@@ -56,20 +70,18 @@ static enum dissect_answer probe_prefix(const uint8_t *data, size_t len, size_t 
 	in.len[0] = len;
 	in.closed[0] = len == size;
 	memset(&facts, 0xa5, sizeof(facts));
-	a = dissect_connect.probe(&in, &facts);
+	a = FUZZ_DISSECTOR.probe(&in, &facts);
 	free(copy);
 	if (a != DISSECT_NEED_MORE && a != DISSECT_NOT_MINE && a != DISSECT_MATCH &&
 	    a != DISSECT_MATCH_MORE)
 		fail("answer is not one of the four", len, size);
 	if (a == DISSECT_MATCH || a == DISSECT_MATCH_MORE) {
-		size_t n = facts.connect_host_len; /* widened: the bound holds whatever its type */
+		size_t n = facts.HOST_LEN; /* widened: the bound holds whatever its type */
 
 		if (n > HOST_MAX)
-			fail("connect_host_len > HOST_MAX", len, size);
-		if (facts.connect_host_len &&
-		    (facts.connect_host[facts.connect_host_len] != '\0' ||
-		     strlen(facts.connect_host) != facts.connect_host_len))
-			fail("connect_host is not a string of connect_host_len bytes", len, size);
+			fail("host name length > HOST_MAX", len, size);
+		if (n && (facts.FUZZ_HOST[n] != '\0' || strlen(facts.FUZZ_HOST) != n))
+			fail("host name is not a string of its recorded length", len, size);
 	}
 	return a;
 }
