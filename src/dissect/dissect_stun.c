@@ -31,12 +31,17 @@
  * to 4) are checked as well and a malformed one is not mine; a partial
  * tail is checked as far as it goes.
  *
- * A message that decides must be a Binding or a TURN method (any class);
- * its method goes to stun_method and a TURN method or ChannelData sets
- * FACT_TURN. Any length that disagrees with its container, an attribute
- * running past the message, a FINGERPRINT that is not last, not 4 bytes or
- * wrong, a wrong cookie, a first byte whose top bits are not 00 (01 for
- * ChannelData on UDP): not mine.
+ * Any method counts once the cookie and the attribute walk agree (Google's
+ * GOOG-PING and WhatsApp's private methods are STUN too); the first
+ * message's method goes to stun_method and a TURN method or ChannelData
+ * sets FACT_TURN. Real clients bend the padding rule: MS-TURN (Teams,
+ * Skype) never pads attributes and WhatsApp leaves the last one unpadded,
+ * so over UDP a length need not be a multiple of 4 as long as the walk,
+ * padded or not, ends exactly at the message's end. Any length that
+ * disagrees with its container, an attribute running past the message, a
+ * FINGERPRINT that is not last, not 4 bytes or wrong, a wrong cookie, a
+ * first byte whose top bits are not 00 (01 for ChannelData on UDP): not
+ * mine.
  */
 #include <string.h>
 
@@ -48,7 +53,6 @@
 #define ATTR_FINGERPRINT 0x8028
 #define CHAN_HDR 4
 
-#define M_BINDING 0x001
 #define M_ALLOCATE 0x003
 #define M_CONNECTION_ATTEMPT 0x00c
 
@@ -101,11 +105,12 @@ static bool port_hint(const struct dissect_input *in, bool turn_too)
 
 /*
  * As much of a STUN header as c holds: NOT_MINE on the first byte that
- * cannot be one (top bits, length not a multiple of 4 or not total - 20
- * when a frame gives the total, cookie), NEED_MORE if it runs out first,
- * else HDR_OK with the message's whole size in *msg_len.
+ * cannot be one (top bits, length not a multiple of 4 unless any_len, or
+ * not total - 20 when a container gives the total, cookie), NEED_MORE if
+ * it runs out first, else HDR_OK with the message's whole size in
+ * *msg_len.
  */
-static int header_prefix(struct cursor c, size_t total, size_t *msg_len)
+static int header_prefix(struct cursor c, size_t total, bool any_len, size_t *msg_len)
 {
 	uint16_t type, len;
 	uint8_t b;
@@ -116,7 +121,7 @@ static int header_prefix(struct cursor c, size_t total, size_t *msg_len)
 		return DISSECT_NOT_MINE;
 	if (cur_u16be(&c, &type) < 0 || cur_u16be(&c, &len) < 0)
 		return DISSECT_NEED_MORE;
-	if (len % 4 || (total && total != STUN_HDR + (size_t)len))
+	if ((len % 4 && !any_len) || (total && total != STUN_HDR + (size_t)len))
 		return DISSECT_NOT_MINE;
 	for (size_t i = 0; i < sizeof(cookie_bytes); i++) {
 		if (cur_u8(&c, &b) < 0)
@@ -130,9 +135,11 @@ static int header_prefix(struct cursor c, size_t total, size_t *msg_len)
 
 /*
  * The attributes of a message, m exactly the whole message (header
- * included): bounds, padding, FINGERPRINT last and right. True if sound.
+ * included): bounds, FINGERPRINT last and right. True if sound. Each
+ * value is followed by its padding to 4 if padded (the last one's may be
+ * missing), by the next attribute at once if not.
  */
-static bool attributes_ok(struct cursor m)
+static bool attributes_walk(struct cursor m, bool padded)
 {
 	struct cursor attrs = m, value;
 	uint16_t atype, alen;
@@ -143,9 +150,13 @@ static bool attributes_ok(struct cursor m)
 	while (cur_left(&attrs)) {
 		size_t before = cur_left(&m) - cur_left(&attrs);
 
+		size_t pad;
+
 		if (cur_u16be(&attrs, &atype) < 0 || cur_u16be(&attrs, &alen) < 0 ||
-		    cur_sub(&attrs, alen, &value) < 0 || cur_skip(&attrs, (4 - alen % 4) % 4) < 0)
+		    cur_sub(&attrs, alen, &value) < 0)
 			return false;
+		pad = padded ? (4 - alen % 4) % 4 : 0;
+		cur_skip(&attrs, pad < cur_left(&attrs) ? pad : cur_left(&attrs));
 		if (atype != ATTR_FINGERPRINT)
 			continue;
 		if (alen != 4 || cur_left(&attrs) != 0 || cur_u32be(&value, &fp) < 0)
@@ -153,6 +164,11 @@ static bool attributes_ok(struct cursor m)
 		return fp == (crc32_ieee(cur_make(cur_ptr(&m), before)) ^ STUN_FP_XOR);
 	}
 	return true;
+}
+
+static bool attributes_ok(struct cursor m)
+{
+	return attributes_walk(m, true) || attributes_walk(m, false);
 }
 
 /*
@@ -167,8 +183,6 @@ static enum dissect_answer stun_message(struct cursor m, bool first, struct flow
 	if (cur_u16be(&h, &type) < 0 || !attributes_ok(m))
 		return DISSECT_NOT_MINE;
 	method = stun_method(type);
-	if (method != M_BINDING && !turn_method(method))
-		return DISSECT_NOT_MINE;
 	if (first)
 		facts->stun_method = method;
 	if (turn_method(method))
@@ -225,7 +239,7 @@ static enum dissect_answer udp_probe(const struct dissect_input *in, struct flow
 		facts->flags |= FACT_TURN;
 		return DISSECT_MATCH;
 	}
-	switch (header_prefix(d, n, &msg_len)) {
+	switch (header_prefix(d, n, true, &msg_len)) {
 	case HDR_OK:
 		return stun_message(d, true, facts);
 	case DISSECT_NEED_MORE:
@@ -282,7 +296,7 @@ static enum dissect_answer tcp_rest(struct cursor c, bool framed, struct flow_fa
 			facts->flags |= FACT_TURN;
 			continue;
 		}
-		switch (header_prefix(h, framed && whole ? flen : 0, &msg_len)) {
+		switch (header_prefix(h, framed && whole ? flen : 0, false, &msg_len)) {
 		case HDR_OK:
 			break;
 		case DISSECT_NEED_MORE:
@@ -319,13 +333,13 @@ static enum dissect_answer tcp_probe(const struct dissect_input *in, struct flow
 		return DISSECT_NEED_MORE;
 	if (b & 0xc0)
 		return DISSECT_NOT_MINE;
-	bare = header_prefix(c, 0, &bare_len);
+	bare = header_prefix(c, 0, false, &bare_len);
 	if (cur_u16be(&f, &flen) < 0)
 		framed = DISSECT_NEED_MORE;
 	else if (flen < STUN_HDR)
 		framed = DISSECT_NOT_MINE;
 	else
-		framed = header_prefix(f, flen, &framed_len);
+		framed = header_prefix(f, flen, false, &framed_len);
 	if (bare == DISSECT_NOT_MINE && framed == DISSECT_NOT_MINE)
 		return DISSECT_NOT_MINE;
 	if (bare != HDR_OK && framed != HDR_OK)

@@ -338,12 +338,16 @@ static void test_method_bits(void **state)
 	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH);
 	assert_int_equal(f.stun_method, 0x006);
 	assert_true(f.flags & FACT_TURN);
-	/* Method 0x005 is unassigned, 0x0f0 is not STUN/TURN here. */
+	/* Any other method is STUN too (GOOG-PING, WhatsApp's), not TURN. */
 	m[1] = 0x05;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
-	m[0] = 0x00;
-	m[1] = 0xe0; /* method 0x070 */
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH);
+	assert_int_equal(f.stun_method, 0x005);
+	assert_false(f.flags & FACT_TURN);
+	m[0] = 0x08;
+	m[1] = 0x01; /* WhatsApp's 0x0801: method 0x201, class response */
+	assert_int_equal(probe_tcp(m, sizeof(m), &f), DISSECT_MATCH);
+	assert_int_equal(f.stun_method, 0x201);
+	assert_false(f.flags & FACT_TURN);
 	/* Top bits of the type set. */
 	m[0] = 0x80;
 	m[1] = 0x01;
@@ -365,6 +369,57 @@ static void test_length_not_multiple_of_4(void **state)
 	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
 	/* Decided as soon as the length is there. */
 	assert_int_equal(probe_tcp(b.b, 4, &f), DISSECT_NOT_MINE);
+}
+
+/* MS-TURN (Teams) pads no attribute: a 10-byte value, the next at once. */
+static const uint8_t ms_turn[] = {
+	0x00, 0x03,		/* type: Allocate request */
+	0x00, 0x16,		/* length: 22 */
+	0x21, 0x12, 0xa4, 0x42, /* magic cookie */
+	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, /* transaction id */
+	0x09, 0x0a, 0x0b, 0x0c,
+	0x00, 0x15,		/* REALM (MS-TURN) */
+	0x00, 0x0a,		/* length 10, no padding follows */
+	'"', 'r', 't', 'c', 'm', 'e', 'd', 'i', 'a', '"',
+	0x00, 0x0f,		/* MS magic cookie attribute */
+	0x00, 0x04,		/* length 4 */
+	0x72, 0xc6, 0x4b, 0xc6,
+};
+
+/* WhatsApp pads all but the last attribute: length 14. */
+static const uint8_t last_unpadded[] = {
+	0x00, 0x03,		/* type: Allocate request */
+	0x00, 0x0e,		/* length: 14 */
+	0x21, 0x12, 0xa4, 0x42, /* magic cookie */
+	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, /* transaction id */
+	0x09, 0x0a, 0x0b, 0x0c,
+	0x00, 0x0d,		/* LIFETIME */
+	0x00, 0x04,		/* length 4 */
+	0x00, 0x00, 0x02, 0x58,
+	0x40, 0x00,		/* WhatsApp's attribute */
+	0x00, 0x02,		/* length 2, unpadded */
+	0x01, 0x00,
+};
+
+static void test_unpadded_attributes(void **state)
+{
+	struct flow_facts f;
+	uint8_t m[sizeof(ms_turn)];
+
+	(void)state;
+	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn), &f), DISSECT_MATCH);
+	assert_int_equal(f.stun_method, 0x003);
+	assert_true(f.flags & FACT_TURN);
+	assert_int_equal(probe_udp(last_unpadded, sizeof(last_unpadded), &f), DISSECT_MATCH);
+	/* On TCP the length must be a multiple of 4: it frames the stream. */
+	assert_int_equal(probe_tcp(ms_turn, sizeof(ms_turn), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(last_unpadded, sizeof(last_unpadded), &f), DISSECT_NOT_MINE);
+	/* Neither walk ends at the message's end: one byte too long. */
+	memcpy(m, ms_turn, sizeof(m));
+	m[23] = 0x0b;
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	/* A datagram shorter than the length still is not mine. */
+	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn) - 1, &f), DISSECT_NOT_MINE);
 }
 
 static void test_length_vs_datagram(void **state)
@@ -661,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_channel_bind),
 		cmocka_unit_test(test_method_bits),
 		cmocka_unit_test(test_length_not_multiple_of_4),
+		cmocka_unit_test(test_unpadded_attributes),
 		cmocka_unit_test(test_length_vs_datagram),
 		cmocka_unit_test(test_attribute_past_message),
 		cmocka_unit_test(test_wrong_cookie),
