@@ -87,6 +87,7 @@ struct dissect_input {
 	const uint8_t *data[2];
 	size_t len[2];
 	bool closed[2];	    /* no further bytes will come that way */
+	bool midstream;	    /* TCP: picked up after its start (no SYN seen) */
 	uint8_t *scratch;   /* per-pipeline work buffer for reassembling */
 	size_t scratch_len; /* records; at least the stream window */
 };

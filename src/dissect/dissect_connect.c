@@ -180,6 +180,7 @@ static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end
 	sub.len[0] = in->len[0] - req_end;
 	sub.data[1] = in->data[1] + rsp_end;
 	sub.len[1] = in->len[1] - rsp_end;
+	sub.midstream = false; /* the tunnel's first bytes are right there */
 	/* The window left after the request header bounds what can arrive. */
 	sub.scratch_len = in->scratch_len > req_end ? in->scratch_len - req_end : 0;
 	for (size_t i = 0; i < sizeof(tunnel_probes) / sizeof(tunnel_probes[0]); i++) {
@@ -207,7 +208,9 @@ static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end
 			facts->stun_method = inner.stun_method;
 			facts->flags |= inner.flags & FACT_TURN;
 		}
-		return DISSECT_MATCH;
+		/* A hello still coming: its SNI may follow. */
+		return a == DISSECT_MATCH_MORE && !sub.closed[0] ? DISSECT_MATCH_MORE
+								 : DISSECT_MATCH;
 	}
 	if (waiting && !sub.closed[0] && sub.scratch_len > 0)
 		return DISSECT_MATCH_MORE;

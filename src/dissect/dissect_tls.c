@@ -17,8 +17,21 @@
  * A record header that is not handshake/3.x, a handshake that is not a
  * ClientHello (an SSLv2-style hello included), an extension type seen twice
  * (RFC 8446 4.2), or any length that disagrees with its container: not
- * mine. A hello cut short: need more. A hello that cannot fit in the stream
- * window (scratch_len) is TLS without an SNI (nor any other fact).
+ * mine. Fewer bytes than the record and handshake headers: need more.
+ * Once those headers are sound the flow is TLS: a hello cut short is a
+ * match with more facts to come (its SNI, once whole), so a flow whose
+ * hello outlasts its packet budget or loses a segment is still TLS, with
+ * no SNI. A hello that cannot fit in the stream window (scratch_len) is
+ * TLS without an SNI (nor any other fact).
+ *
+ * Without the client's hello TLS is still known, without facts:
+ *  - by the server's first record, a handshake record starting a
+ *    ServerHello, while the client has sent no hello headers (a gateway
+ *    with asymmetric routing sees only the server's side);
+ *  - on a flow picked up mid-stream (no SYN seen: dpixd started after it,
+ *    a capture began late), by records back to back from the first byte
+ *    of either direction: type 20..23, version 3.1..3.4, length
+ *    1..2^14+2048, at least one whole record and every header sound.
  *
  * Facts: the SNI; the ALPN names as "h2,http/1.1" (names with bytes outside
  * 0x21..0x7e or a comma left out, cut after the last whole name that fits
@@ -32,8 +45,11 @@
 #include "dissect/tls_ja4.h"
 #include "util/cursor.h"
 
+#define TLS_CHANGE_CIPHER_SPEC 20
+#define TLS_APPLICATION_DATA 23
 #define TLS_HANDSHAKE 22
 #define TLS_CLIENT_HELLO 1
+#define TLS_SERVER_HELLO 2
 #define TLS_MAX_RECORD (16384 + 2048)
 #define TLS_MIN_HELLO 38
 #define EXT_SERVER_NAME 0x0000
@@ -227,7 +243,67 @@ static void tls_facts_clear(struct flow_facts *facts)
 	facts->flags &= (uint8_t)~FACT_ECH;
 }
 
-static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow_facts *facts)
+/*
+ * Records back to back from the start of c, as a flow picked up mid-stream
+ * shows them: MATCH once a whole record is there and every header is
+ * sound, NEED_MORE before, NOT_MINE on a header that cannot be TLS.
+ */
+static enum dissect_answer record_chain(struct cursor c)
+{
+	enum dissect_answer ans = DISSECT_NEED_MORE;
+	uint8_t type, major, minor;
+	uint16_t len;
+
+	while (cur_left(&c)) {
+		if (cur_u8(&c, &type) < 0)
+			break;
+		if (type < TLS_CHANGE_CIPHER_SPEC || type > TLS_APPLICATION_DATA)
+			return DISSECT_NOT_MINE;
+		if (cur_u8(&c, &major) < 0 || cur_u8(&c, &minor) < 0)
+			break;
+		if (major != 3 || minor < 1 || minor > 4)
+			return DISSECT_NOT_MINE;
+		if (cur_u16be(&c, &len) < 0)
+			break;
+		if (len == 0 || len > TLS_MAX_RECORD)
+			return DISSECT_NOT_MINE;
+		if (cur_skip(&c, len) < 0)
+			break;
+		ans = DISSECT_MATCH;
+	}
+	return ans;
+}
+
+/* The server's first record is a handshake record starting a ServerHello. */
+static bool server_hello(const struct dissect_input *in)
+{
+	struct cursor c = cur_make(in->data[1], in->len[1]);
+	enum dissect_answer ans;
+	uint16_t rlen;
+	uint8_t htype;
+
+	return record_header(&c, &rlen, &ans) == 0 && cur_u8(&c, &htype) == 0 &&
+	       htype == TLS_SERVER_HELLO;
+}
+
+/* A flow picked up mid-stream: either side's records will do, as a
+ * capture may start in the middle of a record on one side only. */
+static enum dissect_answer midstream(const struct dissect_input *in, struct flow_facts *facts)
+{
+	enum dissect_answer a[2];
+
+	for (int d = 0; d < 2; d++)
+		a[d] = record_chain(cur_make(in->data[d], in->len[d]));
+	if (a[0] == DISSECT_MATCH || a[1] == DISSECT_MATCH) {
+		tls_facts_clear(facts);
+		return DISSECT_MATCH;
+	}
+	if (a[0] == DISSECT_NEED_MORE || a[1] == DISSECT_NEED_MORE)
+		return DISSECT_NEED_MORE;
+	return DISSECT_NOT_MINE;
+}
+
+static enum dissect_answer client_hello(const struct dissect_input *in, struct flow_facts *facts)
 {
 	struct cursor c = cur_make(in->data[0], in->len[0]), frag, hs;
 	enum dissect_answer ans;
@@ -257,7 +333,7 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 	if (need <= rlen) {
 		/* The whole hello sits in the first record. */
 		if (cur_left(&c) < need)
-			return DISSECT_NEED_MORE;
+			return DISSECT_MATCH_MORE;
 		hs = cur_make(cur_ptr(&c) + 4, hlen);
 		return parse_hello(hs, facts);
 	}
@@ -269,17 +345,35 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 		if ((size_t)(cur_ptr(&c) - in->data[0]) + rlen > in->scratch_len)
 			return DISSECT_MATCH;
 		if (cur_left(&c) < rlen)
-			return DISSECT_NEED_MORE;
+			return DISSECT_MATCH_MORE;
 		memcpy(in->scratch + have, cur_ptr(&c), take);
 		have += take;
 		cur_skip(&c, rlen);
 		if (have == need)
 			break;
 		if (record_header(&c, &rlen, &ans) < 0)
-			return ans;
+			return ans == DISSECT_NEED_MORE ? DISSECT_MATCH_MORE : ans;
 	}
 	hs = cur_make(in->scratch + 4, hlen);
 	return parse_hello(hs, facts);
+}
+
+static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow_facts *facts)
+{
+	enum dissect_answer ans = client_hello(in, facts), m;
+
+	if (ans == DISSECT_MATCH_MORE && in->closed[0])
+		return DISSECT_MATCH; /* the rest of the hello will not come */
+	if (ans == DISSECT_MATCH || ans == DISSECT_MATCH_MORE)
+		return ans;
+	if (ans == DISSECT_NEED_MORE && server_hello(in)) {
+		tls_facts_clear(facts);
+		return DISSECT_MATCH;
+	}
+	if (!in->midstream)
+		return ans;
+	m = midstream(in, facts);
+	return m == DISSECT_NOT_MINE ? ans : m;
 }
 
 const struct dissector dissect_tls = {

@@ -39,7 +39,8 @@ struct flow_inspect; /* classification state, only while undecided */
 
 #define FLOW_F_FIN_CLI 0x01
 #define FLOW_F_FIN_SRV 0x02
-#define FLOW_F_SYN 0x04 /* the flow began with a SYN we saw */
+#define FLOW_F_SYN 0x04	      /* the flow began with a SYN we saw */
+#define FLOW_F_MIDSTREAM 0x08 /* TCP, first seen with neither SYN nor SYN-ACK */
 
 struct flow {
 	struct flow_key key;

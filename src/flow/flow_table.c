@@ -282,6 +282,8 @@ static struct flow *create(struct flow_table *t, const struct packet *p, uint32_
 	f->state = p->proto == IPPROTO_TCP_ ? FLOW_TCP_NEW : FLOW_UDP_NEW;
 	if (p->proto == IPPROTO_TCP_ && (p->tcp_flags & (TH_SYN_ | TH_ACK_)) == TH_SYN_)
 		f->flags |= FLOW_F_SYN;
+	if (p->proto == IPPROTO_TCP_ && !(p->tcp_flags & TH_SYN_))
+		f->flags |= FLOW_F_MIDSTREAM;
 	f->hnext = t->buckets[b];
 	t->buckets[b] = i;
 	lru_push(t, i);

@@ -144,6 +144,7 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 		fresh = feed_tcp(p, in, pkt, dir);
 		di.transport = DISSECT_TCP;
 		di.dir = (uint8_t)dir;
+		di.midstream = (f->flags & FLOW_F_MIDSTREAM) != 0;
 		for (int d = 0; d < 2; d++) {
 			di.data[d] = stream_data(&in->dir[d], &di.len[d]);
 			di.closed[d] =

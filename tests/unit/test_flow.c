@@ -180,6 +180,7 @@ static void test_both_directions_one_flow(void **state)
 	assert_int_equal(f->key.family, 4);
 	assert_int_equal(f->key.vlan, 0);
 	assert_true(f->flags & FLOW_F_SYN);
+	assert_false(f->flags & FLOW_F_MIDSTREAM);
 	assert_int_equal(f->first_us, 1 * SEC);
 
 	g = track(t, &synack, &dir, &rec);
@@ -226,6 +227,7 @@ static void test_synack_first(void **state)
 	assert_int_equal(f->key.port[0], 50000);
 	assert_int_equal(f->key.port[1], 443);
 	assert_false(f->flags & FLOW_F_SYN);
+	assert_false(f->flags & FLOW_F_MIDSTREAM); /* the SYN-ACK starts both sides */
 	assert_int_equal(f->pkts[DIR_TO_CLIENT], 1);
 	assert_int_equal(f->pkts[DIR_TO_SERVER], 0);
 
@@ -281,6 +283,7 @@ static void test_midstream_first_packet_is_client(void **state)
 	assert_int_equal(dir, DIR_TO_SERVER);
 	assert_int_equal(f->key.port[0], 443);
 	assert_false(f->flags & FLOW_F_SYN);
+	assert_true(f->flags & FLOW_F_MIDSTREAM);
 	assert_int_equal(f->state, FLOW_TCP_NEW);
 	flow_table_free(t);
 }
@@ -512,7 +515,7 @@ static void test_udp_states(void **state)
 	f = track(t, &q, &dir, &rec);
 	assert_int_equal(dir, DIR_TO_SERVER);
 	assert_int_equal(f->state, FLOW_UDP_NEW);
-	assert_false(f->flags & FLOW_F_SYN);
+	assert_false(f->flags & (FLOW_F_SYN | FLOW_F_MIDSTREAM));
 	track(t, &q, &dir, &rec);
 	assert_int_equal(f->state, FLOW_UDP_NEW);
 	assert_ptr_equal(track(t, &r, &dir, &rec), f);

@@ -220,17 +220,24 @@ static void assert_not_mine(const struct hb *h)
 	assert_int_equal(probe(h->b, h->n, &f), DISSECT_NOT_MINE);
 }
 
-/* Every strict prefix needs more; the whole matches with sni. */
+/* Bytes of the record and handshake headers: after them it is TLS. */
+#define HEADERS_LEN 9
+
+/* Every strict prefix needs more until the headers are in, then is TLS
+ * with more to come and no SNI yet; the whole matches with sni. */
 static void assert_prefixes(const struct hb *h, const char *sni)
 {
 	struct flow_facts f;
 
 	for (size_t n = 0; n < h->n; n++) {
 		enum dissect_answer a = probe(h->b, n, &f);
+		enum dissect_answer want = n < HEADERS_LEN ? DISSECT_NEED_MORE : DISSECT_MATCH_MORE;
 
-		if (a != DISSECT_NEED_MORE)
-			fail_msg("prefix of %zu of %zu bytes: answer %d, expected need-more", n, h->n,
-			         (int)a);
+		if (a != want)
+			fail_msg("prefix of %zu of %zu bytes: answer %d, expected %d", n, h->n, (int)a,
+			         (int)want);
+		if (a == DISSECT_MATCH_MORE && f.sni_len != 0)
+			fail_msg("prefix of %zu of %zu bytes has an SNI", n, h->n);
 	}
 	assert_sni(h, sni);
 }
@@ -403,7 +410,7 @@ static void test_every_prefix_single_record(void **state)
 	assert_prefixes(h, "web.openrainbow.com");
 }
 
-/* Segments at the record boundaries: need more until the last is in. */
+/* Segments at the record boundaries: more to come until the last is in. */
 static void assert_segments(const struct hb *h, const size_t *frag, size_t nfrag,
                             const char *sni)
 {
@@ -412,7 +419,7 @@ static void assert_segments(const struct hb *h, const size_t *frag, size_t nfrag
 
 	for (size_t i = 0; i + 1 < nfrag; i++) {
 		end += 5 + frag[i];
-		assert_int_equal(probe(h->b, end, &f), DISSECT_NEED_MORE);
+		assert_int_equal(probe(h->b, end, &f), DISSECT_MATCH_MORE);
 	}
 	end += 5 + frag[nfrag - 1];
 	assert_int_equal(end, h->n);
@@ -468,14 +475,14 @@ static void test_big_hello(void **state)
 	/* In one record, over two TCP segments of 1448 and 357 bytes. */
 	put_record(one, 22, hs->b, hs->n);
 	assert_int_equal(one->n, 1805);
-	assert_int_equal(probe(one->b, 1448, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe(one->b, 1448, &f), DISSECT_MATCH_MORE);
 	assert_sni(one, "web.openrainbow.com");
 
 	/* In two records of 1200 and 600 bytes. */
 	records(two, hs, frag, 2);
 	assert_int_equal(two->n, 1810);
 	assert_segments(two, frag, 2, "web.openrainbow.com");
-	assert_int_equal(probe(two->b, 1448, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe(two->b, 1448, &f), DISSECT_MATCH_MORE);
 	assert_prefixes(two, "web.openrainbow.com");
 }
 
@@ -641,9 +648,9 @@ static void test_record_length(void **state)
 	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
 	b[3] = 0xff, b[4] = 0xff; /* 65535 */
 	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
-	/* 18432 is allowed: only the first 9 bytes, waiting for the rest. */
+	/* 18432 is allowed: only the first 9 bytes, TLS waiting for the rest. */
 	b[3] = 0x48, b[4] = 0x00;
-	assert_int_equal(probe(b, 9, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe(b, 9, &f), DISSECT_MATCH_MORE);
 }
 
 /* --- not a ClientHello: handshake and body ---------------------------- */
@@ -660,6 +667,116 @@ static void test_server_hello(void **state)
 	assert_int_equal(probe(b, 6, &f), DISSECT_NOT_MINE);
 	b[5] = 0x00; /* hello_request */
 	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+}
+
+/* --- TLS without the client's hello ---------------------------------- */
+
+/* Both directions given; midstream as the pipeline would set it. */
+static enum dissect_answer probe_both(const struct hb *cli, const struct hb *srv, bool midstream,
+                                      struct flow_facts *f)
+{
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	                            .server_port = 443, .midstream = midstream };
+	uint8_t *scratch = malloc(SCRATCH_LEN);
+	enum dissect_answer a;
+
+	assert_non_null(scratch);
+	in.data[0] = cli->b;
+	in.len[0] = cli->n;
+	in.data[1] = srv->b;
+	in.len[1] = srv->n;
+	in.scratch = scratch;
+	in.scratch_len = SCRATCH_LEN;
+	memset(f, 0xa5, sizeof(*f));
+	a = dissect_tls.probe(&in, f);
+	free(scratch);
+	return a;
+}
+
+static void test_midstream_records(void **state)
+{
+	static const uint8_t ct[40] = { 0x5a };
+	struct hb *app = hb_new(), *none = hb_new(), *bad = hb_new();
+	struct flow_facts f;
+
+	(void)state;
+	put_record(app, 23, ct, sizeof(ct)); /* application data */
+	put_record(app, 21, ct, 26);	      /* alert */
+	/* Only on a flow picked up mid-stream; from either side; no facts. */
+	assert_int_equal(probe_both(app, none, true, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+	assert_int_equal(f.ja4[0], '\0');
+	assert_int_equal(probe_both(none, app, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both(app, none, false, &f), DISSECT_NOT_MINE);
+	/* One whole record at least: before, a sound prefix needs more. */
+	for (size_t n = 0; n < 5 + sizeof(ct); n++) {
+		struct hb *p = hb_new();
+
+		putn(p, app->b, n);
+		assert_int_equal(probe_both(p, none, true, &f), DISSECT_NEED_MORE);
+	}
+	/* A partial record after whole ones is fine. */
+	app->n -= 3;
+	assert_int_equal(probe_both(app, none, true, &f), DISSECT_MATCH);
+	/* Headers that cannot be TLS, in any record: not mine, once neither
+	 * side can still turn out TLS (a capture may start mid-record on one
+	 * side only). */
+	memcpy(bad->b, app->b, app->n);
+	bad->n = app->n;
+	bad->b[45] = 0x18; /* second record: type 24 */
+	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_both(bad, none, true, &f), DISSECT_NEED_MORE);
+	bad->b[45] = 0x15;
+	bad->b[47] = 0x05; /* version 3.5 */
+	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
+	bad->b[47] = 0x03;
+	bad->b[48] = 0x00, bad->b[49] = 0x00; /* empty record */
+	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
+	bad->b[48] = 0x00, bad->b[49] = 0x1a;
+	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_MATCH);
+	bad->b[0] = 0x13; /* first record: type 19 */
+	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
+	/* One side not TLS, the other TLS: the records decide. */
+	assert_int_equal(probe_both(bad, app, true, &f), DISSECT_MATCH);
+}
+
+static void test_hello_cut_short(void **state)
+{
+	const struct hb *cli = one_record(hb_new());
+	struct hb *part = hb_new();
+	struct flow_facts f;
+
+	(void)state;
+	/* The client's next segment was lost, or the budget ran out: TLS. */
+	putn(part, cli->b, cli->n - 10);
+	assert_int_equal(probe(part->b, part->n, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(f.sni_len, 0);
+	assert_int_equal(f.ja4[0], '\0');
+	assert_int_equal(f.tls_version, 0);
+	/* The client's side unseen (asymmetric routing): the server's
+	 * ServerHello says TLS; not when the client's bytes are not TLS, nor
+	 * for another first message from the server. */
+	{
+		struct hb *none = hb_new(), *srv = hb_new(), *sh = hb_new();
+
+		put8(sh, 2); /* server_hello */
+		put24(sh, 38);
+		putfill(sh, 0x03, 38);
+		put_record(srv, 22, sh->b, sh->n);
+		assert_int_equal(probe_both(none, srv, false, &f), DISSECT_MATCH);
+		assert_int_equal(f.sni_len, 0);
+		assert_int_equal(probe_both(part, srv, false, &f), DISSECT_MATCH_MORE);
+		none->b[0] = 'G';
+		none->n = 1;
+		assert_int_equal(probe_both(none, srv, false, &f), DISSECT_NOT_MINE);
+		none->n = 0;
+		srv->b[5] = 11; /* certificate */
+		assert_int_equal(probe_both(none, srv, false, &f), DISSECT_NEED_MORE);
+	}
+	/* Headers that are not a hello's stay not mine, however short. */
+	part->b[5] = 2; /* server_hello */
+	assert_int_equal(probe(part->b, part->n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(part->b, HEADERS_LEN, &f), DISSECT_NOT_MINE);
 }
 
 static void test_handshake_too_short(void **state)
@@ -1379,10 +1496,16 @@ static void test_run_match(void **state)
 	assert_string_equal(app_proto_name(f.app), "tls");
 
 	/* Another flow (fresh facts): a partial hello on a closed stream is
-	 * not mine. */
+	 * TLS without an SNI, decided at once; short of the headers it is not
+	 * mine. */
 	memset(&f, 0, sizeof(f));
 	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(run(&cand, minimal_hello, 40, true, &f), DISSECT_NOT_MINE);
+	assert_int_equal(run(&cand, minimal_hello, 40, true, &f), DISSECT_MATCH);
+	assert_int_equal(f.app, APP_TLS);
+	assert_int_equal(f.sni_len, 0);
+	memset(&f, 0, sizeof(f));
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(run(&cand, minimal_hello, HEADERS_LEN - 1, true, &f), DISSECT_NOT_MINE);
 	assert_int_equal(cand, 0);
 }
 
@@ -1426,10 +1549,18 @@ static void test_run_facts_only_on_match(void **state)
 
 	/* Need more: nothing changes either. */
 	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(run(&cand, minimal_hello, 60, false, &f), DISSECT_NEED_MORE);
+	assert_int_equal(run(&cand, minimal_hello, HEADERS_LEN - 1, false, &f), DISSECT_NEED_MORE);
 	assert_memory_equal(&f, &was, sizeof(f));
 	assert_true(cand & bit_of(&dissect_tls));
 	assert_false(cand & bit_of(&dissect_connect)); /* 0x16 is not 'C' */
+
+	/* A hello cut short is TLS, and none of the old TLS facts stay. */
+	assert_int_equal(run(&cand, minimal_hello, 60, false, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(f.app, APP_TLS);
+	assert_int_equal(f.sni_len, 0);
+	assert_int_equal(cand, bit_of(&dissect_tls));
+	f = was;
+	cand = dissect_candidates(DISSECT_TCP);
 
 	/* A match replaces them. */
 	assert_int_equal(run(&cand, minimal_hello, sizeof(minimal_hello), false, &f),
@@ -1462,6 +1593,8 @@ int main(void)
 		cmocka_unit_test(test_record_version),
 		cmocka_unit_test(test_record_length),
 		cmocka_unit_test(test_server_hello),
+		cmocka_unit_test(test_midstream_records),
+		cmocka_unit_test(test_hello_cut_short),
 		cmocka_unit_test(test_handshake_too_short),
 		cmocka_unit_test(test_record_shorter_than_handshake_header),
 		cmocka_unit_test(test_session_id_33),
