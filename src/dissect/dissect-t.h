@@ -45,6 +45,8 @@ enum tunnel_kind { TUNNEL_NONE, TUNNEL_TURN, TUNNEL_TLS, TUNNEL_UNKNOWN, TUNNEL_
 #define FACT_WS_ACCEPT_OK 0x04 /* the 101's Sec-WebSocket-Accept matches the key */
 #define FACT_TURN 0x08	       /* a TURN method or ChannelData was seen */
 #define FACT_PROXY_GET 0x10    /* a plain proxy request (GET http://host/...) */
+#define FACT_STUN 0x20	       /* STUN/TURN messages were seen (stun_method) */
+#define FACT_TURN_DTLS 0x40    /* DTLS inside TURN ChannelData or Send/Data */
 
 #define ALPN_MAX 63 /* the ALPN list as "h2,http/1.1", truncated at a comma */
 #define JA4_MAX 39  /* a JA4 fingerprint is 36 characters */

@@ -66,9 +66,12 @@ enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input
 		if (matched)
 			return a == DISSECT_NEED_MORE && !in->closed[0] ? DISSECT_MATCH_MORE
 									: DISSECT_MATCH;
-		/* Out of budget or out of bytes: an unanswered question is a no. */
+		/* Out of budget or out of bytes: an unanswered question is a no.
+		 * On a flow picked up mid-stream which side is the client is a
+		 * guess, so there only both sides closing ends the wait. */
 		if (a == DISSECT_NEED_MORE &&
-		    (client_segs >= d->max_segs || in->len[0] >= d->max_bytes || in->closed[0]))
+		    (client_segs >= d->max_segs || in->len[0] >= d->max_bytes ||
+		     (in->closed[0] && (in->closed[1] || !in->midstream))))
 			a = DISSECT_NOT_MINE;
 		if (a == DISSECT_NOT_MINE)
 			*candidates &= ~(1u << i);

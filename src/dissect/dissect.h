@@ -42,6 +42,11 @@ bool dissect_is_sni(const uint8_t *p, size_t n);
  * valid host_name goes to facts->sni; false if the list is malformed. */
 bool dissect_server_name(const uint8_t *p, size_t n, struct flow_facts *facts);
 
+/* One UDP datagram as DTLS (dissect_dtls.c): a ClientHello if from_client
+ * (its SNI to facts), else whole records; MATCH or NOT_MINE. */
+enum dissect_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_client,
+					  struct flow_facts *facts);
+
 /* Copy a host name into a bounded facts field; false if it does not fit. */
 bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len);
 

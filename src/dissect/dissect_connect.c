@@ -206,7 +206,7 @@ static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end
 		} else {
 			facts->tunnel = TUNNEL_TURN;
 			facts->stun_method = inner.stun_method;
-			facts->flags |= inner.flags & FACT_TURN;
+			facts->flags |= inner.flags & (FACT_STUN | FACT_TURN);
 		}
 		/* A hello still coming: its SNI may follow. */
 		return a == DISSECT_MATCH_MORE && !sub.closed[0] ? DISSECT_MATCH_MORE
@@ -228,7 +228,7 @@ static enum dissect_answer connect_probe(const struct dissect_input *in, struct 
 	facts->connect_status = 0;
 	facts->tunnel = TUNNEL_NONE;
 	facts->sni_len = 0;
-	facts->flags &= (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_TURN);
+	facts->flags &= (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_STUN | FACT_TURN);
 	req_end = header_end(in->data[0], in->len[0]);
 	if (!req_end)
 		return in->len[0] >= CONNECT_MAX_HEADER || in->closed[0] ? DISSECT_MATCH

@@ -11,18 +11,28 @@
  *              [extensions<0..2^16-1>, server_name as in TLS]
  *
  * Versions: 0xfeff (1.0), 0xfefd (1.2 and the 1.3 hello), and 0x0100, the
- * pre-standard version OpenSSL and Cisco AnyConnect still send. The first
- * record of the client's datagram must be such a hello; a record longer
- * than its datagram, a fragment past its message, or lengths that disagree
- * with their container: not mine. A hello in several fragments is DTLS
- * when its first fragment is well formed; its SNI is read only when the
- * first fragment holds the whole hello. One datagram decides.
+ * pre-standard version OpenSSL and Cisco AnyConnect still send. A client
+ * datagram whose first record is a handshake record holding a ClientHello
+ * is read as a hello: a record longer than its datagram, a fragment past
+ * its message, or lengths that disagree with their container: not mine. A
+ * hello in several fragments is DTLS when its first fragment is well
+ * formed; its SNI is read only when the first fragment holds the whole
+ * hello.
+ *
+ * Any other datagram is DTLS, without facts, when it is records back to
+ * back filling it exactly: type 20..23, a version above, and a length; so
+ * are sessions picked up late and a server's flight seen alone. One
+ * datagram decides. The STUN dissector asks the same question of the
+ * datagrams that follow STUN on a flow and of those inside TURN
+ * (dissect_dtls_datagram).
  */
 #include <string.h>
 
 #include "dissect/dissect.h"
 #include "util/cursor.h"
 
+#define DTLS_CHANGE_CIPHER_SPEC 20
+#define DTLS_APPLICATION_DATA 23
 #define DTLS_HANDSHAKE 22
 #define DTLS_CLIENT_HELLO 1
 
@@ -69,29 +79,55 @@ static bool hello_body(struct cursor *b, bool whole, struct flow_facts *facts)
 	return !whole || walk_extensions(*b, facts);
 }
 
-static enum dissect_answer dtls_probe(const struct dissect_input *in, struct flow_facts *facts)
+/* The hello in the fragment of a client's first handshake record. */
+static enum dissect_answer client_hello(struct cursor frag, struct flow_facts *facts)
 {
-	struct cursor c = cur_make(in->data[in->dir], in->len[in->dir]), frag;
-	uint16_t version, rlen, seq;
 	uint32_t hlen, foff, flen;
+	uint16_t seq;
 	uint8_t type;
 
-	/* The client speaks first; a server's datagram first is not a hello. */
-	if (in->dir != 0)
-		return DISSECT_NOT_MINE;
-	if (cur_u8(&c, &type) < 0 || type != DTLS_HANDSHAKE || cur_u16be(&c, &version) < 0 ||
-	    !dtls_version(version) || cur_skip(&c, 2 + 6) < 0 || cur_u16be(&c, &rlen) < 0 ||
-	    cur_sub(&c, rlen, &frag) < 0)
-		return DISSECT_NOT_MINE;
 	if (cur_u8(&frag, &type) < 0 || type != DTLS_CLIENT_HELLO || cur_u24be(&frag, &hlen) < 0 ||
 	    cur_u16be(&frag, &seq) < 0 || cur_u24be(&frag, &foff) < 0 ||
 	    cur_u24be(&frag, &flen) < 0 || flen != cur_left(&frag) || foff != 0 || flen > hlen ||
 	    hlen < 38)
 		return DISSECT_NOT_MINE;
-	facts->sni_len = 0;
 	if (!hello_body(&frag, flen == hlen, facts))
 		return DISSECT_NOT_MINE;
 	return DISSECT_MATCH;
+}
+
+/* One record header and its fragment; false if it cannot be DTLS. */
+static bool record(struct cursor *c, uint8_t *type, struct cursor *frag)
+{
+	uint16_t version, rlen;
+
+	return cur_u8(c, type) == 0 && *type >= DTLS_CHANGE_CIPHER_SPEC &&
+	       *type <= DTLS_APPLICATION_DATA && cur_u16be(c, &version) == 0 &&
+	       dtls_version(version) && cur_skip(c, 2 + 6) == 0 && cur_u16be(c, &rlen) == 0 &&
+	       rlen > 0 && cur_sub(c, rlen, frag) == 0;
+}
+
+enum dissect_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_client,
+					  struct flow_facts *facts)
+{
+	struct cursor c = cur_make(p, n), frag;
+	uint8_t type, htype;
+
+	facts->sni_len = 0;
+	if (!record(&c, &type, &frag))
+		return DISSECT_NOT_MINE;
+	if (from_client && type == DTLS_HANDSHAKE && cur_peek_u8(&frag, 0, &htype) == 0 &&
+	    htype == DTLS_CLIENT_HELLO)
+		return client_hello(frag, facts);
+	while (cur_left(&c))
+		if (!record(&c, &type, &frag))
+			return DISSECT_NOT_MINE;
+	return DISSECT_MATCH;
+}
+
+static enum dissect_answer dtls_probe(const struct dissect_input *in, struct flow_facts *facts)
+{
+	return dissect_dtls_datagram(in->data[in->dir], in->len[in->dir], in->dir == 0, facts);
 }
 
 const struct dissector dissect_dtls = {

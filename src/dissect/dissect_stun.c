@@ -13,13 +13,20 @@
  *   RFC 4571     length[2] message[length]     (TCP, every message framed)
  *   classic      type[2] length[2] txid[16] attributes[length]  (no cookie)
  *
- * UDP: the current datagram must be exactly one message: a STUN message
+ * UDP: the first datagram must be exactly one message: a STUN message
  * with 20 + length == the datagram, or a ChannelData message with 4 +
  * length <= the datagram <= that rounded up to 4. A ChannelData message
  * (nothing before it was STUN, or we would have matched already) counts
  * only with a port hint (3478, 3479, 5349, 19302 on either side); a
  * classic message only with a hint of 3478 or 3479. A datagram is whole,
  * so a short one is not mine; only an empty one asks for more.
+ *
+ * After that match the datagrams that follow, within the flow's budget,
+ * are read as RFC 7983 demultiplexes them, for what the flow carries: a
+ * DTLS datagram (first byte 20..63) makes the flow DTLS (WebRTC media
+ * after ICE); DTLS inside ChannelData or the DATA of a Send or Data
+ * indication sets FACT_TURN_DTLS (media relayed by TURN); either ends the
+ * question, as does anything else that is not STUN (RTP, 128..191).
  *
  * TCP: the client's stream from its first byte, bare messages back to back
  * or each framed by RFC 4571; the framing is told from where the cookie
@@ -50,11 +57,15 @@
 
 #define STUN_HDR 20
 #define STUN_FP_XOR 0x5354554eu
+#define ATTR_DATA 0x0013
 #define ATTR_FINGERPRINT 0x8028
 #define CHAN_HDR 4
 
 #define M_ALLOCATE 0x003
+#define M_SEND 0x006
+#define M_DATA 0x007
 #define M_CONNECTION_ATTEMPT 0x00c
+#define CLASS_INDICATION 0x0010
 
 enum { HDR_OK = -1 }; /* header_prefix(): the whole header is there */
 
@@ -185,9 +196,52 @@ static enum dissect_answer stun_message(struct cursor m, bool first, struct flow
 	method = stun_method(type);
 	if (first)
 		facts->stun_method = method;
+	facts->flags |= FACT_STUN;
 	if (turn_method(method))
 		facts->flags |= FACT_TURN;
 	return DISSECT_MATCH;
+}
+
+/* RFC 7983 5: a first byte of 20..63 is DTLS. */
+static bool dtls_byte(uint8_t b)
+{
+	return b >= 20 && b <= 63;
+}
+
+/* Relayed data (ChannelData's, or a Send/Data indication's DATA): DTLS? */
+static bool relays_dtls(struct cursor data, bool from_client, struct flow_facts *facts)
+{
+	struct flow_facts inner = { 0 };
+	uint8_t b;
+
+	if (cur_peek_u8(&data, 0, &b) < 0 || !dtls_byte(b) ||
+	    dissect_dtls_datagram(cur_ptr(&data), cur_left(&data), from_client, &inner) !=
+		DISSECT_MATCH)
+		return false;
+	facts->flags |= FACT_TURN_DTLS;
+	if (inner.sni_len)
+		facts_set_host(facts->sni, &facts->sni_len, (const uint8_t *)inner.sni,
+			       inner.sni_len);
+	return true;
+}
+
+/* The DATA attribute of a whole Send or Data indication, if any. */
+static bool indication_data(struct cursor m, struct cursor *data)
+{
+	uint16_t type, atype, alen;
+
+	if (cur_u16be(&m, &type) < 0 || !(type & CLASS_INDICATION) || (type & 0x0100) ||
+	    (stun_method(type) != M_SEND && stun_method(type) != M_DATA) ||
+	    cur_skip(&m, STUN_HDR - 2) < 0)
+		return false;
+	while (cur_u16be(&m, &atype) == 0 && cur_u16be(&m, &alen) == 0) {
+		if (cur_sub(&m, alen, data) < 0)
+			return false;
+		if (atype == ATTR_DATA)
+			return true;
+		cur_skip(&m, (4 - alen % 4) % 4);
+	}
+	return false;
 }
 
 /* A ChannelData header: channel and length, or false. */
@@ -221,34 +275,86 @@ static enum dissect_answer classic_message(struct cursor d, struct flow_facts *f
 	return DISSECT_MATCH;
 }
 
-static enum dissect_answer udp_probe(const struct dissect_input *in, struct flow_facts *facts)
+/* A whole ChannelData datagram: data, then at most the padding to 4. */
+static bool channel_datagram(struct cursor d, struct cursor *data)
 {
-	struct cursor d = cur_make(in->data[in->dir], in->len[in->dir]);
-	size_t n = cur_left(&d), msg_len = 0;
 	uint16_t clen;
+
+	if (!channel_header(&d, &clen) || cur_left(&d) < clen ||
+	    cur_left(&d) > ((size_t)clen + 3) / 4 * 4)
+		return false;
+	return cur_sub(&d, clen, data) == 0;
+}
+
+/* A datagram after the first match (see the top): what the flow carries. */
+static enum dissect_answer udp_later(const struct dissect_input *in, struct cursor d,
+				     struct flow_facts *facts)
+{
+	struct flow_facts found = *facts;
+	struct cursor data;
+	size_t msg_len;
 	uint8_t b;
 
 	if (cur_peek_u8(&d, 0, &b) < 0)
+		return DISSECT_MATCH_MORE;
+	if (dtls_byte(b)) {
+		if (dissect_dtls_datagram(cur_ptr(&d), cur_left(&d), in->dir == 0, &found) !=
+		    DISSECT_MATCH)
+			return DISSECT_MATCH;
+		*facts = found;
+		facts->app = APP_DTLS;
+		return DISSECT_MATCH;
+	}
+	if ((b & 0xc0) == 0x40) {
+		if (!channel_datagram(d, &data))
+			return DISSECT_MATCH;
+		facts->flags |= FACT_TURN;
+		return relays_dtls(data, in->dir == 0, facts) ? DISSECT_MATCH : DISSECT_MATCH_MORE;
+	}
+	if (b & 0xc0 || header_prefix(d, cur_left(&d), true, &msg_len) != HDR_OK ||
+	    stun_message(d, false, facts) != DISSECT_MATCH)
+		return DISSECT_MATCH;
+	if (indication_data(d, &data) && relays_dtls(data, in->dir == 0, facts))
+		return DISSECT_MATCH;
+	return DISSECT_MATCH_MORE;
+}
+
+static enum dissect_answer udp_probe(const struct dissect_input *in, struct flow_facts *facts)
+{
+	struct cursor d = cur_make(in->data[in->dir], in->len[in->dir]), data;
+	size_t n = cur_left(&d), msg_len = 0;
+	enum dissect_answer a;
+	uint8_t b;
+
+	if (facts->flags & FACT_STUN)
+		return udp_later(in, d, facts);
+	if (cur_peek_u8(&d, 0, &b) < 0)
 		return DISSECT_NEED_MORE;
 	if ((b & 0xc0) == 0x40) {
-		/* ChannelData: data, then at most the padding to 4. */
-		if (!port_hint(in, true) || !channel_header(&d, &clen) || cur_left(&d) < clen ||
-		    cur_left(&d) > ((size_t)clen + 3) / 4 * 4)
+		if (!port_hint(in, true) || !channel_datagram(d, &data))
 			return DISSECT_NOT_MINE;
 		facts->stun_method = 0;
-		facts->flags |= FACT_TURN;
-		return DISSECT_MATCH;
+		facts->flags |= FACT_STUN | FACT_TURN;
+		return relays_dtls(data, in->dir == 0, facts) ? DISSECT_MATCH : DISSECT_MATCH_MORE;
 	}
 	switch (header_prefix(d, n, true, &msg_len)) {
 	case HDR_OK:
-		return stun_message(d, true, facts);
+		a = stun_message(d, true, facts);
+		if (a == DISSECT_MATCH)
+			a = indication_data(d, &data) && relays_dtls(data, in->dir == 0, facts)
+				? DISSECT_MATCH
+				: DISSECT_MATCH_MORE;
+		return a;
 	case DISSECT_NEED_MORE:
 		return DISSECT_NOT_MINE; /* a datagram does not grow */
 	default:
 		/* No cookie: classic STUN, where a port says so. */
 		if (b & 0xc0 || !port_hint(in, false))
 			return DISSECT_NOT_MINE;
-		return classic_message(d, facts);
+		if (classic_message(d, facts) != DISSECT_MATCH)
+			return DISSECT_NOT_MINE;
+		facts->flags |= FACT_STUN;
+		return DISSECT_MATCH_MORE;
 	}
 }
 

@@ -165,9 +165,10 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 	if (x->app == APP_WEBSOCKET)
 		put(&b, ",\"websocket\":{\"accept_ok\":%s}",
 		    (x->flags & FACT_WS_ACCEPT_OK) ? "true" : "false");
-	if (x->app == APP_STUN || (x->flags & FACT_TURN))
-		put(&b, ",\"stun\":{\"method\":%u,\"turn\":%s}", x->stun_method,
-		    (x->flags & FACT_TURN) ? "true" : "false");
+	if (x->flags & FACT_STUN)
+		put(&b, ",\"stun\":{\"method\":%u,\"turn\":%s%s}", x->stun_method,
+		    (x->flags & FACT_TURN) ? "true" : "false",
+		    (x->flags & FACT_TURN_DTLS) ? ",\"dtls\":true" : "");
 	put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(v->action));
 	if (v->rule) {
 		put_key_str(&b, "rule", v->rule->id);

@@ -129,15 +129,15 @@ static void test_hostile(void **state)
 	/* Every truncation of the datagram: the record outruns it. */
 	for (size_t k = 0; k < n; k++)
 		assert_int_equal(probe(b, k, 0, &f), DISSECT_NOT_MINE);
-	/* The server's datagram is never a client hello. */
-	assert_int_equal(probe(b, n, 1, &f), DISSECT_NOT_MINE);
-	b[0] = 23; /* application data */
-	assert_int_equal(probe(b, n, 0, &f), DISSECT_NOT_MINE);
+	/* The server's datagram is never read as a client hello: it is whole
+	 * records, DTLS without a name. */
+	assert_int_equal(probe(b, n, 1, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
 	n = build(b, "x.example", 0);
 	b[2] = 0x01; /* version 0xfe01 */
 	assert_int_equal(probe(b, n, 0, &f), DISSECT_NOT_MINE);
 	n = build(b, "x.example", 0);
-	b[13] = 2; /* ServerHello */
+	b[15] = 0, b[16] = 0x10; /* hello length 16: its fragment is longer */
 	assert_int_equal(probe(b, n, 0, &f), DISSECT_NOT_MINE);
 	n = build(b, "x.example", 0);
 	b[21] = 1; /* fragment_offset 1: not a first fragment */
@@ -156,6 +156,48 @@ static void test_hostile(void **state)
 	assert_int_equal(probe(b, 0, 0, &f), DISSECT_NOT_MINE);
 }
 
+/* Records without a client hello: a session picked up late, a server's
+ * flight seen alone. Whole records filling the datagram, or not mine. */
+static void test_records(void **state)
+{
+	(void)state;
+	/* Application data, epoch 1, 8 bytes; then an alert, 2 bytes. */
+	static const uint8_t rec[] = {
+		23, 0xfe, 0xfd, 0x00, 0x01, 0, 0, 0, 0, 0, 0x05, 0x00, 0x08,
+		1,  2,    3,    4,    5,    6, 7, 8,
+		21, 0xfe, 0xfd, 0x00, 0x01, 0, 0, 0, 0, 0, 0x06, 0x00, 0x02,
+		9,  10,
+	};
+	uint8_t b[sizeof(rec)];
+	struct flow_facts f;
+
+	assert_int_equal(probe(rec, sizeof(rec), 0, &f), DISSECT_MATCH);
+	assert_int_equal(f.sni_len, 0);
+	assert_int_equal(probe(rec, sizeof(rec), 1, &f), DISSECT_MATCH);
+	assert_int_equal(probe(rec, 21, 1, &f), DISSECT_MATCH); /* the first alone */
+	/* Every other cut leaves a record short: not mine. */
+	for (size_t k = 0; k < sizeof(rec); k++)
+		if (k != 21)
+			assert_int_equal(probe(rec, k, 1, &f), DISSECT_NOT_MINE);
+	memcpy(b, rec, sizeof(b));
+	b[21] = 24; /* second record type 24 */
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	b[21] = 19;
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	memcpy(b, rec, sizeof(b));
+	b[23] = 0x03; /* version 0xfe03 */
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	memcpy(b, rec, sizeof(b));
+	b[12] = 0x09; /* first record one byte longer: the second is cut */
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	memcpy(b, rec, sizeof(b));
+	b[1] = 0x03, b[2] = 0x03; /* a TLS 1.2 record header is not DTLS */
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	/* An empty record is not mine. */
+	static const uint8_t empty[] = { 23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0 };
+	assert_int_equal(probe(empty, sizeof(empty), 1, &f), DISSECT_NOT_MINE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_sni),
 		cmocka_unit_test(test_first_fragment),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_records),
 	};
 
 	return cmocka_run_group_tests_name("dtls", tests, NULL, NULL);

@@ -247,7 +247,7 @@ static void test_binding_udp(void **state)
 	struct flow_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(binding, sizeof(binding), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(binding, sizeof(binding), &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x001);
 	assert_false(f.flags & FACT_TURN);
 }
@@ -303,7 +303,7 @@ static void test_allocate(void **state)
 	struct flow_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(allocate, sizeof(allocate), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(allocate, sizeof(allocate), &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x003);
 	assert_true(f.flags & FACT_TURN);
 	assert_int_equal(probe_tcp(allocate, sizeof(allocate), &f), DISSECT_MATCH);
@@ -316,7 +316,7 @@ static void test_channel_bind(void **state)
 	struct flow_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(channel_bind, sizeof(channel_bind), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(channel_bind, sizeof(channel_bind), &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x009);
 	assert_true(f.flags & FACT_TURN);
 }
@@ -330,17 +330,17 @@ static void test_method_bits(void **state)
 	/* Allocate success response 0x0103: class bits are not method bits. */
 	memcpy(m, allocate, sizeof(m));
 	m[0] = 0x01;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x003);
 	/* Send indication 0x0016. */
 	m[0] = 0x00;
 	m[1] = 0x16;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x006);
 	assert_true(f.flags & FACT_TURN);
 	/* Any other method is STUN too (GOOG-PING, WhatsApp's), not TURN. */
 	m[1] = 0x05;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x005);
 	assert_false(f.flags & FACT_TURN);
 	m[0] = 0x08;
@@ -407,10 +407,10 @@ static void test_unpadded_attributes(void **state)
 	uint8_t m[sizeof(ms_turn)];
 
 	(void)state;
-	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn), &f), DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x003);
 	assert_true(f.flags & FACT_TURN);
-	assert_int_equal(probe_udp(last_unpadded, sizeof(last_unpadded), &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp(last_unpadded, sizeof(last_unpadded), &f), DISSECT_MATCH_MORE);
 	/* On TCP the length must be a multiple of 4: it frames the stream. */
 	assert_int_equal(probe_tcp(ms_turn, sizeof(ms_turn), &f), DISSECT_NOT_MINE);
 	assert_int_equal(probe_tcp(last_unpadded, sizeof(last_unpadded), &f), DISSECT_NOT_MINE);
@@ -578,10 +578,10 @@ static void test_channel_data_udp(void **state)
 
 	(void)state;
 	assert_int_equal(probe_udp_ports(channel_data, sizeof(channel_data), 50000, 3478, &f),
-			 DISSECT_MATCH);
+			 DISSECT_MATCH_MORE);
 	assert_true(f.flags & FACT_TURN);
 	/* Without the padding, and the hint on the client side. */
-	assert_int_equal(probe_udp_ports(channel_data, 9, 19302, 50000, &f), DISSECT_MATCH);
+	assert_int_equal(probe_udp_ports(channel_data, 9, 19302, 50000, &f), DISSECT_MATCH_MORE);
 	assert_true(f.flags & FACT_TURN);
 	/* Shorter than its length. */
 	assert_int_equal(probe_udp_ports(channel_data, 8, 50000, 3478, &f), DISSECT_NOT_MINE);
@@ -616,10 +616,10 @@ static void test_classic(void **state)
 
 	(void)state;
 	assert_int_equal(probe_udp_ports(classic, sizeof(classic), 50000, 3478, &f),
-			 DISSECT_MATCH);
+			 DISSECT_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x001);
 	assert_int_equal(probe_udp_ports(classic, sizeof(classic), 3479, 50000, &f),
-			 DISSECT_MATCH);
+			 DISSECT_MATCH_MORE);
 	/* No hint, or only a TURN one. */
 	assert_int_equal(probe_udp(classic, sizeof(classic), &f), DISSECT_NOT_MINE);
 	assert_int_equal(probe_udp_ports(classic, sizeof(classic), 50000, 19302, &f),
@@ -674,12 +674,137 @@ static void test_pcap_payloads(void **state)
 	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_MATCH);
 	/* Unframed, the message inside is a valid UDP datagram. */
 	assert_int_equal(probe_udp(pcap_frame3 + 2, sizeof(pcap_frame3) - 2, &f),
-			 DISSECT_MATCH);
+			 DISSECT_MATCH_MORE);
 	/* Their real FINGERPRINTs check out: spoil one and it fails. */
 	b.n = 0;
 	cat(&b, pcap_frame3, sizeof(pcap_frame3));
 	b.b[b.n - 1] ^= 0x80;
 	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
+}
+
+/* --- what follows STUN on a UDP flow (through dissect_run) ------------- */
+
+/* A DTLS 1.2 ClientHello naming sni (RFC 6347 4.2.2), at most 64 bytes of name. */
+static size_t dtls_hello(uint8_t *b, const char *sni)
+{
+	size_t n = strlen(sni), ext = 9 + n, body = 2 + 32 + 1 + 1 + 2 + 2 + 1 + 1 + 2 + ext;
+	size_t i = 0;
+
+	b[i++] = 22, b[i++] = 0xfe, b[i++] = 0xfd;	     /* handshake, DTLS 1.2 */
+	memset(b + i, 0, 8), i += 8;			     /* epoch, sequence */
+	b[i++] = 0, b[i++] = (uint8_t)(12 + body);	     /* record length */
+	b[i++] = 1, b[i++] = 0, b[i++] = 0, b[i++] = (uint8_t)body; /* ClientHello */
+	memset(b + i, 0, 5), i += 5;			     /* message_seq, offset */
+	b[i++] = 0, b[i++] = 0, b[i++] = (uint8_t)body;	     /* fragment_length */
+	b[i++] = 0xfe, b[i++] = 0xfd;			     /* client_version */
+	memset(b + i, 0x22, 32), i += 32;		     /* random */
+	b[i++] = 0, b[i++] = 0;				     /* session_id, cookie */
+	b[i++] = 0, b[i++] = 2, b[i++] = 0xc0, b[i++] = 0x2b; /* one suite */
+	b[i++] = 1, b[i++] = 0;				     /* null compression */
+	b[i++] = 0, b[i++] = (uint8_t)ext;		     /* extensions */
+	b[i++] = 0, b[i++] = 0, b[i++] = 0, b[i++] = (uint8_t)(5 + n); /* server_name */
+	b[i++] = 0, b[i++] = (uint8_t)(3 + n), b[i++] = 0, b[i++] = 0, b[i++] = (uint8_t)n;
+	memcpy(b + i, sni, n);
+	return i + n;
+}
+
+/* A flow's datagrams one by one, as the pipeline gives them. */
+struct udp_flow {
+	uint32_t cand;
+	struct flow_facts facts;
+};
+
+static void flow_start(struct udp_flow *u)
+{
+	u->cand = dissect_candidates(DISSECT_UDP);
+	memset(&u->facts, 0, sizeof(u->facts));
+}
+
+static enum dissect_answer flow_datagram(struct udp_flow *u, int dir, const uint8_t *p, size_t n)
+{
+	struct dissect_input in = { .transport = DISSECT_UDP, .dir = (uint8_t)dir,
+				    .client_port = 50000, .server_port = 3478 };
+
+	in.data[dir] = p;
+	in.len[dir] = n;
+	return dissect_run(&u->cand, &in, 1, &u->facts);
+}
+
+static void test_followups(void **state)
+{
+	static const uint8_t rtp[12] = { 0x80, 0x60, 0x00, 0x01 };
+	struct udp_flow u;
+	struct buf b = { .n = 0 };
+	uint8_t hello[128];
+	size_t hn = dtls_hello(hello, "media.example");
+
+	(void)state;
+	/* ICE: Binding, Binding, then the DTLS handshake: a DTLS flow that
+	 * keeps its STUN facts. */
+	flow_start(&u);
+	assert_int_equal(flow_datagram(&u, 0, binding, sizeof(binding)), DISSECT_MATCH_MORE);
+	assert_int_equal(u.facts.app, APP_STUN);
+	assert_int_equal(flow_datagram(&u, 1, binding, sizeof(binding)), DISSECT_MATCH_MORE);
+	assert_int_equal(flow_datagram(&u, 0, hello, hn), DISSECT_MATCH);
+	assert_int_equal(u.facts.app, APP_DTLS);
+	assert_string_equal(u.facts.sni, "media.example");
+	assert_int_equal(u.facts.stun_method, 0x001);
+	assert_true(u.facts.flags & FACT_STUN);
+
+	/* STUN then RTP: STUN, and nothing more to learn. */
+	flow_start(&u);
+	flow_datagram(&u, 0, binding, sizeof(binding));
+	assert_int_equal(flow_datagram(&u, 0, rtp, sizeof(rtp)), DISSECT_MATCH);
+	assert_int_equal(u.facts.app, APP_STUN);
+
+	/* A DTLS-looking datagram that is not DTLS ends it the same way. */
+	flow_start(&u);
+	flow_datagram(&u, 0, binding, sizeof(binding));
+	hello[12] ^= 0x01; /* record length one off */
+	assert_int_equal(flow_datagram(&u, 0, hello, hn), DISSECT_MATCH);
+	assert_int_equal(u.facts.app, APP_STUN);
+	assert_int_equal(u.facts.sni_len, 0);
+	hello[12] ^= 0x01;
+
+	/* TURN: Allocate, then ChannelData relaying DTLS. */
+	flow_start(&u);
+	assert_int_equal(flow_datagram(&u, 0, allocate, sizeof(allocate)), DISSECT_MATCH_MORE);
+	assert_int_equal(flow_datagram(&u, 0, channel_data, sizeof(channel_data)),
+			 DISSECT_MATCH_MORE); /* 5 bytes that are not DTLS */
+	b.b[0] = 0x40, b.b[1] = 0x01, b.b[2] = 0, b.b[3] = (uint8_t)hn;
+	b.n = 4;
+	cat(&b, hello, hn);
+	while (b.n % 4)
+		b.b[b.n++] = 0;
+	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DISSECT_MATCH);
+	assert_int_equal(u.facts.app, APP_STUN);
+	assert_true(u.facts.flags & FACT_TURN);
+	assert_true(u.facts.flags & FACT_TURN_DTLS);
+	assert_string_equal(u.facts.sni, "media.example");
+	assert_int_equal(u.facts.stun_method, 0x003);
+
+	/* TURN: a Send indication whose DATA is DTLS. */
+	flow_start(&u);
+	b.n = 0;
+	b.b[b.n++] = 0x00, b.b[b.n++] = 0x16;			 /* Send indication */
+	b.b[b.n++] = 0, b.b[b.n++] = (uint8_t)(4 + (hn + 3) / 4 * 4); /* length */
+	cat(&b, allocate + 4, 16);				 /* cookie, txid */
+	b.b[b.n++] = 0x00, b.b[b.n++] = 0x13;			 /* DATA */
+	b.b[b.n++] = 0, b.b[b.n++] = (uint8_t)hn;
+	cat(&b, hello, hn);
+	while (b.n % 4)
+		b.b[b.n++] = 0;
+	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DISSECT_MATCH);
+	assert_int_equal(u.facts.app, APP_STUN);
+	assert_true(u.facts.flags & FACT_TURN_DTLS);
+	assert_int_equal(u.facts.stun_method, 0x006);
+	/* Its DATA one byte shorter (91 to 90, the padding still ends at 92):
+	 * the indication is still sound but relays no DTLS. */
+	assert_int_equal(hn, 91);
+	flow_start(&u);
+	b.b[23] -= 1;
+	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DISSECT_MATCH_MORE);
+	assert_false(u.facts.flags & FACT_TURN_DTLS);
 }
 
 /* Every byte changed to a few values, every length: never a crash. */
@@ -717,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_method_bits),
 		cmocka_unit_test(test_length_not_multiple_of_4),
 		cmocka_unit_test(test_unpadded_attributes),
+		cmocka_unit_test(test_followups),
 		cmocka_unit_test(test_length_vs_datagram),
 		cmocka_unit_test(test_attribute_past_message),
 		cmocka_unit_test(test_wrong_cookie),

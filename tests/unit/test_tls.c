@@ -1509,6 +1509,43 @@ static void test_run_match(void **state)
 	assert_int_equal(cand, 0);
 }
 
+/* A flow picked up mid-stream whose "client" closed without a byte: the
+ * other side may still show TLS records, so only both sides closing ends
+ * the wait; on a flow seen from its SYN the client's close does. */
+static void test_run_closed_midstream(void **state)
+{
+	static const uint8_t alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28 };
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	                            .server_port = 443, .midstream = true };
+	uint8_t scratch[64];
+	struct flow_facts f;
+	uint32_t cand;
+
+	(void)state;
+	in.scratch = scratch;
+	in.scratch_len = sizeof(scratch);
+	in.closed[0] = true;
+	memset(&f, 0, sizeof(f));
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NEED_MORE);
+	in.data[1] = alert;
+	in.len[1] = sizeof(alert);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_MATCH);
+	assert_int_equal(f.app, APP_TLS);
+
+	in.data[1] = NULL;
+	in.len[1] = 0;
+	in.closed[1] = true;
+	memset(&f, 0, sizeof(f));
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NOT_MINE);
+
+	in.closed[1] = false;
+	in.midstream = false;
+	cand = dissect_candidates(DISSECT_TCP);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NOT_MINE);
+}
+
 /* The bit of a dissector in a candidate mask. */
 static uint32_t bit_of(const struct dissector *d)
 {
@@ -1620,6 +1657,7 @@ int main(void)
 		cmocka_unit_test(test_ja4_tls_sni_pcap),
 		cmocka_unit_test(test_ja4_chrome_pcap),
 		cmocka_unit_test(test_run_match),
+		cmocka_unit_test(test_run_closed_midstream),
 		cmocka_unit_test(test_run_facts_only_on_match),
 	};
 
