@@ -36,6 +36,14 @@ enum dissect_answer {
 	DISSECT_MATCH_MORE, /* this protocol; more facts may follow */
 };
 
+/*
+ * The push service a TLS flow's port suggests: APNS 5223 and 2197, FCM
+ * 5228-5230 (seed 001 3.2). A hint, not proof (XMPP over TLS uses 5223
+ * too): packs confirm it with the SNI or the provider's addresses. On 443
+ * only the SNI can tell, so no hint is given there.
+ */
+enum push_service { PUSH_NONE, PUSH_APNS, PUSH_FCM };
+
 /* What a CONNECT tunnel carries after the proxy's 2xx. */
 enum tunnel_kind { TUNNEL_NONE, TUNNEL_TURN, TUNNEL_TLS, TUNNEL_UNKNOWN, TUNNEL_COUNT };
 
@@ -62,6 +70,7 @@ struct flow_facts {
 	uint8_t connect_host_len; /* 0: no CONNECT target (or an invalid one) */
 	uint8_t http_host_len;	  /* 0: no Host header (or proxy request host) */
 	uint8_t tunnel;		  /* enum tunnel_kind */
+	uint8_t push;		  /* enum push_service */
 	uint16_t connect_port;
 	uint16_t connect_status; /* the proxy's status code, 0 if not seen */
 	uint16_t tls_version;	 /* highest offered: 0x0304 for TLS 1.3 */

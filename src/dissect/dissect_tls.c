@@ -358,7 +358,7 @@ static enum dissect_answer client_hello(const struct dissect_input *in, struct f
 	return parse_hello(hs, facts);
 }
 
-static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow_facts *facts)
+static enum dissect_answer tls_answer(const struct dissect_input *in, struct flow_facts *facts)
 {
 	enum dissect_answer ans = client_hello(in, facts), m;
 
@@ -374,6 +374,28 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 		return ans;
 	m = midstream(in, facts);
 	return m == DISSECT_NOT_MINE ? ans : m;
+}
+
+static enum push_service push_port(uint16_t port)
+{
+	if (port == 5223 || port == 2197)
+		return PUSH_APNS;
+	if (port >= 5228 && port <= 5230)
+		return PUSH_FCM;
+	return PUSH_NONE;
+}
+
+static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow_facts *facts)
+{
+	enum dissect_answer ans = tls_answer(in, facts);
+
+	if (ans == DISSECT_MATCH || ans == DISSECT_MATCH_MORE) {
+		/* Mid-stream, the server is a guess: either port may be it. */
+		facts->push = (uint8_t)push_port(in->server_port);
+		if (!facts->push && in->midstream)
+			facts->push = (uint8_t)push_port(in->client_port);
+	}
+	return ans;
 }
 
 const struct dissector dissect_tls = {

@@ -165,6 +165,8 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 	if (x->app == APP_WEBSOCKET)
 		put(&b, ",\"websocket\":{\"accept_ok\":%s}",
 		    (x->flags & FACT_WS_ACCEPT_OK) ? "true" : "false");
+	if (x->push)
+		put(&b, ",\"push\":{\"service\":\"%s\"}", x->push == PUSH_APNS ? "apns" : "fcm");
 	if (x->flags & FACT_STUN)
 		put(&b, ",\"stun\":{\"method\":%u,\"turn\":%s%s}", x->stun_method,
 		    (x->flags & FACT_TURN) ? "true" : "false",

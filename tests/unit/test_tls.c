@@ -1546,6 +1546,37 @@ static void test_run_closed_midstream(void **state)
 	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NOT_MINE);
 }
 
+/* The push hint comes from the server's port (either, mid-stream). */
+static enum push_service push_of(uint16_t cport, uint16_t sport, bool midstream)
+{
+	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = cport,
+	                            .server_port = sport, .midstream = midstream };
+	uint8_t scratch[SCRATCH_LEN];
+	struct flow_facts f;
+
+	in.data[0] = minimal_hello;
+	in.len[0] = sizeof(minimal_hello);
+	in.scratch = scratch;
+	in.scratch_len = sizeof(scratch);
+	memset(&f, 0xa5, sizeof(f));
+	assert_int_equal(dissect_tls.probe(&in, &f), DISSECT_MATCH);
+	return (enum push_service)f.push;
+}
+
+static void test_push_hint(void **state)
+{
+	(void)state;
+	assert_int_equal(push_of(50000, 5223, false), PUSH_APNS);
+	assert_int_equal(push_of(50000, 2197, false), PUSH_APNS);
+	assert_int_equal(push_of(50000, 5228, false), PUSH_FCM);
+	assert_int_equal(push_of(50000, 5230, false), PUSH_FCM);
+	assert_int_equal(push_of(50000, 5231, false), PUSH_NONE);
+	assert_int_equal(push_of(50000, 5227, false), PUSH_NONE);
+	assert_int_equal(push_of(50000, 443, false), PUSH_NONE); /* only an SNI tells */
+	assert_int_equal(push_of(5223, 50000, false), PUSH_NONE);
+	assert_int_equal(push_of(5223, 50000, true), PUSH_APNS);
+}
+
 /* The bit of a dissector in a candidate mask. */
 static uint32_t bit_of(const struct dissector *d)
 {
@@ -1658,6 +1689,7 @@ int main(void)
 		cmocka_unit_test(test_ja4_chrome_pcap),
 		cmocka_unit_test(test_run_match),
 		cmocka_unit_test(test_run_closed_midstream),
+		cmocka_unit_test(test_push_hint),
 		cmocka_unit_test(test_run_facts_only_on_match),
 	};
 
