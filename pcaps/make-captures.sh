@@ -27,6 +27,10 @@
 #   turn-tls.pcap            the same over TLS on TCP 443 (-t -S)
 #   turn-connect.pcap        the same over TCP through squid: socat (client ns) does
 #                            CONNECT turn-rbx1.openrainbow.com:443, plain TURN inside
+#   webrtc-turn.pcap         headless Chromium, a local page with two RTCPeerConnections
+#                            limited to relay candidates on coturn (UDP 3478) and a data
+#                            channel: ICE checks, DTLS 1.3 and SCTP inside Send/Data
+#                            indications and ChannelData
 #
 # How: everything is real traffic between real programs (curl, squid, tinyproxy,
 # openssl s_client/s_server, python3, socat, chromium, node + ws, coturn's
@@ -688,6 +692,61 @@ cap_turn_connect() {
     daemon_stop turn-relay
 }
 
+cap_webrtc_turn() {
+    # Headless Chromium, a local page with two RTCPeerConnections that may only
+    # use relay candidates from coturn (UDP 3478) and a data channel between
+    # them: ICE checks, DTLS and SCTP travel in Send/Data indications and
+    # ChannelData. The page logs DONE once 3 messages crossed, closes both
+    # connections; then Chromium is stopped.
+    server_on 443 coturn
+    mkdir -p "$T/chromium-rtc"
+    cat >"$T/webrtc.html" <<EOF
+<!doctype html><title>dpixcap webrtc</title><script>
+const ice = { iceServers: [{ urls: 'turn:$S_IP:3478?transport=udp',
+                             username: '$TURN_USER', credential: '$TURN_PASS' }],
+              iceTransportPolicy: 'relay' };
+const log = (m) => console.log('DPIXCAP ' + m);
+(async () => {
+  const a = new RTCPeerConnection(ice), b = new RTCPeerConnection(ice);
+  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+  const dc = a.createDataChannel('dpixcap');
+  let got = 0;
+  b.ondatachannel = (e) => {
+    e.channel.onmessage = (m) => {
+      log('got ' + m.data);
+      if (++got === 3) setTimeout(() => { a.close(); b.close(); log('DONE'); }, 300);
+    };
+  };
+  dc.onopen = () => { for (let i = 1; i <= 3; i++) dc.send('hello ' + i + ' over turn'); };
+  await a.setLocalDescription();
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription();
+  await a.setRemoteDescription(b.localDescription);
+})().catch((e) => log('ERROR ' + e));
+</script>
+EOF
+    cap_start webrtc-turn.pcap
+    ip netns exec "$NS_C" chromium --headless=new --no-sandbox --disable-gpu \
+        --user-data-dir="$T/chromium-rtc" --no-first-run --no-default-browser-check \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-default-apps --disable-extensions --disable-domain-reliability \
+        --disable-features=WebRtcHideLocalIpsWithMdns \
+        --enable-logging=stderr --v=0 "file://$T/webrtc.html" \
+        >"$T/chromium-rtc.log" 2>&1 </dev/null &
+    local pid=$! done=0
+    PIDS+=("$pid")
+    for _ in $(seq 200); do
+        grep -q 'DPIXCAP \(DONE\|ERROR\)' "$T/chromium-rtc.log" && { done=1; break; }
+        sleep 0.1
+    done
+    sleep 1                          # let the deallocations (Refresh lifetime 0) pass
+    kill_wait "$pid" TERM
+    cap_stop
+    ((done)) && grep -q 'DPIXCAP DONE' "$T/chromium-rtc.log" ||
+        die "webrtc page did not finish: $(grep -a DPIXCAP "$T/chromium-rtc.log"; tail -5 "$T/chromium-rtc.log")"
+}
+
 # ---------------------------------------------------------------- verification
 
 # Number of client payload segments before the first payload from the other side
@@ -700,9 +759,10 @@ first_data_segments() {   # file
 }
 
 # tshark display filters that must each match at least one packet
-tshark_has() {   # file filter [decode-as]
+tshark_has() {   # file filter [tshark options]
     local n
-    n=$(tshark -r "$1" ${3:+-d "$3"} -Y "$2" 2>/dev/null | wc -l)
+    # shellcheck disable=SC2086  # options are split on purpose
+    n=$(tshark -r "$1" ${3:-} -Y "$2" 2>/dev/null | wc -l)
     ((n > 0)) || { echo "   !! $(basename "$1"): no packet matches tshark filter '$2'"; return 1; }
 }
 
@@ -738,6 +798,7 @@ verify() {
         [turn-udp.pcap]="$TURN_REALM|$TURN_USER"
         [turn-tcp.pcap]="$TURN_REALM|$TURN_USER"
         [turn-tls.pcap]=''
+        [webrtc-turn.pcap]="$TURN_REALM|$TURN_USER"
         [turn-connect.pcap]="CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.0|200 Connection established|$TURN_REALM|$TURN_USER"
     )
     # protocol checks with tshark: filter[;filter...] (STUN: Allocate request,
@@ -750,7 +811,10 @@ verify() {
         [turn-udp.pcap]="$stun"
         [turn-tcp.pcap]="$stun"
         [turn-tls.pcap]='tls.handshake.type == 1;tls.handshake.type == 2;tls.app_data'
+        # Send/Data indications, ChannelData, and (heuristic) DTLS hellos inside them
+        [webrtc-turn.pcap]="$stun;stun.type == 0x0016;stun.type == 0x0017;dtls.handshake.type == 1;dtls.handshake.type == 2"
     )
+    declare -A tsh_opts=([webrtc-turn.pcap]='--enable-heuristic dtls_stun')
     echo
     printf '%-24s %7s %7s  %s\n' FILE PACKETS BYTES FLOWS
     for f in "${SELECTED[@]}"; do
@@ -778,7 +842,7 @@ verify() {
         done
         IFS=';' read -r -a pats <<<"${tsh[$f]:-}"
         for s in "${pats[@]}"; do
-            tshark_has "$path" "$s" || ok=0
+            tshark_has "$path" "$s" "${tsh_opts[$f]:-}" || ok=0
         done
         if [[ $f == connect-split.pcap ]]; then
             local segs
@@ -810,7 +874,7 @@ CAPTURES=(
     connect-squid-turn connect-tinyproxy connect-denied connect-split
     tls-sni tls-sni-other http-get tls-big-hello udp-dns
     tls13-grease dtls ws-direct ws-connect
-    turn-udp turn-tcp turn-tls turn-connect
+    turn-udp turn-tcp turn-tls turn-connect webrtc-turn
 )
 SELECTED=()
 
