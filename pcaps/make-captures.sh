@@ -734,17 +734,18 @@ EOF
         --disable-features=WebRtcHideLocalIpsWithMdns \
         --enable-logging=stderr --v=0 "file://$T/webrtc.html" \
         >"$T/chromium-rtc.log" 2>&1 </dev/null &
-    local pid=$! done=0
+    local pid=$! finished=0
     PIDS+=("$pid")
     for _ in $(seq 200); do
-        grep -q 'DPIXCAP \(DONE\|ERROR\)' "$T/chromium-rtc.log" && { done=1; break; }
+        grep -q 'DPIXCAP \(DONE\|ERROR\)' "$T/chromium-rtc.log" && { finished=1; break; }
         sleep 0.1
     done
     sleep 1                          # let the deallocations (Refresh lifetime 0) pass
     kill_wait "$pid" TERM
     cap_stop
-    ((done)) && grep -q 'DPIXCAP DONE' "$T/chromium-rtc.log" ||
+    if ((!finished)) || ! grep -q 'DPIXCAP DONE' "$T/chromium-rtc.log"; then
         die "webrtc page did not finish: $(grep -a DPIXCAP "$T/chromium-rtc.log"; tail -5 "$T/chromium-rtc.log")"
+    fi
 }
 
 # ---------------------------------------------------------------- verification
