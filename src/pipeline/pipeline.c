@@ -68,6 +68,10 @@ static void decide(struct pipeline *p, struct flow *f, enum verdict_reason why, 
 	const struct flow_facts *facts = f->insp ? &f->insp->facts : &none;
 	struct verdict v;
 
+	/* A flow a dissector recognized is classified, whenever the wait for
+	 * more of its facts ended (budget, flow end, eviction). */
+	if (facts->app != APP_UNKNOWN && why != REASON_NO_MEMORY)
+		why = REASON_CLASSIFIED;
 	rules_eval(p->rules, facts, &v);
 	v.reason = (uint8_t)why;
 	f->action = v.action;
@@ -174,8 +178,7 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 	}
 	/* Out of budget: a flow already recognized keeps what it learned. */
 	if (in->payload_pkts >= p->max_packets)
-		decide(p, f, in->facts.app != APP_UNKNOWN ? REASON_CLASSIFIED : REASON_BUDGET,
-		       pkt->ts_us);
+		decide(p, f, REASON_BUDGET, pkt->ts_us);
 }
 
 enum rule_action pipeline_frame(struct pipeline *p, enum link_type link, const uint8_t *frame,

@@ -3,7 +3,8 @@
 # diff the EVE output (and the table view of all of them) against the files
 # kept in tests/golden/. After reviewing a diff, regenerate with
 #   DPIX_REGEN=1 make check TESTS=tests/golden/run.sh
-# Also checks that two runs give the same bytes.
+# Also checks that two runs give the same bytes. A capture that needs
+# other options than the defaults names them in tests/golden/<name>.args.
 set -u
 : "${DPIX:?DPIX must name the dpix binary}"
 : "${top_srcdir:?}"
@@ -14,8 +15,11 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 for pcap in pcaps/*.pcap; do
 	name=$(basename "$pcap" .pcap)
-	"$DPIX" replay -q --format eve "$pcap" > "$tmp/$name.eve" || { echo "FAIL: $pcap: dpix exited $?"; fail=1; }
-	"$DPIX" replay -q --format eve "$pcap" > "$tmp/$name.again" 2>&1
+	args=$(cat "tests/golden/$name.args" 2>/dev/null)
+	# shellcheck disable=SC2086 # args are words
+	"$DPIX" replay -q --format eve $args "$pcap" > "$tmp/$name.eve" || { echo "FAIL: $pcap: dpix exited $?"; fail=1; }
+	# shellcheck disable=SC2086
+	"$DPIX" replay -q --format eve $args "$pcap" > "$tmp/$name.again" 2>&1
 	cmp -s "$tmp/$name.eve" "$tmp/$name.again" || { echo "FAIL: $pcap: two runs differ"; fail=1; }
 	if [ -n "${DPIX_REGEN:-}" ]; then
 		cp "$tmp/$name.eve" "tests/golden/$name.eve"
