@@ -45,7 +45,15 @@ enum dissect_answer {
 enum push_service { PUSH_NONE, PUSH_APNS, PUSH_FCM };
 
 /* What a CONNECT tunnel carries after the proxy's 2xx. */
-enum tunnel_kind { TUNNEL_NONE, TUNNEL_TURN, TUNNEL_TLS, TUNNEL_UNKNOWN, TUNNEL_COUNT };
+enum tunnel_kind {
+	TUNNEL_NONE,
+	TUNNEL_TURN,
+	TUNNEL_TLS,
+	TUNNEL_UNKNOWN,
+	TUNNEL_HTTP,	  /* plain HTTP through a CONNECT to port 80 */
+	TUNNEL_WEBSOCKET, /* a WebSocket upgrade (ws://) through it */
+	TUNNEL_COUNT
+};
 
 /* flow_facts.flags */
 #define FACT_FRONTING 0x01     /* the tunnel's SNI differs from the CONNECT host */

@@ -167,7 +167,8 @@ static bool same_host(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* Dissectors that may speak inside a tunnel, tried in this order. */
-static const struct dissector *const tunnel_probes[] = { &dissect_tls, &dissect_stun };
+static const struct dissector *const tunnel_probes[] = { &dissect_tls, &dissect_stun,
+							  &dissect_http };
 
 /* What the tunnel carries, from each side's first bytes after the headers. */
 static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end, size_t rsp_end,
@@ -203,10 +204,15 @@ static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end
 			    !same_host(inner.sni, inner.sni_len, facts->connect_host,
 				       facts->connect_host_len))
 				facts->flags |= FACT_FRONTING;
-		} else {
+		} else if (tunnel_probes[i]->app == APP_STUN) {
 			facts->tunnel = TUNNEL_TURN;
 			facts->stun_method = inner.stun_method;
 			facts->flags |= inner.flags & (FACT_STUN | FACT_TURN);
+		} else {
+			facts->tunnel = inner.app == APP_WEBSOCKET ? TUNNEL_WEBSOCKET : TUNNEL_HTTP;
+			memcpy(facts->http_host, inner.http_host, sizeof(facts->http_host));
+			facts->http_host_len = inner.http_host_len;
+			facts->flags |= inner.flags & FACT_WS_ACCEPT_OK;
 		}
 		/* A hello still coming: its SNI may follow. */
 		return a == DISSECT_MATCH_MORE && !sub.closed[0] ? DISSECT_MATCH_MORE
@@ -228,7 +234,9 @@ static enum dissect_answer connect_probe(const struct dissect_input *in, struct 
 	facts->connect_status = 0;
 	facts->tunnel = TUNNEL_NONE;
 	facts->sni_len = 0;
-	facts->flags &= (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_STUN | FACT_TURN);
+	facts->http_host_len = 0;
+	facts->flags &= (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_STUN | FACT_TURN |
+				    FACT_WS_ACCEPT_OK);
 	req_end = header_end(in->data[0], in->len[0]);
 	if (!req_end)
 		return in->len[0] >= CONNECT_MAX_HEADER || in->closed[0] ? DISSECT_MATCH

@@ -75,7 +75,8 @@ static void put_time(struct sbuf *b, uint64_t ts_us)
 	put(b, "\"timestamp\":\"%s.%06u+0000\"", t, (unsigned)(ts_us % 1000000u));
 }
 
-static const char *const tunnel_names[TUNNEL_COUNT] = { "none", "turn", "tls", "unknown" };
+static const char *const tunnel_names[TUNNEL_COUNT] = { "none",	   "turn", "tls",
+							 "unknown", "http", "websocket" };
 
 /* "tls": {...} when a hello was seen: the SNI, ALPN list, JA4, version, ECH. */
 static void put_tls(struct sbuf *b, const struct flow_facts *x)
@@ -162,7 +163,7 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 			put(&b, "%s\"proxy\":true", x->http_host_len ? "," : "");
 		put(&b, "}");
 	}
-	if (x->app == APP_WEBSOCKET)
+	if (x->app == APP_WEBSOCKET || x->tunnel == TUNNEL_WEBSOCKET)
 		put(&b, ",\"websocket\":{\"accept_ok\":%s}",
 		    (x->flags & FACT_WS_ACCEPT_OK) ? "true" : "false");
 	if (x->push)

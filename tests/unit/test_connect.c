@@ -650,7 +650,7 @@ static void test_tunnel_fronting(void **state)
 static void test_tunnel_unknown(void **state)
 {
 	(void)state;
-	static const uint8_t junk[] = "GET / HTTP/1.1\r\n\r\n";
+	static const uint8_t junk[] = "\x01\x02\x03\x04 binary";
 	struct flow_facts f;
 
 	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", junk, sizeof(junk) - 1, false, &f),
@@ -660,6 +660,39 @@ static void test_tunnel_unknown(void **state)
 	/* An empty tunnel that ends: nothing carried. */
 	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", NULL, 0, true, &f), DISSECT_MATCH);
 	assert_int_equal(f.tunnel, TUNNEL_NONE);
+}
+
+/* Through a CONNECT to port 80: plain HTTP, and a ws:// upgrade whose
+ * 101 comes back after the proxy's 200 (RFC 6455 1.3's key and accept). */
+static void test_tunnel_http_websocket(void **state)
+{
+	(void)state;
+	static const char get[] = "GET /x HTTP/1.1\r\nHost: web.openrainbow.com\r\n\r\n";
+	static const char ws[] = "GET /chat HTTP/1.1\r\nHost: web.openrainbow.com\r\n"
+	                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                         "Sec-WebSocket-Version: 13\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	static const char ok_101[] = "HTTP/1.1 200 Connection established\r\n\r\n"
+	                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	                             "Connection: Upgrade\r\n"
+	                             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+	struct flow_facts f;
+
+	assert_int_equal(probe_both(ok, (const uint8_t *)get, sizeof(get) - 1, false, &f),
+	                 DISSECT_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_HTTP);
+	assert_string_equal(f.http_host, "web.openrainbow.com");
+	/* The upgrade waits for the server's 101, then checks its accept. */
+	assert_int_equal(probe_both(ok, (const uint8_t *)ws, sizeof(ws) - 1, false, &f),
+	                 DISSECT_MATCH_MORE);
+	assert_int_equal(f.tunnel, TUNNEL_WEBSOCKET);
+	assert_false(f.flags & FACT_WS_ACCEPT_OK);
+	assert_int_equal(probe_both(ok_101, (const uint8_t *)ws, sizeof(ws) - 1, false, &f),
+	                 DISSECT_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_WEBSOCKET);
+	assert_true(f.flags & FACT_WS_ACCEPT_OK);
+	assert_int_equal(f.app, APP_UNKNOWN); /* the descriptor's app is set by dissect_run */
 }
 
 static void test_request_header_too_long(void **state)
@@ -689,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_tunnel_tls_same_host),
 		cmocka_unit_test(test_tunnel_fronting),
 		cmocka_unit_test(test_tunnel_unknown),
+		cmocka_unit_test(test_tunnel_http_websocket),
 		cmocka_unit_test(test_request_header_too_long),
 		cmocka_unit_test(test_descriptor),
 		cmocka_unit_test(test_turn_http11),
