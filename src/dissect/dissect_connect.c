@@ -168,7 +168,7 @@ static bool same_host(const char *a, size_t alen, const char *b, size_t blen)
 
 /* Dissectors that may speak inside a tunnel, tried in this order. */
 static const struct dissector *const tunnel_probes[] = { &dissect_tls, &dissect_stun,
-							  &dissect_http };
+							 &dissect_http };
 
 /* What the tunnel carries, from each side's first bytes after the headers. */
 static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end, size_t rsp_end,
@@ -235,8 +235,8 @@ static enum dissect_answer connect_probe(const struct dissect_input *in, struct 
 	facts->tunnel = TUNNEL_NONE;
 	facts->sni_len = 0;
 	facts->http_host_len = 0;
-	facts->flags &= (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_STUN | FACT_TURN |
-				    FACT_WS_ACCEPT_OK);
+	facts->flags &=
+	    (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_STUN | FACT_TURN | FACT_WS_ACCEPT_OK);
 	req_end = header_end(in->data[0], in->len[0]);
 	if (!req_end)
 		return in->len[0] >= CONNECT_MAX_HEADER || in->closed[0] ? DISSECT_MATCH

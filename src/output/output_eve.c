@@ -76,7 +76,7 @@ static void put_time(struct sbuf *b, uint64_t ts_us)
 }
 
 static const char *const tunnel_names[TUNNEL_COUNT] = { "none",	   "turn", "tls",
-							 "unknown", "http", "websocket" };
+							"unknown", "http", "websocket" };
 
 /* "tls": {...} when a hello was seen: the SNI, ALPN list, JA4, version, ECH. */
 static void put_tls(struct sbuf *b, const struct flow_facts *x)
