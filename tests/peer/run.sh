@@ -1,7 +1,9 @@
 #!/bin/sh
 # Replay every capture of the peer corpus (nDPI and suricata-verify test
-# captures, ../shared/peer-pcaps) and compare names with nDPI's ground
-# truth. Skipped, and says so, when the corpus is not there.
+# captures, ../shared/peer-pcaps) and compare app_proto and names with
+# nDPI's ground truth (compare.py; every disagreement must be explained in
+# docs/peer-agreement.md). Skipped, and says so, when the corpus is not
+# there.
 set -u
 : "${DPIX:?}"
 : "${top_srcdir:?}"
@@ -22,5 +24,6 @@ for f in $(awk -F'\t' 'NR > 1 { print $6 }' "$peer/manifest.tsv"); do
 done
 rm -f err.$$
 echo "replayed $n peer captures"
-python3 "$top_srcdir/tests/peer/hosts.py" "$DPIX" "$peer" "$top_srcdir/rules" 95 || fail=1
+python3 "$top_srcdir/tests/peer/compare.py" "$DPIX" "$peer" "$top_srcdir/rules" \
+	"$top_srcdir/docs/peer-agreement.md" 95 98 || fail=1
 exit $fail
