@@ -62,17 +62,43 @@ static void inspect_free(struct pipeline *p, struct flow *f)
 	f->insp = NULL;
 }
 
+/* A flow's endpoints as rules see them: IPv4 as ::ffff:a.b.c.d. */
+static void rules_input_of(const struct flow *f, const struct flow_facts *facts,
+			   struct rules_input *in)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	for (int d = 0; d < 2; d++) {
+		uint8_t *a = in->addr[d];
+
+		if (f->key.family == 4) {
+			memcpy(a, mapped, 12);
+			memcpy(a + 12, f->key.addr[d], 4);
+		} else {
+			memcpy(a, f->key.addr[d], 16);
+		}
+	}
+	in->facts = facts;
+	in->proto = f->key.proto;
+	in->src = in->addr[0];
+	in->dst = in->addr[1];
+	in->sport = f->key.port[0];
+	in->dport = f->key.port[1];
+}
+
 static void decide(struct pipeline *p, struct flow *f, enum verdict_reason why, uint64_t ts)
 {
 	static const struct flow_facts none;
 	const struct flow_facts *facts = f->insp ? &f->insp->facts : &none;
+	struct rules_input in;
 	struct verdict v;
 
 	/* A flow a dissector recognized is classified, whenever the wait for
 	 * more of its facts ended (budget, flow end, eviction). */
 	if (facts->app != APP_UNKNOWN && why != REASON_NO_MEMORY)
 		why = REASON_CLASSIFIED;
-	rules_eval(p->rules, facts, &v);
+	rules_input_of(f, facts, &in);
+	rules_eval(p->rules, &in, &v);
 	v.reason = (uint8_t)why;
 	f->action = v.action;
 	f->decided = 1;

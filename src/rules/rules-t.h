@@ -2,17 +2,13 @@
 #ifndef DPIX_RULES_T_H
 #define DPIX_RULES_T_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, ACTION_COUNT };
+struct flow_facts;
 
-/* Which name of a flow a rule looks at. */
-enum rule_field {
-	FIELD_SNI,     /* TLS server_name */
-	FIELD_CONNECT, /* HTTP CONNECT target host */
-	FIELD_NAME,    /* either of them */
-};
+enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, ACTION_COUNT };
 
 /*
  * A set of domain names. Entries are exact names ("example.com"), names
@@ -36,18 +32,96 @@ struct domain_set {
 	uint32_t nslots; /* power of two, at most half full */
 	uint32_t count;	 /* entries as written in the pack */
 	uint32_t used;	 /* slots in use */
+	char **written;	 /* the entries as written, for printing */
+};
+
+/* Addresses and CIDRs over one 128-bit space, IPv4 as ::ffff:a.b.c.d. */
+struct addr_cidr {
+	uint8_t addr[16];
+	uint8_t plen; /* over the 128 bits: an IPv4 /24 is 120 */
+};
+
+struct addr_range {
+	uint8_t lo[16], hi[16];
+};
+
+struct addr_set {
+	struct addr_cidr *cidrs; /* as written */
+	size_t ncidrs, cap;
+	struct addr_range *ranges; /* sorted, merged: what lookups search */
+	size_t nranges;
+};
+
+struct port_range {
+	uint16_t lo, hi;
+};
+
+struct port_set {
+	struct port_range *written;
+	size_t nwritten, cap;
+	struct port_range *ranges; /* sorted, merged */
+	size_t nranges;
+};
+
+/* PCRE2 patterns matched against a whole name, ignoring case. */
+struct pattern_set {
+	void **code; /* pcre2_code_8 * */
+	char **src;
+	size_t n, cap;
+};
+
+enum set_kind { SET_DOMAINS, SET_PATTERNS, SET_ADDRESSES, SET_PORTS, SET_KIND_COUNT };
+
+/* A named set of a pack; an inline list in a rule is an unnamed one. */
+struct rule_set {
+	char *name; /* NULL: written inline in a rule */
+	uint8_t kind;
+	unsigned line;
+	char *from; /* the list file it was read from, or NULL */
+	union {
+		struct domain_set *dom;
+		struct pattern_set *pat;
+		struct addr_set *addr;
+		struct port_set *port;
+	} u;
 };
 
 struct rule_pack;
 
+/* What a rule can look at; COND_* bits say which conditions a rule has. */
+#define COND_TRANSPORT 0x0001
+#define COND_APP 0x0002
+#define COND_SNI 0x0004
+#define COND_CONNECT 0x0008
+#define COND_NAME 0x0010
+#define COND_HTTP_HOST 0x0020
+#define COND_CONNECT_PORT 0x0040
+#define COND_DST 0x0080
+#define COND_SRC 0x0100
+#define COND_DPORT 0x0200
+#define COND_TUNNEL 0x0400
+#define COND_WEBSOCKET 0x0800
+#define COND_FRONTING 0x1000
+#define COND_PUSH 0x2000
+#define COND_JA4 0x4000
+
 struct rule {
 	char *id;
-	uint8_t action; /* enum rule_action */
-	uint8_t field;	/* enum rule_field */
-	const struct domain_set *set;
-	char *service; /* may be NULL */
-	char *msg;     /* may be NULL */
-	char *ref;     /* section of the source document, may be NULL */
+	uint8_t action;	   /* enum rule_action */
+	uint8_t transport; /* IPPROTO_TCP or IPPROTO_UDP, with COND_TRANSPORT */
+	uint8_t push;	   /* bit per enum push_service, with COND_PUSH */
+	uint32_t conds;	   /* COND_* */
+	uint32_t apps;	   /* bit per enum app_proto */
+	uint32_t tunnels;  /* bit per enum tunnel_kind */
+	const struct rule_set *sni, *connect, *name, *http_host;
+	const struct rule_set *dst, *src, *dport, *connect_port;
+	char **ja4;
+	size_t nja4;
+	uint32_t timeout; /* seconds; 0: none given */
+	char *service;	  /* may be NULL */
+	char *msg;	  /* may be NULL */
+	char *ref;	  /* section of the source document, may be NULL */
+	const char *file; /* the file it is written in (a pack or an include) */
 	unsigned line;
 	const struct rule_pack *pack;
 };
@@ -55,8 +129,11 @@ struct rule {
 struct rule_pack {
 	char *path;
 	char *name, *version, *date, *source;
-	struct domain_set **sets;
+	uint8_t default_action; /* ACTION_NONE: none declared */
+	struct rule_set **sets; /* named, then inline ones */
 	size_t nsets;
+	char **files; /* the pack and every file it included or read lists from */
+	size_t nfiles;
 	struct rule *rules;
 	size_t nrules;
 };
@@ -65,6 +142,16 @@ struct rule_pack {
 struct ruleset {
 	struct rule_pack **packs;
 	size_t npacks;
+	uint8_t default_action; /* the first declared, else inspect */
+};
+
+/* What a rule is evaluated on: a flow's endpoints and its facts. */
+struct rules_input {
+	const struct flow_facts *facts;
+	uint8_t proto;		  /* IPPROTO_TCP or IPPROTO_UDP */
+	const uint8_t *src, *dst; /* 16 bytes each, IPv4 as ::ffff:a.b.c.d */
+	uint16_t sport, dport;
+	uint8_t addr[2][16]; /* storage src and dst may point into */
 };
 
 /* Why a flow got its verdict. */

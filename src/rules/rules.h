@@ -19,8 +19,15 @@ int rules_load_dir(struct ruleset *rs, const char *dir, struct rules_error *err)
 
 void ruleset_free(struct ruleset *rs);
 
-/* First matching rule across packs in load order; no match: inspect. */
-void rules_eval(const struct ruleset *rs, const struct flow_facts *facts, struct verdict *v);
+/* Includes nest at most this deep. */
+#define RULES_INCLUDE_DEPTH 8
+
+/* First matching rule across packs in load order; no match: the ruleset's
+ * default (the first pack's 'default' that was declared), else inspect. */
+void rules_eval(const struct ruleset *rs, const struct rules_input *in, struct verdict *v);
+
+/* Does rule r match? (rules_eval without the index, for tools and tests.) */
+bool rule_matches(const struct rule *r, const struct rules_input *in);
 
 const char *rule_action_name(enum rule_action a);
 const char *verdict_reason_name(enum verdict_reason r);
@@ -33,5 +40,33 @@ void domain_set_free(struct domain_set *s);
 int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const char **why);
 /* Is the name (any case, trailing dot allowed) in the set? */
 bool domain_set_match(const struct domain_set *s, const char *name, size_t len);
+
+/* Address, port and pattern sets (rules_sets.c). A set is filled with
+ * *_add, then sealed once (sorted, merged) before any *_match. */
+struct addr_set *addr_set_new(void);
+void addr_set_free(struct addr_set *s);
+/* "192.0.2.0/24", "2001:db8::/32", an address: 16 bytes (IPv4 mapped),
+ * the prefix length over them, family 4 or 6; -1 with a reason. */
+int addr_parse(const char *text, uint8_t addr[16], uint8_t *plen, uint8_t *family,
+	       const char **why);
+int addr_set_add(struct addr_set *s, const uint8_t addr[16], uint8_t plen);
+int addr_set_seal(struct addr_set *s);
+bool addr_set_match(const struct addr_set *s, const uint8_t addr[16]);
+
+struct port_set *port_set_new(void);
+void port_set_free(struct port_set *s);
+/* "443" or "5228-5230"; -1 with a reason. */
+int port_parse(const char *text, uint16_t *lo, uint16_t *hi, const char **why);
+int port_set_add(struct port_set *s, uint16_t lo, uint16_t hi);
+int port_set_seal(struct port_set *s);
+bool port_set_match(const struct port_set *s, uint16_t port);
+
+struct pattern_set *pattern_set_new(void);
+void pattern_set_free(struct pattern_set *s);
+/* Compile one pattern; -1 with the error and its offset in the pattern. */
+int pattern_set_add(struct pattern_set *s, const char *re, size_t len, size_t *col, char *why,
+		    size_t whylen);
+/* Does a pattern match the whole name (ignoring case and a trailing dot)? */
+bool pattern_set_match(const struct pattern_set *s, const char *name, size_t len);
 
 #endif

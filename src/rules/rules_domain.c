@@ -56,6 +56,9 @@ void domain_set_free(struct domain_set *s)
 			free(e->globs[g]);
 		free(e->globs);
 	}
+	for (uint32_t i = 0; s->written && i < s->count; i++)
+		free(s->written[i]);
+	free(s->written);
 	free(s->slots);
 	free(s->name);
 	free(s);
@@ -176,6 +179,16 @@ int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const
 	}
 	if ((s->used + 1) * 2 > s->nslots && grow(s) < 0)
 		goto nomem;
+	if (!(s->count & (s->count - 1))) { /* 0, 1, 2, 4...: double */
+		char **w = realloc(s->written, (s->count ? s->count * 2 : 1) * sizeof(*w));
+
+		if (!w)
+			goto nomem;
+		s->written = w;
+	}
+	if (!(s->written[s->count] = strdup(buf)))
+		goto nomem;
+	s->count++;
 	n = strlen(key);
 	e = find(s, key, n, fnv1a(key, n));
 	if (!e->name) {
@@ -185,7 +198,6 @@ int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const
 		e->hash = fnv1a(key, n);
 		s->used++;
 	}
-	s->count++;
 	if (!star) {
 		e->exact = 1;
 	} else if (!glob) {

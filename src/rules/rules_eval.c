@@ -3,7 +3,10 @@
  *
  * Evaluation order: packs in the order they were loaded, rules in the order
  * they are written; the first rule that matches decides. No priorities: the
- * order a reviewer reads is the order that runs. No match: inspect.
+ * order a reviewer reads is the order that runs. No match: the first
+ * 'default' a pack declared, else inspect. A rule matches when all its
+ * conditions hold; the CONNECT conditions (connect, connect-port, tunnel)
+ * only hold on a CONNECT flow.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dissect/dissect.h"
 #include "rules/rules.h"
 
 static const char *const action_names[ACTION_COUNT] = { "none", "bypass", "inspect", "drop" };
@@ -30,32 +34,90 @@ const char *verdict_reason_name(enum verdict_reason r)
 	return (unsigned)r < REASON_COUNT ? reason_names[r] : "invalid";
 }
 
-static bool rule_matches(const struct rule *r, const struct flow_facts *f)
+/* A name against a domains or patterns set. */
+static bool name_in(const struct rule_set *s, const char *name, size_t len)
 {
-	bool sni = f->sni_len && domain_set_match(r->set, f->sni, f->sni_len);
-	bool con =
-	    f->connect_host_len && domain_set_match(r->set, f->connect_host, f->connect_host_len);
-
-	switch (r->field) {
-	case FIELD_SNI:
-		return sni;
-	case FIELD_CONNECT:
-		return con;
-	case FIELD_NAME:
-		return sni || con;
-	}
+	if (!len)
+		return false;
+	if (s->kind == SET_DOMAINS)
+		return domain_set_match(s->u.dom, name, len);
+	if (s->kind == SET_PATTERNS)
+		return pattern_set_match(s->u.pat, name, len);
 	return false;
 }
 
-void rules_eval(const struct ruleset *rs, const struct flow_facts *facts, struct verdict *v)
+/* The CONNECT host: by name, or as an IP literal against an address set. */
+static bool connect_in(const struct rule_set *s, const struct flow_facts *f)
 {
-	v->action = ACTION_INSPECT;
+	uint8_t addr[16], plen, family;
+	const char *why;
+
+	if (s->kind != SET_ADDRESSES)
+		return name_in(s, f->connect_host, f->connect_host_len);
+	return f->connect_host_len &&
+	       addr_parse(f->connect_host, addr, &plen, &family, &why) == 0 && plen == 128 &&
+	       addr_set_match(s->u.addr, addr);
+}
+
+static bool ja4_in(const struct rule *r, const struct flow_facts *f)
+{
+	for (size_t i = 0; f->ja4[0] && i < r->nja4; i++)
+		if (!strcmp(r->ja4[i], f->ja4))
+			return true;
+	return false;
+}
+
+bool rule_matches(const struct rule *r, const struct rules_input *in)
+{
+	const struct flow_facts *f = in->facts;
+	uint32_t c = r->conds;
+	bool connect = f->app == APP_CONNECT;
+
+	if ((c & COND_TRANSPORT) && in->proto != r->transport)
+		return false;
+	if ((c & COND_APP) && !(f->app < 32 && (r->apps & (1u << f->app))))
+		return false;
+	if ((c & COND_SNI) && !name_in(r->sni, f->sni, f->sni_len))
+		return false;
+	if ((c & COND_CONNECT) && !(connect && connect_in(r->connect, f)))
+		return false;
+	if ((c & COND_NAME) &&
+	    !((connect && name_in(r->name, f->connect_host, f->connect_host_len)) ||
+	      name_in(r->name, f->sni, f->sni_len)))
+		return false;
+	if ((c & COND_HTTP_HOST) && !name_in(r->http_host, f->http_host, f->http_host_len))
+		return false;
+	if ((c & COND_CONNECT_PORT) && !(connect && f->connect_host_len &&
+					 port_set_match(r->connect_port->u.port, f->connect_port)))
+		return false;
+	if ((c & COND_DST) && !addr_set_match(r->dst->u.addr, in->dst))
+		return false;
+	if ((c & COND_SRC) && !addr_set_match(r->src->u.addr, in->src))
+		return false;
+	if ((c & COND_DPORT) && !port_set_match(r->dport->u.port, in->dport))
+		return false;
+	if ((c & COND_TUNNEL) && !(connect && (r->tunnels & (1u << f->tunnel))))
+		return false;
+	if ((c & COND_WEBSOCKET) && f->app != APP_WEBSOCKET && f->tunnel != TUNNEL_WEBSOCKET)
+		return false;
+	if ((c & COND_FRONTING) && !(f->flags & FACT_FRONTING))
+		return false;
+	if ((c & COND_PUSH) && !(f->push && (r->push & (1u << f->push))))
+		return false;
+	if ((c & COND_JA4) && !ja4_in(r, f))
+		return false;
+	return true;
+}
+
+void rules_eval(const struct ruleset *rs, const struct rules_input *in, struct verdict *v)
+{
+	v->action = rs->default_action ? rs->default_action : ACTION_INSPECT;
 	v->rule = NULL;
 	for (size_t p = 0; p < rs->npacks; p++) {
 		const struct rule_pack *pk = rs->packs[p];
 
 		for (size_t i = 0; i < pk->nrules; i++) {
-			if (rule_matches(&pk->rules[i], facts)) {
+			if (rule_matches(&pk->rules[i], in)) {
 				v->action = pk->rules[i].action;
 				v->rule = &pk->rules[i];
 				return;

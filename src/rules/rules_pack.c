@@ -3,21 +3,26 @@
  *
  *   # comment
  *   pack NAME                       first statement
- *   version TEXT | date TEXT | source TEXT
- *   domains SET = NAME...           or  domains SET { NAME... }
- *   rule ID ACTION FIELD in SET [service TEXT] [msg TEXT] [ref TEXT]
+ *   version TEXT | date TEXT | source TEXT | default ACTION
+ *   include "FILE"                  its sets and rules, here
+ *   KIND SET = ENTRY...  |  KIND SET { ENTRY... }  |  KIND SET from "FILE"
+ *                                   KIND: domains patterns addresses ports
+ *   rule ID ACTION ITEM...          or  rule ID ACTION { ITEM... }
+ *                                   ITEM: a condition, service, msg, ref, timeout
  *
  * TEXT is a word or a "quoted string" (\" and \\ escape). A statement ends
  * at the end of its line, except inside { }. Every error names
  * file:line:column, the text found and what was expected; a pack with an
- * error is discarded whole.
+ * error, in any file it includes or list it reads, is discarded whole.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dissect/dissect.h"
 #include "rules/rules.h"
 
 #define PACK_MAX_BYTES (64u << 20)
@@ -29,6 +34,7 @@ struct token {
 	const char *text; /* T_WORD: into the file; T_STRING: lexer's buffer */
 	size_t len;
 	unsigned line, col;
+	bool quoted; /* written between double quotes */
 };
 
 struct parser {
@@ -40,6 +46,7 @@ struct parser {
 	struct token tok; /* current token */
 	struct rules_error *err;
 	struct rule_pack *pack;
+	char *text; /* the file's bytes */
 };
 
 static int fail(struct parser *ps, const struct token *t, const char *fmt, ...)
@@ -83,6 +90,7 @@ static int next(struct parser *ps)
 			ps->p++;
 	t->line = ps->line;
 	t->col = (unsigned)(ps->p - ps->line_start) + 1;
+	t->quoted = false;
 	t->text = ps->p;
 	t->len = 1;
 	if (ps->p >= ps->end) {
@@ -127,6 +135,7 @@ static int next(struct parser *ps)
 		ps->p++;
 		ps->strbuf[n] = '\0';
 		t->type = T_STRING;
+		t->quoted = true;
 		t->text = ps->strbuf;
 		t->len = n;
 		return 0;
@@ -216,39 +225,277 @@ static int expect_eol(struct parser *ps)
 	return 0;
 }
 
-static struct domain_set *find_set(const struct rule_pack *pk, const char *name, size_t n)
+static const char *const kind_words[SET_KIND_COUNT] = { "domains", "patterns", "addresses",
+							"ports" };
+static const char *const kind_nouns[SET_KIND_COUNT] = { "domain names", "patterns", "addresses",
+							"ports" };
+
+static struct rule_set *find_set(const struct rule_pack *pk, const char *name, size_t n)
 {
-	for (size_t i = 0; i < pk->nsets; i++)
-		if (strlen(pk->sets[i]->name) == n && !memcmp(pk->sets[i]->name, name, n))
+	for (size_t i = 0; i < pk->nsets; i++) {
+		const char *sn = pk->sets[i]->name;
+
+		if (sn && strlen(sn) == n && !memcmp(sn, name, n))
 			return pk->sets[i];
+	}
 	return NULL;
 }
 
-static int add_domain(struct parser *ps, struct domain_set *s)
+static void set_free(struct rule_set *s)
 {
-	const char *why;
-	char name[300];
-	size_t col;
-	struct token at = ps->tok;
-
-	if (ps->tok.type != T_WORD)
-		return fail(ps, &ps->tok, "expected a domain name");
-	if (ps->tok.len >= sizeof(name))
-		return fail(ps, &ps->tok, "bad domain '%.60s...': name longer than 253 characters",
-			    ps->tok.text);
-	memcpy(name, ps->tok.text, ps->tok.len);
-	name[ps->tok.len] = '\0';
-	if (domain_set_add(s, name, &col, &why) < 0) {
-		at.col += (unsigned)col;
-		return fail(ps, &at, "bad domain '%s': %s", name, why);
+	if (!s)
+		return;
+	switch (s->kind) {
+	case SET_DOMAINS:
+		domain_set_free(s->u.dom);
+		break;
+	case SET_PATTERNS:
+		pattern_set_free(s->u.pat);
+		break;
+	case SET_ADDRESSES:
+		addr_set_free(s->u.addr);
+		break;
+	case SET_PORTS:
+		port_set_free(s->u.port);
+		break;
 	}
+	free(s->name);
+	free(s->from);
+	free(s);
+}
+
+/* A new set of the pack (name NULL: an inline list of a rule). */
+static struct rule_set *set_new(struct parser *ps, enum set_kind kind, char *name)
+{
+	struct rule_pack *pk = ps->pack;
+	struct rule_set *s = calloc(1, sizeof(*s)), **v;
+
+	if (!s) {
+		free(name);
+		return NULL;
+	}
+	s->name = name;
+	s->kind = (uint8_t)kind;
+	s->line = ps->tok.line;
+	switch (kind) {
+	case SET_DOMAINS:
+		s->u.dom = domain_set_new(name ? name : "");
+		break;
+	case SET_PATTERNS:
+		s->u.pat = pattern_set_new();
+		break;
+	case SET_ADDRESSES:
+		s->u.addr = addr_set_new();
+		break;
+	default:
+		s->u.port = port_set_new();
+		break;
+	}
+	v = s->u.dom ? realloc(pk->sets, (pk->nsets + 1) * sizeof(*v)) : NULL;
+	if (!v) {
+		set_free(s);
+		return NULL;
+	}
+	pk->sets = v;
+	pk->sets[pk->nsets++] = s;
+	return s;
+}
+
+static size_t set_count(const struct rule_set *s)
+{
+	switch (s->kind) {
+	case SET_DOMAINS:
+		return s->u.dom->count;
+	case SET_PATTERNS:
+		return s->u.pat->n;
+	case SET_ADDRESSES:
+		return s->u.addr->ncidrs;
+	default:
+		return s->u.port->nwritten;
+	}
+}
+
+/* One entry of a set, from the token at (a word; a pattern may be quoted). */
+static int add_entry(struct parser *ps, struct rule_set *s, const struct token *t)
+{
+	struct token at = *t;
+	char text[300], why[200];
+	const char *w = NULL;
+	size_t col = 0;
+	int rc = 0;
+
+	static const char *const one[SET_KIND_COUNT] = { "a domain name",
+							 "a pattern in double quotes", "an address",
+							 "a port" };
+
+	/* Patterns are quoted: '#', '{' and '=' are common in them. */
+	if (t->type != (s->kind == SET_PATTERNS ? T_STRING : T_WORD))
+		return fail(ps, t, "expected %s", one[s->kind]);
+	if (s->kind == SET_PATTERNS) {
+		if (pattern_set_add(s->u.pat, t->text, t->len, &col, why, sizeof(why)) < 0) {
+			at.col += (unsigned)col + t->quoted;
+			return fail(ps, &at, "bad pattern: %s", why);
+		}
+		return 0;
+	}
+	if (t->len >= sizeof(text))
+		return fail(ps, t, "bad %s '%.60s...': %s",
+			    s->kind == SET_DOMAINS ? "domain" : "entry", t->text,
+			    s->kind == SET_DOMAINS ? "name longer than 253 characters"
+						   : "too long");
+	memcpy(text, t->text, t->len);
+	text[t->len] = '\0';
+	switch (s->kind) {
+	case SET_DOMAINS:
+		if (domain_set_add(s->u.dom, text, &col, &w) < 0) {
+			at.col += (unsigned)col;
+			return fail(ps, &at, "bad domain '%s': %s", text, w);
+		}
+		break;
+	case SET_ADDRESSES: {
+		uint8_t addr[16], plen, family;
+
+		if (addr_parse(text, addr, &plen, &family, &w) < 0)
+			return fail(ps, &at, "bad address '%s': %s", text, w);
+		rc = addr_set_add(s->u.addr, addr, plen);
+		break;
+	}
+	default: {
+		uint16_t lo, hi;
+
+		if (port_parse(text, &lo, &hi, &w) < 0)
+			return fail(ps, &at, "bad port '%s': %s", text, w);
+		rc = port_set_add(s->u.port, lo, hi);
+		break;
+	}
+	}
+	return rc < 0 ? fail(ps, &at, "out of memory") : 0;
+}
+
+static int seal(struct parser *ps, struct rule_set *s)
+{
+	int rc = 0;
+
+	if (s->kind == SET_ADDRESSES)
+		rc = addr_set_seal(s->u.addr);
+	else if (s->kind == SET_PORTS)
+		rc = port_set_seal(s->u.port);
+	return rc < 0 ? fail(ps, &ps->tok, "out of memory") : 0;
+}
+
+/* The directory part of path, with its slash ("" for a bare name). */
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* A path written in a pack, relative to that file's directory. */
+static char *relative_path(const struct parser *ps, const struct token *t)
+{
+	size_t d = t->len && t->text[0] == '/' ? 0 : dir_len(ps->path);
+	char *p = malloc(d + t->len + 1);
+
+	if (p) {
+		memcpy(p, ps->path, d);
+		memcpy(p + d, t->text, t->len);
+		p[d + t->len] = '\0';
+	}
+	return p;
+}
+
+static int add_file(struct parser *ps, const char *path)
+{
+	struct rule_pack *pk = ps->pack;
+	char **v = realloc(pk->files, (pk->nfiles + 1) * sizeof(*v));
+
+	if (!v || !(v[pk->nfiles] = strdup(path))) {
+		if (v)
+			pk->files = v;
+		return fail(ps, &ps->tok, "out of memory");
+	}
+	pk->files = v;
+	pk->nfiles++;
 	return 0;
 }
 
-static int parse_domains(struct parser *ps)
+static char *read_file(const char *path, size_t *len, struct rules_error *err);
+
+/*
+ * A list file: one entry per line, '#' starts a comment, blanks around an
+ * entry and blank lines ignored. Errors name the list file's line and
+ * column.
+ */
+static int read_list(struct parser *ps, struct rule_set *s, const struct token *at)
 {
-	struct rule_pack *pk = ps->pack;
-	struct domain_set *s, **v;
+	struct parser lp = { .line = 1, .err = ps->err, .pack = ps->pack };
+	char *path = relative_path(ps, at), *text;
+	size_t len;
+	int rc = -1;
+
+	if (!path)
+		return fail(ps, at, "out of memory");
+	text = read_file(path, &len, ps->err);
+	if (!text) {
+		char why[sizeof(ps->err->msg)];
+
+		snprintf(why, sizeof(why), "%s", ps->err->msg);
+		free(path);
+		return fail(ps, at, "cannot read the list: %.300s", why);
+	}
+	lp.path = path;
+	lp.line_start = text;
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *q, *e;
+		/* A line is one entry: a pattern's, unquoted. */
+		struct token t = { .type = s->kind == SET_PATTERNS ? T_STRING : T_WORD,
+				   .line = lp.line };
+
+		if (!eol)
+			eol = end;
+		q = memchr(p, '#', (size_t)(eol - p));
+		e = q ? q : eol;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (e > p) {
+			t.text = p;
+			t.len = (size_t)(e - p);
+			t.col = (unsigned)(p - lp.line_start) + 1;
+			for (const char *c = p; c < e; c++)
+				if ((unsigned char)*c < 0x20 || *c == ' ' || *c == '\t') {
+					t.col += (unsigned)(c - p);
+					fail(&lp, &t, "one entry per line: found %s",
+					     *c == ' ' || *c == '\t' ? "a blank inside the entry"
+								     : "a control character");
+					goto out;
+				}
+			if (add_entry(&lp, s, &t) < 0)
+				goto out;
+		}
+		p = eol + 1;
+		lp.line++;
+		lp.line_start = p;
+	}
+	if (set_count(s) == 0) {
+		snprintf(ps->err->msg, sizeof(ps->err->msg), "%s: the list is empty: set '%s'",
+			 path, s->name);
+		goto out;
+	}
+	rc = add_file(ps, path);
+out:
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* domains|patterns|addresses|ports NAME (= ENTRY... | { ENTRY... } | from "FILE") */
+static int parse_set(struct parser *ps, enum set_kind kind)
+{
+	const char *kw = kind_nouns[kind];
+	struct rule_set *s;
 	struct token at;
 	char *name = NULL, b[80];
 	bool block;
@@ -256,24 +503,31 @@ static int parse_domains(struct parser *ps)
 	if (expect_ident(ps, "a set name", &name) < 0)
 		return -1;
 	at = ps->tok;
-	if (find_set(pk, name, strlen(name))) {
+	if (find_set(ps->pack, name, strlen(name))) {
 		free(name);
 		return fail(ps, &at, "set '%.*s' is already defined in this pack", (int)at.len,
 			    at.text);
 	}
-	s = domain_set_new(name);
-	free(name);
-	v = s ? realloc(pk->sets, (pk->nsets + 1) * sizeof(*v)) : NULL;
-	if (!v) {
-		domain_set_free(s);
+	if (!(s = set_new(ps, kind, name)))
 		return fail(ps, &at, "out of memory");
-	}
-	pk->sets = v;
-	pk->sets[pk->nsets++] = s;
 	if (next(ps) < 0)
 		return -1;
+	if (is_word(&ps->tok, "from")) {
+		if (next(ps) < 0)
+			return -1;
+		if (ps->tok.type != T_STRING && ps->tok.type != T_WORD)
+			return fail(ps, &ps->tok, "found %s, expected the list file's path",
+				    show(&ps->tok, b, sizeof(b)));
+		at = ps->tok;
+		if (!(s->from = tok_dup(&at)))
+			return fail(ps, &at, "out of memory");
+		if (read_list(ps, s, &at) < 0 || seal(ps, s) < 0)
+			return -1;
+		return expect_eol(ps);
+	}
 	if (ps->tok.type != T_EQUALS && ps->tok.type != T_LBRACE)
-		return fail(ps, &ps->tok, "found %s, expected '=' or '{' after the set name",
+		return fail(ps, &ps->tok,
+			    "found %s, expected '=', '{' or 'from' after the set name",
 			    show(&ps->tok, b, sizeof(b)));
 	block = ps->tok.type == T_LBRACE;
 	for (;;) {
@@ -284,22 +538,23 @@ static int parse_domains(struct parser *ps)
 		if ((ps->tok.type == T_NEWLINE || ps->tok.type == T_END) && !block)
 			break;
 		if (ps->tok.type == T_RBRACE && block) {
-			if (s->count == 0)
+			if (set_count(s) == 0)
 				return fail(ps, &ps->tok,
-					    "set '%s' is empty: expected domain names before '}'",
-					    s->name);
+					    "set '%s' is empty: expected %s before '}'", s->name,
+					    kw);
+			if (seal(ps, s) < 0)
+				return -1;
 			return expect_eol(ps);
 		}
 		if (ps->tok.type == T_END)
 			return fail(ps, &ps->tok,
 				    "found end of file, expected '}' to close set '%s'", s->name);
-		if (add_domain(ps, s) < 0)
+		if (add_entry(ps, s, &ps->tok) < 0)
 			return -1;
 	}
-	if (s->count == 0)
-		return fail(ps, &ps->tok, "set '%s' is empty: expected domain names after '='",
-			    s->name);
-	return 0;
+	if (set_count(s) == 0)
+		return fail(ps, &ps->tok, "set '%s' is empty: expected %s after '='", s->name, kw);
+	return seal(ps, s);
 }
 
 static const struct {
@@ -309,17 +564,308 @@ static const struct {
 		{ "inspect", ACTION_INSPECT },
 		{ "drop", ACTION_DROP } };
 
-static const struct {
-	const char *word;
-	enum rule_field field;
-} fields[] = { { "sni", FIELD_SNI }, { "connect", FIELD_CONNECT }, { "name", FIELD_NAME } };
+static int parse_action(struct parser *ps, uint8_t *out)
+{
+	char b[80];
 
+	if (next(ps) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (is_word(&ps->tok, actions[i].word)) {
+			*out = (uint8_t)actions[i].action;
+			return 0;
+		}
+	return fail(ps, &ps->tok, "found %s, expected an action: bypass, inspect or drop",
+		    show(&ps->tok, b, sizeof(b)));
+}
+
+/* The conditions a rule can have, with the set kinds each accepts. */
+enum cond_arg { ARG_SET, ARG_PORTS, ARG_LIST, ARG_WORD, ARG_NONE };
+
+static const struct cond_kw {
+	const char *word;
+	uint32_t cond;
+	enum cond_arg arg;
+	uint32_t kinds; /* bit per set_kind, for 'in SET' */
+	size_t off;	/* where the set goes in struct rule */
+} cond_kws[] = {
+	{ "sni", COND_SNI, ARG_SET, 1u << SET_DOMAINS | 1u << SET_PATTERNS,
+	  offsetof(struct rule, sni) },
+	{ "connect", COND_CONNECT, ARG_SET,
+	  1u << SET_DOMAINS | 1u << SET_PATTERNS | 1u << SET_ADDRESSES,
+	  offsetof(struct rule, connect) },
+	{ "name", COND_NAME, ARG_SET, 1u << SET_DOMAINS | 1u << SET_PATTERNS,
+	  offsetof(struct rule, name) },
+	{ "http-host", COND_HTTP_HOST, ARG_SET, 1u << SET_DOMAINS | 1u << SET_PATTERNS,
+	  offsetof(struct rule, http_host) },
+	{ "dst", COND_DST, ARG_SET, 1u << SET_ADDRESSES, offsetof(struct rule, dst) },
+	{ "src", COND_SRC, ARG_SET, 1u << SET_ADDRESSES, offsetof(struct rule, src) },
+	{ "dport", COND_DPORT, ARG_PORTS, 1u << SET_PORTS, offsetof(struct rule, dport) },
+	{ "connect-port", COND_CONNECT_PORT, ARG_PORTS, 1u << SET_PORTS,
+	  offsetof(struct rule, connect_port) },
+	{ "transport", COND_TRANSPORT, ARG_WORD, 0, 0 },
+	{ "app", COND_APP, ARG_LIST, 0, 0 },
+	{ "tunnel", COND_TUNNEL, ARG_LIST, 0, 0 },
+	{ "push", COND_PUSH, ARG_LIST, 0, 0 },
+	{ "ja4", COND_JA4, ARG_LIST, 0, 0 },
+	{ "websocket", COND_WEBSOCKET, ARG_NONE, 0, 0 },
+	{ "fronting", COND_FRONTING, ARG_NONE, 0, 0 },
+};
+
+static const char *const tunnel_words[TUNNEL_COUNT] = {
+	[TUNNEL_NONE] = "none",	      [TUNNEL_TURN] = "turn", [TUNNEL_TLS] = "tls",
+	[TUNNEL_UNKNOWN] = "unknown", [TUNNEL_HTTP] = "http", [TUNNEL_WEBSOCKET] = "websocket",
+};
+
+static const char *const push_words[] = { [PUSH_APNS] = "apns", [PUSH_FCM] = "fcm" };
+
+/* The bit of a word among names[0..n), or -1. */
+static int word_index(const char *w, size_t len, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && strlen(names[i]) == len && !memcmp(names[i], w, len))
+			return (int)i;
+	return -1;
+}
+
+/* A comma-separated list (one word): each item through add(). */
+static int each_item(struct parser *ps, const char *what,
+		     int (*add)(struct parser *, void *, const struct token *), void *ctx)
+{
+	struct token t = ps->tok, item = t;
+	char b[80];
+
+	if (t.type != T_WORD)
+		return fail(ps, &t, "found %s, expected %s", show(&t, b, sizeof(b)), what);
+	for (size_t i = 0, start = 0; i <= t.len; i++) {
+		if (i < t.len && t.text[i] != ',')
+			continue;
+		item.text = t.text + start;
+		item.len = i - start;
+		item.col = t.col + (unsigned)start;
+		if (item.len == 0)
+			return fail(ps, &item, "empty item in the list: expected %s", what);
+		if (add(ps, ctx, &item) < 0)
+			return -1;
+		start = i + 1;
+	}
+	return 0;
+}
+
+static int add_app(struct parser *ps, void *ctx, const struct token *t)
+{
+	struct rule *r = ctx;
+
+	for (unsigned a = 0; a < APP_COUNT; a++) {
+		const char *n = app_proto_name((enum app_proto)a);
+
+		if (strlen(n) == t->len && !memcmp(n, t->text, t->len)) {
+			r->apps |= 1u << a;
+			return 0;
+		}
+	}
+	return fail(ps, t,
+		    "unknown app '%.*s': expected connect, tls, http, websocket, stun, "
+		    "dtls or unknown",
+		    (int)t->len, t->text);
+}
+
+static int add_tunnel(struct parser *ps, void *ctx, const struct token *t)
+{
+	struct rule *r = ctx;
+
+	int i = word_index(t->text, t->len, tunnel_words, TUNNEL_COUNT);
+
+	if (i < 0)
+		return fail(ps, t,
+			    "unknown tunnel '%.*s': expected tls, turn, http, websocket, unknown "
+			    "or none",
+			    (int)t->len, t->text);
+	r->tunnels |= 1u << i;
+	return 0;
+}
+
+static int add_push(struct parser *ps, void *ctx, const struct token *t)
+{
+	struct rule *r = ctx;
+
+	int i = word_index(t->text, t->len, push_words, sizeof(push_words) / sizeof(push_words[0]));
+
+	if (i < 0)
+		return fail(ps, t, "unknown push service '%.*s': expected apns or fcm", (int)t->len,
+			    t->text);
+	r->push |= (uint8_t)(1u << i);
+	return 0;
+}
+
+static int add_ja4(struct parser *ps, void *ctx, const struct token *t)
+{
+	struct rule *r = ctx;
+
+	char **v;
+
+	if (t->len > JA4_MAX)
+		return fail(ps, t, "a JA4 fingerprint is at most %d characters", JA4_MAX);
+	v = realloc(r->ja4, (r->nja4 + 1) * sizeof(*v));
+	if (!v)
+		return fail(ps, t, "out of memory");
+	r->ja4 = v;
+	if (!(r->ja4[r->nja4] = tok_dup(t)))
+		return fail(ps, t, "out of memory");
+	r->nja4++;
+	return 0;
+}
+
+static int add_port_item(struct parser *ps, void *set, const struct token *t)
+{
+	return add_entry(ps, set, t);
+}
+
+/* 'in SET' or, for ports, an inline list: the set into *slot. */
+static int cond_set(struct parser *ps, const struct cond_kw *k, struct rule *r)
+{
+	const struct rule_set **slot = (const struct rule_set **)((char *)r + k->off);
+	struct rule_set *s;
+	char b[80];
+
+	if (next(ps) < 0)
+		return -1;
+	if (k->arg == ARG_PORTS && !is_word(&ps->tok, "in")) {
+		struct token at = ps->tok;
+
+		if (!(s = set_new(ps, SET_PORTS, NULL)))
+			return fail(ps, &at, "out of memory");
+		if (each_item(ps, "ports (443, 5228-5230) or 'in SET'", add_port_item, s) < 0 ||
+		    seal(ps, s) < 0)
+			return -1;
+		*slot = s;
+		return 0;
+	}
+	if (!is_word(&ps->tok, "in"))
+		return fail(ps, &ps->tok, "found %s, expected 'in' after '%s'",
+			    show(&ps->tok, b, sizeof(b)), k->word);
+	if (next(ps) < 0)
+		return -1;
+	if (ps->tok.type != T_WORD || !(s = find_set(ps->pack, ps->tok.text, ps->tok.len)))
+		return fail(ps, &ps->tok, "found %s, expected the name of a set defined above",
+			    show(&ps->tok, b, sizeof(b)));
+	if (!(k->kinds & (1u << s->kind))) {
+		char want[64] = "";
+
+		for (unsigned i = 0; i < SET_KIND_COUNT; i++)
+			if (k->kinds & (1u << i))
+				snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+					 want[0] ? " or " : "", kind_words[i]);
+		return fail(ps, &ps->tok, "set '%s' holds %s, but '%s' needs %s", s->name,
+			    kind_words[s->kind], k->word, want);
+	}
+	*slot = s;
+	return 0;
+}
+
+static int parse_duration(struct parser *ps, uint32_t *out)
+{
+	const struct token *t = &ps->tok;
+	unsigned long v = 0, mult;
+	size_t i = 0;
+	char b[80];
+
+	if (t->type == T_WORD)
+		for (; i < t->len && t->text[i] >= '0' && t->text[i] <= '9' && v <= 604800; i++)
+			v = v * 10 + (unsigned long)(t->text[i] - '0');
+	if (t->type != T_WORD || i == 0 || i + 1 != t->len)
+		return fail(ps, t, "found %s, expected a duration such as 600s, 10m, 2h or 1d",
+			    show(t, b, sizeof(b)));
+	switch (t->text[i]) {
+	case 's':
+		mult = 1;
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		return fail(ps, t, "found %s, expected a duration such as 600s, 10m, 2h or 1d",
+			    show(t, b, sizeof(b)));
+	}
+	if (v == 0 || v * mult > 604800)
+		return fail(ps, t, "a timeout is 1s to 7d");
+	*out = (uint32_t)(v * mult);
+	return 0;
+}
+
+/* One condition or option of a rule; the current token is its keyword. */
+static int rule_item(struct parser *ps, struct rule *r)
+{
+	char b[80];
+	size_t i;
+
+	if (is_word(&ps->tok, "service"))
+		return expect_text(ps, "a service label", &r->service);
+	if (is_word(&ps->tok, "msg"))
+		return expect_text(ps, "a message", &r->msg);
+	if (is_word(&ps->tok, "ref"))
+		return expect_text(ps, "a document reference", &r->ref);
+	if (is_word(&ps->tok, "timeout"))
+		return next(ps) < 0 ? -1 : parse_duration(ps, &r->timeout);
+	for (i = 0; i < sizeof(cond_kws) / sizeof(cond_kws[0]); i++)
+		if (is_word(&ps->tok, cond_kws[i].word))
+			break;
+	if (i == sizeof(cond_kws) / sizeof(cond_kws[0]))
+		return fail(ps, &ps->tok,
+			    "found %s, expected a condition (sni, connect, name, http-host, dst, "
+			    "src, dport, connect-port, transport, app, tunnel, websocket, "
+			    "fronting, push, ja4) or service, msg, ref, timeout",
+			    show(&ps->tok, b, sizeof(b)));
+	if (r->conds & cond_kws[i].cond)
+		return fail(ps, &ps->tok, "'%s' is already a condition of this rule",
+			    cond_kws[i].word);
+	r->conds |= cond_kws[i].cond;
+	switch (cond_kws[i].arg) {
+	case ARG_SET:
+	case ARG_PORTS:
+		return cond_set(ps, &cond_kws[i], r);
+	case ARG_NONE:
+		return 0;
+	case ARG_WORD:
+		if (next(ps) < 0)
+			return -1;
+		if (is_word(&ps->tok, "tcp"))
+			r->transport = 6;
+		else if (is_word(&ps->tok, "udp"))
+			r->transport = 17;
+		else
+			return fail(ps, &ps->tok, "found %s, expected tcp or udp",
+				    show(&ps->tok, b, sizeof(b)));
+		return 0;
+	case ARG_LIST:
+		if (next(ps) < 0)
+			return -1;
+		switch (cond_kws[i].cond) {
+		case COND_APP:
+			return each_item(ps, "app names", add_app, r);
+		case COND_TUNNEL:
+			return each_item(ps, "tunnel kinds", add_tunnel, r);
+		case COND_PUSH:
+			return each_item(ps, "apns or fcm", add_push, r);
+		default:
+			return each_item(ps, "JA4 fingerprints", add_ja4, r);
+		}
+	}
+	return 0;
+}
+
+/* rule ID ACTION ITEM... (to the end of the line) | rule ID ACTION { ITEM... } */
 static int parse_rule(struct parser *ps)
 {
 	struct rule_pack *pk = ps->pack;
 	struct rule *r, *v;
-	char b[80];
-	size_t i;
+	bool block = false;
 
 	v = realloc(pk->rules, (pk->nrules + 1) * sizeof(*v));
 	if (!v)
@@ -328,108 +874,181 @@ static int parse_rule(struct parser *ps)
 	r = &pk->rules[pk->nrules++];
 	memset(r, 0, sizeof(*r));
 	r->line = ps->tok.line;
+	r->file = pk->files[pk->nfiles - 1];
+	for (size_t f = 0; f < pk->nfiles; f++)
+		if (!strcmp(pk->files[f], ps->path))
+			r->file = pk->files[f];
 	if (expect_ident(ps, "a rule id", &r->id) < 0)
 		return -1;
 	for (size_t k = 0; k + 1 < pk->nrules; k++)
 		if (!strcmp(pk->rules[k].id, r->id))
-			return fail(ps, &ps->tok, "rule id '%s' is already used on line %u", r->id,
-				    pk->rules[k].line);
-	if (next(ps) < 0)
+			return pk->rules[k].file == r->file
+				   ? fail(ps, &ps->tok, "rule id '%s' is already used on line %u",
+					  r->id, pk->rules[k].line)
+				   : fail(ps, &ps->tok, "rule id '%s' is already used at %s:%u",
+					  r->id, pk->rules[k].file, pk->rules[k].line);
+	if (parse_action(ps, &r->action) < 0)
 		return -1;
-	for (i = 0; i < sizeof(actions) / sizeof(actions[0]) && !is_word(&ps->tok, actions[i].word);
-	     i++)
-		;
-	if (i == sizeof(actions) / sizeof(actions[0]))
-		return fail(ps, &ps->tok, "found %s, expected an action: bypass, inspect or drop",
-			    show(&ps->tok, b, sizeof(b)));
-	r->action = (uint8_t)actions[i].action;
-	if (next(ps) < 0)
-		return -1;
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]) && !is_word(&ps->tok, fields[i].word);
-	     i++)
-		;
-	if (i == sizeof(fields) / sizeof(fields[0]))
-		return fail(ps, &ps->tok, "found %s, expected what to match: sni, connect or name",
-			    show(&ps->tok, b, sizeof(b)));
-	r->field = (uint8_t)fields[i].field;
-	if (next(ps) < 0)
-		return -1;
-	if (!is_word(&ps->tok, "in"))
-		return fail(ps, &ps->tok, "found %s, expected 'in'", show(&ps->tok, b, sizeof(b)));
-	if (next(ps) < 0)
-		return -1;
-	if (ps->tok.type != T_WORD || !(r->set = find_set(pk, ps->tok.text, ps->tok.len)))
-		return fail(ps, &ps->tok,
-			    "found %s, expected the name of a set defined above with 'domains'",
-			    show(&ps->tok, b, sizeof(b)));
 	for (;;) {
 		if (next(ps) < 0)
 			return -1;
-		if (ps->tok.type == T_NEWLINE || ps->tok.type == T_END)
-			return 0;
-		if (is_word(&ps->tok, "service")) {
-			if (expect_text(ps, "a service label", &r->service) < 0)
+		if (ps->tok.type == T_LBRACE && !block && !r->conds) {
+			block = true;
+			if (expect_eol(ps) < 0)
 				return -1;
-		} else if (is_word(&ps->tok, "msg")) {
-			if (expect_text(ps, "a message", &r->msg) < 0)
-				return -1;
-		} else if (is_word(&ps->tok, "ref")) {
-			if (expect_text(ps, "a document reference", &r->ref) < 0)
-				return -1;
-		} else {
-			return fail(ps, &ps->tok,
-				    "found %s, expected service, msg, ref or the end of the line",
-				    show(&ps->tok, b, sizeof(b)));
+			continue;
 		}
+		if (ps->tok.type == T_NEWLINE && block)
+			continue;
+		if ((ps->tok.type == T_NEWLINE || ps->tok.type == T_END) && !block)
+			return 0;
+		if (ps->tok.type == T_RBRACE && block)
+			return expect_eol(ps);
+		if (ps->tok.type == T_END)
+			return fail(ps, &ps->tok,
+				    "found end of file, expected '}' to close rule '%s'", r->id);
+		if (rule_item(ps, r) < 0)
+			return -1;
 	}
 }
 
-static int parse(struct parser *ps)
+static int parse_file(struct parser *ps, bool included, unsigned depth);
+
+/* include "PATH": the file's sets and rules become part of this pack here. */
+static int parse_include(struct parser *ps, unsigned depth)
 {
+	struct parser in = { .line = 1, .err = ps->err, .pack = ps->pack };
+	struct token at;
+	char b[80];
+	char *path;
+	size_t len;
+	int rc = -1;
+
+	if (next(ps) < 0)
+		return -1;
+	if (ps->tok.type != T_STRING && ps->tok.type != T_WORD)
+		return fail(ps, &ps->tok, "found %s, expected the path of the file to include",
+			    show(&ps->tok, b, sizeof(b)));
+	at = ps->tok;
+	if (depth >= RULES_INCLUDE_DEPTH)
+		return fail(ps, &at, "includes nested deeper than %d", RULES_INCLUDE_DEPTH);
+	if (!(path = relative_path(ps, &at)))
+		return fail(ps, &at, "out of memory");
+	for (size_t i = 0; i < ps->pack->nfiles; i++)
+		if (!strcmp(ps->pack->files[i], path)) {
+			fail(ps, &at,
+			     "'%s' is already part of this pack (an include cycle, or "
+			     "included twice)",
+			     path);
+			free(path);
+			return -1;
+		}
+	in.text = read_file(path, &len, ps->err);
+	if (!in.text) {
+		char why[sizeof(ps->err->msg)];
+
+		snprintf(why, sizeof(why), "%s", ps->err->msg);
+		free(path);
+		return fail(ps, &at, "cannot include: %.300s", why);
+	}
+	if (add_file(ps, path) < 0)
+		goto out;
+	in.path = ps->pack->files[ps->pack->nfiles - 1];
+	in.p = in.line_start = in.text;
+	in.end = in.text + len;
+	in.strbuf = malloc(len + 1);
+	if (!in.strbuf) {
+		fail(ps, &at, "out of memory");
+		goto out;
+	}
+	if (memchr(in.text, '\0', len)) {
+		snprintf(ps->err->msg, sizeof(ps->err->msg),
+			 "%s: contains a NUL byte: not a text file", path);
+		goto out;
+	}
+	if (parse_file(&in, true, depth + 1) < 0)
+		goto out;
+	rc = expect_eol(ps);
+out:
+	free(in.strbuf);
+	free(in.text);
+	free(path);
+	return rc;
+}
+
+static int parse_header(struct parser *ps, bool included)
+{
+	struct rule_pack *pk = ps->pack;
+
+	if (included)
+		return fail(ps, &ps->tok,
+			    "'%.*s' belongs in the pack's own file, not in an included one",
+			    (int)ps->tok.len, ps->tok.text);
+	if (is_word(&ps->tok, "pack")) {
+		if (pk->name)
+			return fail(ps, &ps->tok, "a second 'pack' statement: one pack per file");
+		return expect_ident(ps, "a pack name", &pk->name) < 0 ? -1 : expect_eol(ps);
+	}
+	if (is_word(&ps->tok, "version"))
+		return expect_text(ps, "a version", &pk->version) < 0 ? -1 : expect_eol(ps);
+	if (is_word(&ps->tok, "date"))
+		return expect_text(ps, "a date", &pk->date) < 0 ? -1 : expect_eol(ps);
+	if (is_word(&ps->tok, "source"))
+		return expect_text(ps, "the source document", &pk->source) < 0 ? -1
+									       : expect_eol(ps);
+	if (pk->default_action)
+		return fail(ps, &ps->tok, "a second 'default' statement");
+	if (parse_action(ps, &pk->default_action) < 0)
+		return -1;
+	return expect_eol(ps);
+}
+
+static int parse_file(struct parser *ps, bool included, unsigned depth)
+{
+	static const char *const header[] = { "pack", "version", "date", "source", "default" };
 	struct rule_pack *pk = ps->pack;
 	char b[80];
 
 	for (;;) {
+		bool is_header = false;
+		int kind = -1;
+
 		if (next(ps) < 0)
 			return -1;
 		if (ps->tok.type == T_NEWLINE)
 			continue;
 		if (ps->tok.type == T_END)
 			break;
-		if (!pk->name && !is_word(&ps->tok, "pack"))
+		for (size_t i = 0; i < sizeof(header) / sizeof(header[0]); i++)
+			is_header |= is_word(&ps->tok, header[i]);
+		if (!included && !pk->name && !is_word(&ps->tok, "pack"))
 			return fail(ps, &ps->tok,
 				    "found %s, expected 'pack NAME' as the first statement",
 				    show(&ps->tok, b, sizeof(b)));
-		if (is_word(&ps->tok, "pack")) {
-			if (pk->name)
-				return fail(ps, &ps->tok,
-					    "a second 'pack' statement: one pack per file");
-			if (expect_ident(ps, "a pack name", &pk->name) < 0 || expect_eol(ps) < 0)
+		for (int k = 0; k < SET_KIND_COUNT; k++)
+			if (is_word(&ps->tok, kind_words[k]))
+				kind = k;
+		if (is_header) {
+			if (parse_header(ps, included) < 0)
 				return -1;
-		} else if (is_word(&ps->tok, "version")) {
-			if (expect_text(ps, "a version", &pk->version) < 0 || expect_eol(ps) < 0)
-				return -1;
-		} else if (is_word(&ps->tok, "date")) {
-			if (expect_text(ps, "a date", &pk->date) < 0 || expect_eol(ps) < 0)
-				return -1;
-		} else if (is_word(&ps->tok, "source")) {
-			if (expect_text(ps, "the source document", &pk->source) < 0 ||
-			    expect_eol(ps) < 0)
-				return -1;
-		} else if (is_word(&ps->tok, "domains")) {
-			if (parse_domains(ps) < 0)
+		} else if (kind >= 0) {
+			if (parse_set(ps, (enum set_kind)kind) < 0)
 				return -1;
 		} else if (is_word(&ps->tok, "rule")) {
 			if (parse_rule(ps) < 0)
 				return -1;
+		} else if (is_word(&ps->tok, "include")) {
+			if (parse_include(ps, depth) < 0)
+				return -1;
 		} else {
-			return fail(
-			    ps, &ps->tok,
-			    "found %s, expected pack, version, date, source, domains or rule",
-			    show(&ps->tok, b, sizeof(b)));
+			return fail(ps, &ps->tok,
+				    "found %s, expected %sdomains, patterns, addresses, ports, "
+				    "rule or include",
+				    show(&ps->tok, b, sizeof(b)),
+				    included ? "" : "pack, version, date, source, default, ");
 		}
 	}
-	if (!pk->name) {
+	if (!included && !pk->name) {
 		ps->tok.line = 1, ps->tok.col = 1;
 		return fail(ps, &ps->tok,
 			    "empty pack: expected 'pack NAME' as the first statement");
@@ -442,13 +1061,19 @@ static void pack_free(struct rule_pack *pk)
 	if (!pk)
 		return;
 	for (size_t i = 0; i < pk->nsets; i++)
-		domain_set_free(pk->sets[i]);
+		set_free(pk->sets[i]);
 	for (size_t i = 0; i < pk->nrules; i++) {
 		free(pk->rules[i].id);
 		free(pk->rules[i].service);
 		free(pk->rules[i].msg);
 		free(pk->rules[i].ref);
+		for (size_t j = 0; j < pk->rules[i].nja4; j++)
+			free(pk->rules[i].ja4[j]);
+		free(pk->rules[i].ja4);
 	}
+	for (size_t i = 0; i < pk->nfiles; i++)
+		free(pk->files[i]);
+	free(pk->files);
 	free(pk->sets);
 	free(pk->rules);
 	free(pk->path);
@@ -510,26 +1135,28 @@ int rules_load(struct ruleset *rs, const char *path, struct rules_error *err)
 	struct parser ps = { .path = path, .line = 1, .err = err };
 	struct rule_pack **v;
 	size_t len;
-	char *text = read_file(path, &len, err);
 	int rc = -1;
 
-	if (!text)
+	ps.text = read_file(path, &len, err);
+	if (!ps.text)
 		return -1;
-	if (memchr(text, '\0', len)) {
+	if (memchr(ps.text, '\0', len)) {
 		snprintf(err->msg, sizeof(err->msg), "%s: contains a NUL byte: not a text file",
 			 path);
-		free(text);
+		free(ps.text);
 		return -1;
 	}
-	ps.p = ps.line_start = text;
-	ps.end = text + len;
+	ps.p = ps.line_start = ps.text;
+	ps.end = ps.text + len;
 	ps.strbuf = malloc(len + 1);
 	ps.pack = calloc(1, sizeof(*ps.pack));
-	if (!ps.strbuf || !ps.pack || !(ps.pack->path = strdup(path))) {
+	if (!ps.strbuf || !ps.pack || !(ps.pack->path = strdup(path)) ||
+	    !(ps.pack->files = malloc(sizeof(char *))) || !(ps.pack->files[0] = strdup(path))) {
 		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", path);
 		goto out;
 	}
-	if (parse(&ps) < 0)
+	ps.pack->nfiles = 1;
+	if (parse_file(&ps, false, 0) < 0)
 		goto out;
 	v = realloc(rs->packs, (rs->npacks + 1) * sizeof(*v));
 	if (!v) {
@@ -540,12 +1167,14 @@ int rules_load(struct ruleset *rs, const char *path, struct rules_error *err)
 		ps.pack->rules[i].pack = ps.pack;
 	rs->packs = v;
 	rs->packs[rs->npacks++] = ps.pack;
+	if (!rs->default_action)
+		rs->default_action = ps.pack->default_action;
 	ps.pack = NULL;
 	rc = 0;
 out:
 	pack_free(ps.pack);
 	free(ps.strbuf);
-	free(text);
+	free(ps.text);
 	return rc;
 }
 
@@ -556,4 +1185,5 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->packs);
 	rs->packs = NULL;
 	rs->npacks = 0;
+	rs->default_action = ACTION_NONE;
 }

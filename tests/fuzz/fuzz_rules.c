@@ -154,34 +154,58 @@ static void check_set(const struct domain_set *s)
 		fail("a set's slot count is wrong or the table is over half full");
 }
 
+/* A rule's set for a condition: there iff the condition is, and the pack's. */
+static void check_rule_set(const struct rule_pack *pk, const struct rule *r, uint32_t cond,
+			   const struct rule_set *s)
+{
+	bool own = false;
+
+	for (size_t k = 0; k < pk->nsets; k++)
+		own |= s == pk->sets[k];
+	if (!(r->conds & cond) != !s || (s && !own))
+		fail("a rule's set does not go with its condition or is not its pack's");
+}
+
 static void check_pack(const struct rule_pack *pk)
 {
 	for (size_t k = 0; k < pk->nsets; k++)
-		check_set(pk->sets[k]);
+		if (pk->sets[k]->kind == SET_DOMAINS)
+			check_set(pk->sets[k]->u.dom);
 	if (!pk->name || !pk->path || strcmp(pk->path, pack_path))
 		fail("a loaded pack has no name or the wrong path");
 	for (size_t i = 0; i < pk->nrules; i++) {
 		const struct rule *r = &pk->rules[i];
-		bool own_set = false;
 
-		for (size_t k = 0; k < pk->nsets; k++)
-			own_set |= r->set == pk->sets[k];
-		if (r->pack != pk || !own_set || !r->id)
-			fail("a rule does not point at its pack, one of its sets, or has no id");
-		if (r->action < ACTION_BYPASS || r->action >= ACTION_COUNT || r->field > FIELD_NAME)
-			fail("a rule has an action or field out of range");
+		if (r->pack != pk || !r->id || !r->file)
+			fail("a rule does not point at its pack or file, or has no id");
+		check_rule_set(pk, r, COND_SNI, r->sni);
+		check_rule_set(pk, r, COND_CONNECT, r->connect);
+		check_rule_set(pk, r, COND_NAME, r->name);
+		check_rule_set(pk, r, COND_HTTP_HOST, r->http_host);
+		check_rule_set(pk, r, COND_DST, r->dst);
+		check_rule_set(pk, r, COND_SRC, r->src);
+		check_rule_set(pk, r, COND_DPORT, r->dport);
+		check_rule_set(pk, r, COND_CONNECT_PORT, r->connect_port);
+		if (r->action < ACTION_BYPASS || r->action >= ACTION_COUNT)
+			fail("a rule has an action out of range");
 	}
 }
 
 static void check_eval(const struct ruleset *rs, const struct flow_facts *facts)
 {
+	struct rules_input in = { .facts = facts, .proto = 6, .sport = 40000, .dport = 443 };
 	struct verdict v;
 
+	in.addr[0][10] = in.addr[0][11] = in.addr[1][10] = in.addr[1][11] = 0xff;
+	in.addr[0][12] = 192, in.addr[0][15] = 2;
+	in.addr[1][12] = 198, in.addr[1][13] = 51, in.addr[1][14] = 100, in.addr[1][15] = 7;
+	in.src = in.addr[0];
+	in.dst = in.addr[1];
 	memset(&v, 0xa5, sizeof(v));
-	rules_eval(rs, facts, &v);
+	rules_eval(rs, &in, &v);
 	if (!v.rule) {
-		if (v.action != ACTION_INSPECT)
-			fail("no rule matched but the action is not inspect");
+		if (v.action != (rs->default_action ? rs->default_action : ACTION_INSPECT))
+			fail("no rule matched but the action is not the default");
 		return;
 	}
 	if (v.action != v.rule->action)

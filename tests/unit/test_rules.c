@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rules/rules.h"
@@ -42,8 +43,9 @@ static bool in_set(const struct domain_set *s, const char *name)
 	return domain_set_match(s, name, strlen(name));
 }
 
-#define SET(...) set_of((const char *const[]){ __VA_ARGS__ }, \
-                        sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+#define SET(...)                                     \
+	set_of((const char *const[]){ __VA_ARGS__ }, \
+	       sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
 
 static void test_exact_names(void **state)
 {
@@ -167,8 +169,8 @@ static void test_globs_share_a_parent(void **state)
 {
 	(void)state;
 	/* Several globs under one name: any of them matches. */
-	struct domain_set *s = SET("turn-*.openrainbow.com", "stun*.openrainbow.com",
-	                           "web.openrainbow.com");
+	struct domain_set *s =
+	    SET("turn-*.openrainbow.com", "stun*.openrainbow.com", "web.openrainbow.com");
 
 	assert_true(in_set(s, "turn-x.openrainbow.com"));
 	assert_true(in_set(s, "stun2.openrainbow.com"));
@@ -197,8 +199,8 @@ static void test_case_insensitive(void **state)
 static void test_trailing_dot(void **state)
 {
 	(void)state;
-	struct domain_set *s = SET("a.example.com.", "*.example.net.", "turn-*.example.org.",
-	                           "plain.example");
+	struct domain_set *s =
+	    SET("a.example.com.", "*.example.net.", "turn-*.example.org.", "plain.example");
 
 	assert_true(in_set(s, "a.example.com"));
 	assert_true(in_set(s, "a.example.com."));
@@ -363,7 +365,8 @@ static int tmp_setup(void **state)
 
 	if (!t)
 		return -1;
-	snprintf(t->dir, sizeof(t->dir), "%s/dpix-test-rules-XXXXXX", base && *base ? base : "/tmp");
+	snprintf(t->dir, sizeof(t->dir), "%s/dpix-test-rules-XXXXXX",
+		 base && *base ? base : "/tmp");
 	if (!mkdtemp(t->dir)) {
 		free(t);
 		return -1;
@@ -455,21 +458,22 @@ static void test_valid_pack(void **state)
 
 	assert_int_equal(pk->nsets, 2);
 	assert_string_equal(pk->sets[0]->name, "exact");
-	assert_int_equal(pk->sets[0]->count, 2);
-	assert_true(in_set(pk->sets[0], "a.example.com"));
-	assert_true(in_set(pk->sets[0], "b.example.org"));
+	assert_int_equal(pk->sets[0]->kind, SET_DOMAINS);
+	assert_int_equal(pk->sets[0]->u.dom->count, 2);
+	assert_true(in_set(pk->sets[0]->u.dom, "a.example.com"));
+	assert_true(in_set(pk->sets[0]->u.dom, "b.example.org"));
 	assert_string_equal(pk->sets[1]->name, "block");
-	assert_int_equal(pk->sets[1]->count, 2);
-	assert_true(in_set(pk->sets[1], "x.wild.example.net"));
-	assert_true(in_set(pk->sets[1], "turn-1.openrainbow.com"));
-	assert_false(in_set(pk->sets[1], "wild.example.net"));
+	assert_int_equal(pk->sets[1]->u.dom->count, 2);
+	assert_true(in_set(pk->sets[1]->u.dom, "x.wild.example.net"));
+	assert_true(in_set(pk->sets[1]->u.dom, "turn-1.openrainbow.com"));
+	assert_false(in_set(pk->sets[1]->u.dom, "wild.example.net"));
 
 	assert_int_equal(pk->nrules, 3);
 	r = &pk->rules[0];
 	assert_string_equal(r->id, "r-sni");
 	assert_int_equal(r->action, ACTION_BYPASS);
-	assert_int_equal(r->field, FIELD_SNI);
-	assert_ptr_equal(r->set, pk->sets[0]);
+	assert_int_equal(r->conds, COND_SNI);
+	assert_ptr_equal(r->sni, pk->sets[0]);
 	assert_string_equal(r->service, "svc-a");
 	assert_string_equal(r->msg, "SNI \"exact\"");
 	assert_string_equal(r->ref, "001 7.2");
@@ -479,8 +483,8 @@ static void test_valid_pack(void **state)
 	r = &pk->rules[1];
 	assert_string_equal(r->id, "r-connect");
 	assert_int_equal(r->action, ACTION_DROP);
-	assert_int_equal(r->field, FIELD_CONNECT);
-	assert_ptr_equal(r->set, pk->sets[1]);
+	assert_int_equal(r->conds, COND_CONNECT);
+	assert_ptr_equal(r->connect, pk->sets[1]);
 	assert_null(r->service);
 	assert_string_equal(r->msg, "plain-word");
 	assert_null(r->ref);
@@ -490,8 +494,8 @@ static void test_valid_pack(void **state)
 	r = &pk->rules[2];
 	assert_string_equal(r->id, "r-name");
 	assert_int_equal(r->action, ACTION_INSPECT);
-	assert_int_equal(r->field, FIELD_NAME);
-	assert_ptr_equal(r->set, pk->sets[1]);
+	assert_int_equal(r->conds, COND_NAME);
+	assert_ptr_equal(r->name, pk->sets[1]);
 	assert_string_equal(r->service, "two words");
 	assert_null(r->msg);
 	assert_string_equal(r->ref, "a\\b"); /* only \" and \\ are escapes */
@@ -509,9 +513,9 @@ static void test_crlf_and_no_final_newline(void **state)
 	struct ruleset rs = { 0 };
 
 	load_ok(&rs, tmp_pack(t, "crlf.rules",
-	                      "pack crlf\r\ndomains s = a.example.com\r\n"
-	                      "rule r1 bypass sni in s msg \"m\"\r\n"
-	                      "rule r2 bypass connect in s"));
+			      "pack crlf\r\ndomains s = a.example.com\r\n"
+			      "rule r1 bypass sni in s msg \"m\"\r\n"
+			      "rule r2 bypass connect in s"));
 	assert_int_equal(rs.npacks, 1);
 	assert_int_equal(rs.packs[0]->nrules, 2);
 	assert_string_equal(rs.packs[0]->rules[0].msg, "m");
@@ -531,6 +535,7 @@ static struct flow_facts facts_of(const char *sni, const char *host)
 		memcpy(f.sni, sni, f.sni_len + 1);
 	}
 	if (host) {
+		f.app = APP_CONNECT;
 		f.connect_host_len = (uint8_t)strlen(host);
 		memcpy(f.connect_host, host, f.connect_host_len + 1);
 		f.connect_port = 443;
@@ -540,13 +545,16 @@ static struct flow_facts facts_of(const char *sni, const char *host)
 
 /* The verdict for these names: action and rule id (NULL: no rule). */
 static void assert_verdict(const struct ruleset *rs, const char *sni, const char *host,
-                           enum rule_action action, const char *id)
+			   enum rule_action action, const char *id)
 {
 	struct flow_facts f = facts_of(sni, host);
+	struct rules_input in = { .facts = &f, .proto = 6, .dport = 443 };
 	struct verdict v;
 
+	in.src = in.addr[0];
+	in.dst = in.addr[1];
 	memset(&v, 0xa5, sizeof(v));
-	rules_eval(rs, &f, &v);
+	rules_eval(rs, &in, &v);
 	assert_int_equal(v.action, action);
 	if (!id) {
 		assert_null(v.rule);
@@ -562,14 +570,14 @@ static void test_eval_fields(void **state)
 	struct ruleset rs = { 0 };
 
 	load_ok(&rs, fixture("valid.rules"));
-	/* FIELD_SNI: the server name only. */
+	/* sni: the server name only. */
 	assert_verdict(&rs, "a.example.com", NULL, ACTION_BYPASS, "r-sni");
 	assert_verdict(&rs, "B.EXAMPLE.ORG.", NULL, ACTION_BYPASS, "r-sni");
 	assert_verdict(&rs, NULL, "a.example.com", ACTION_INSPECT, NULL);
-	/* FIELD_CONNECT: the CONNECT host only. */
+	/* connect: the CONNECT host only. */
 	assert_verdict(&rs, NULL, "turn-rbx1.openrainbow.com", ACTION_DROP, "r-connect");
 	assert_verdict(&rs, "nothing.example", "x.wild.example.net", ACTION_DROP, "r-connect");
-	/* FIELD_NAME: either; a rule that says inspect is still a rule. */
+	/* name: either; a rule that says inspect is still a rule. */
 	assert_verdict(&rs, "turn-rbx1.openrainbow.com", NULL, ACTION_INSPECT, "r-name");
 	assert_verdict(&rs, "a.b.wild.example.net", NULL, ACTION_INSPECT, "r-name");
 	/* Both names match something: the first rule written wins. */
@@ -619,7 +627,8 @@ static void test_shipped_packs(void **state)
 	snprintf(path, sizeof(path), "%s/rules", top && *top ? top : ".");
 	if (rules_load_dir(&rs, path, &err) != 0)
 		fail_msg("%s", err.msg);
-	assert_verdict(&rs, NULL, "turn-rbx1.openrainbow.com", ACTION_BYPASS, "rainbow-turn-connect");
+	assert_verdict(&rs, NULL, "turn-rbx1.openrainbow.com", ACTION_BYPASS,
+		       "rainbow-turn-connect");
 	assert_verdict(&rs, "web.openrainbow.com", NULL, ACTION_BYPASS, "rainbow-wss");
 	assert_verdict(&rs, "www.example.com", "example.com", ACTION_INSPECT, NULL);
 	ruleset_free(&rs);
@@ -632,7 +641,7 @@ static void test_shipped_packs(void **state)
  * exactly path + where_what, and the ruleset is as it was.
  */
 static void assert_load_error_bytes(struct tmp *t, const void *text, size_t n,
-                                    const char *where_what)
+				    const char *where_what)
 {
 	struct ruleset rs = { 0 };
 	struct rules_error err;
@@ -667,15 +676,15 @@ static void test_err_pack_first(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "version 1\npack p\n",
-	                  ":1:1: found 'version', expected 'pack NAME' as the first statement");
+			  ":1:1: found 'version', expected 'pack NAME' as the first statement");
 	assert_load_error(t, "# comment\n\n  domains s = a.com\n",
-	                  ":3:3: found 'domains', expected 'pack NAME' as the first statement");
+			  ":3:3: found 'domains', expected 'pack NAME' as the first statement");
 	assert_load_error(t, "pack \"p\"\n",
-	                  ":1:6: found 'p', expected a pack name (a letter, then letters, digits, "
-	                  "'-', '_' or '.')");
+			  ":1:6: found 'p', expected a pack name (a letter, then letters, digits, "
+			  "'-', '_' or '.')");
 	assert_load_error(t, "pack 1p\n",
-	                  ":1:6: found '1p', expected a pack name (a letter, then letters, digits, "
-	                  "'-', '_' or '.')");
+			  ":1:6: found '1p', expected a pack name (a letter, then letters, digits, "
+			  "'-', '_' or '.')");
 }
 
 static void test_err_second_pack(void **state)
@@ -683,7 +692,7 @@ static void test_err_second_pack(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\nversion 1\npack q\n",
-	                  ":3:1: a second 'pack' statement: one pack per file");
+			  ":3:1: a second 'pack' statement: one pack per file");
 }
 
 static void test_err_unknown_keyword(void **state)
@@ -691,10 +700,12 @@ static void test_err_unknown_keyword(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomain s = a.com\n",
-	                  ":2:1: found 'domain', expected pack, version, date, source, domains "
-	                  "or rule");
-	assert_load_error(t, "pack p\n\t= x\n",
-	                  ":2:2: found '=', expected pack, version, date, source, domains or rule");
+			  ":2:1: found 'domain', expected pack, version, date, source, default, "
+			  "domains, patterns, addresses, ports, rule or include");
+	assert_load_error(
+	    t, "pack p\n\t= x\n",
+	    ":2:2: found '=', expected pack, version, date, source, default, domains, "
+	    "patterns, addresses, ports, rule or include");
 }
 
 static void test_err_unknown_action(void **state)
@@ -702,19 +713,22 @@ static void test_err_unknown_action(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 allow sni in s\n",
-	                  ":3:9: found 'allow', expected an action: bypass, inspect or drop");
+			  ":3:9: found 'allow', expected an action: bypass, inspect or drop");
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 BYPASS sni in s\n",
-	                  ":3:9: found 'BYPASS', expected an action: bypass, inspect or drop");
+			  ":3:9: found 'BYPASS', expected an action: bypass, inspect or drop");
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1\n",
-	                  ":3:8: found end of line, expected an action: bypass, inspect or drop");
+			  ":3:8: found end of line, expected an action: bypass, inspect or drop");
 }
 
 static void test_err_unknown_field(void **state)
 {
 	struct tmp *t = *state;
 
-	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass host in s\n",
-	                  ":3:16: found 'host', expected what to match: sni, connect or name");
+	assert_load_error(
+	    t, "pack p\ndomains s = a.com\nrule r1 bypass host in s\n",
+	    ":3:16: found 'host', expected a condition (sni, connect, name, http-host, "
+	    "dst, src, dport, connect-port, transport, app, tunnel, websocket, "
+	    "fronting, push, ja4) or service, msg, ref, timeout");
 }
 
 static void test_err_missing_in(void **state)
@@ -722,11 +736,11 @@ static void test_err_missing_in(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni s\n",
-	                  ":3:20: found 's', expected 'in'");
+			  ":3:20: found 's', expected 'in' after 'sni'");
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni\n",
-	                  ":3:19: found end of line, expected 'in'");
+			  ":3:19: found end of line, expected 'in' after 'sni'");
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni",
-	                  ":3:19: found end of file, expected 'in'");
+			  ":3:19: found end of file, expected 'in' after 'sni'");
 }
 
 static void test_err_unknown_set(void **state)
@@ -734,12 +748,10 @@ static void test_err_unknown_set(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in nope\n",
-	                  ":3:23: found 'nope', expected the name of a set defined above with "
-	                  "'domains'");
+			  ":3:23: found 'nope', expected the name of a set defined above");
 	/* Defined below the rule is not defined above. */
 	assert_load_error(t, "pack p\nrule r1 bypass sni in s\ndomains s = a.com\n",
-	                  ":2:23: found 's', expected the name of a set defined above with "
-	                  "'domains'");
+			  ":2:23: found 's', expected the name of a set defined above");
 }
 
 static void test_err_duplicate_set(void **state)
@@ -747,7 +759,7 @@ static void test_err_duplicate_set(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomains s = a.com\ndomains s { b.com }\n",
-	                  ":3:9: set 's' is already defined in this pack");
+			  ":3:9: set 's' is already defined in this pack");
 }
 
 static void test_err_duplicate_rule(void **state)
@@ -755,9 +767,9 @@ static void test_err_duplicate_rule(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t,
-	                  "pack p\ndomains s = a.com\nrule r1 bypass sni in s\n"
-	                  "rule r2 bypass sni in s\nrule r1 drop connect in s\n",
-	                  ":5:6: rule id 'r1' is already used on line 3");
+			  "pack p\ndomains s = a.com\nrule r1 bypass sni in s\n"
+			  "rule r2 bypass sni in s\nrule r1 drop connect in s\n",
+			  ":5:6: rule id 'r1' is already used on line 3");
 }
 
 static void test_err_empty_set(void **state)
@@ -765,9 +777,9 @@ static void test_err_empty_set(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomains s =\n",
-	                  ":2:12: set 's' is empty: expected domain names after '='");
-	assert_load_error(t, "pack p\ndomains s =",
-	                  ":2:12: set 's' is empty: expected domain names after '='");
+			  ":2:12: set 's' is empty: expected domain names after '='");
+	assert_load_error(
+	    t, "pack p\ndomains s =", ":2:12: set 's' is empty: expected domain names after '='");
 }
 
 static void test_err_empty_block_set(void **state)
@@ -776,9 +788,9 @@ static void test_err_empty_block_set(void **state)
 
 	/* The block form with no names is as empty as "s =". */
 	assert_load_error(t, "pack p\ndomains s { }\nrule r1 bypass sni in s\n",
-	                  ":2:13: set 's' is empty: expected domain names before '}'");
+			  ":2:13: set 's' is empty: expected domain names before '}'");
 	assert_load_error(t, "pack p\ndomains s {\n\t# nothing yet\n\n}\n",
-	                  ":5:1: set 's' is empty: expected domain names before '}'");
+			  ":5:1: set 's' is empty: expected domain names before '}'");
 }
 
 static void test_err_unterminated_string(void **state)
@@ -786,14 +798,15 @@ static void test_err_unterminated_string(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\nsource \"abc\nversion 1\n",
-	                  ":2:8: unterminated string: expected a closing '\"' on the same line");
+			  ":2:8: unterminated string: expected a closing '\"' on the same line");
 	assert_load_error(t, "pack p\nsource \"abc",
-	                  ":2:8: unterminated string: expected a closing '\"' on the same line");
+			  ":2:8: unterminated string: expected a closing '\"' on the same line");
 	/* An escaped quote does not close it. */
 	assert_load_error(t, "pack p\nsource \"abc\\\"\n",
-	                  ":2:8: unterminated string: expected a closing '\"' on the same line");
-	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in s msg \"x\" ref \"y\n",
-	                  ":3:37: unterminated string: expected a closing '\"' on the same line");
+			  ":2:8: unterminated string: expected a closing '\"' on the same line");
+	assert_load_error(t,
+			  "pack p\ndomains s = a.com\nrule r1 bypass sni in s msg \"x\" ref \"y\n",
+			  ":3:37: unterminated string: expected a closing '\"' on the same line");
 }
 
 static void test_err_unclosed_block(void **state)
@@ -801,9 +814,9 @@ static void test_err_unclosed_block(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomains s {\n\ta.com\n",
-	                  ":4:1: found end of file, expected '}' to close set 's'");
+			  ":4:1: found end of file, expected '}' to close set 's'");
 	assert_load_error(t, "pack p\ndomains s {\n\ta.com",
-	                  ":3:7: found end of file, expected '}' to close set 's'");
+			  ":3:7: found end of file, expected '}' to close set 's'");
 }
 
 static void test_err_bad_domain(void **state)
@@ -811,17 +824,18 @@ static void test_err_bad_domain(void **state)
 	struct tmp *t = *state;
 
 	assert_load_error(t, "pack p\ndomains s = good.example.com a.*.com\n",
-	                  ":2:32: bad domain 'a.*.com': '*' is only allowed in the leftmost label");
-	assert_load_error(t, "pack p\ndomains s {\n\tok.example.com\n\tbad/name.com\n}\n",
-	                  ":4:5: bad domain 'bad/name.com': character not allowed in a domain name");
+			  ":2:32: bad domain 'a.*.com': '*' is only allowed in the leftmost label");
+	assert_load_error(
+	    t, "pack p\ndomains s {\n\tok.example.com\n\tbad/name.com\n}\n",
+	    ":4:5: bad domain 'bad/name.com': character not allowed in a domain name");
 	assert_load_error(t, "pack p\ndomains s = a..com\n",
-	                  ":2:15: bad domain 'a..com': empty label");
+			  ":2:15: bad domain 'a..com': empty label");
 	assert_load_error(t, "pack p\ndomains s = *\n",
-	                  ":2:13: bad domain '*': a wildcard needs a domain after it, as in "
-	                  "*.example.com");
+			  ":2:13: bad domain '*': a wildcard needs a domain after it, as in "
+			  "*.example.com");
 	assert_load_error(t, "pack p\ndomains s = \"a.com\"\n", ":2:13: expected a domain name");
 	assert_load_error(t, "pack p\ndomains s a.com\n",
-	                  ":2:11: found 'a.com', expected '=' or '{' after the set name");
+			  ":2:11: found 'a.com', expected '=', '{' or 'from' after the set name");
 }
 
 static void test_err_long_domain(void **state)
@@ -834,14 +848,15 @@ static void test_err_long_domain(void **state)
 	long_name(name, 254);
 	snprintf(text, sizeof(text), "pack p\ndomains s = %s\n", name);
 	snprintf(want, sizeof(want), ":2:266: bad domain '%s': name longer than 253 characters",
-	         name);
+		 name);
 	assert_load_error(t, text, want);
 	/* 300 characters and more: the message shows the first 60. */
 	long_name(name, 350);
 	snprintf(text, sizeof(text), "pack p\ndomains s {\n\t%s\n}\n", name);
-	assert_load_error(t, text,
-	                  ":3:2: bad domain 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...': "
-	                  "name longer than 253 characters");
+	assert_load_error(
+	    t, text,
+	    ":3:2: bad domain 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...': "
+	    "name longer than 253 characters");
 }
 
 static void test_err_trailing_garbage(void **state)
@@ -850,15 +865,17 @@ static void test_err_trailing_garbage(void **state)
 
 	assert_load_error(t, "pack p extra\n", ":1:8: found 'extra', expected the end of the line");
 	assert_load_error(t, "pack p\nversion 1 2\n",
-	                  ":2:11: found '2', expected the end of the line");
+			  ":2:11: found '2', expected the end of the line");
 	assert_load_error(t, "pack p\nsource \"a\" \"b\"\n",
-	                  ":2:12: found 'b', expected the end of the line");
+			  ":2:12: found 'b', expected the end of the line");
 	assert_load_error(t, "pack p\ndomains s { a.com } x\n",
-	                  ":2:21: found 'x', expected the end of the line");
+			  ":2:21: found 'x', expected the end of the line");
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in s extra\n",
-	                  ":3:25: found 'extra', expected service, msg, ref or the end of the line");
+			  ":3:25: found 'extra', expected a condition (sni, connect, name, "
+			  "http-host, dst, src, dport, connect-port, transport, app, tunnel, "
+			  "websocket, fronting, push, ja4) or service, msg, ref, timeout");
 	assert_load_error(t, "pack p\ndomains s = a.com\nrule r1 bypass sni in s msg\n",
-	                  ":3:28: found end of line, expected a message");
+			  ":3:28: found end of line, expected a message");
 }
 
 static void test_err_control_character(void **state)
@@ -873,7 +890,8 @@ static void test_err_nul_byte(void **state)
 	struct tmp *t = *state;
 	static const char text[] = "pack p\n\0domains s = a.com\n";
 
-	assert_load_error_bytes(t, text, sizeof(text) - 1, ": contains a NUL byte: not a text file");
+	assert_load_error_bytes(t, text, sizeof(text) - 1,
+				": contains a NUL byte: not a text file");
 }
 
 static void test_err_missing_file(void **state)
@@ -898,7 +916,7 @@ static void test_err_empty_file(void **state)
 
 	assert_load_error(t, "", ":1:1: empty pack: expected 'pack NAME' as the first statement");
 	assert_load_error(t, "# only a comment\n\n",
-	                  ":1:1: empty pack: expected 'pack NAME' as the first statement");
+			  ":1:1: empty pack: expected 'pack NAME' as the first statement");
 }
 
 /* --- directories -------------------------------------------------------- */
@@ -916,8 +934,8 @@ static void test_load_dir(void **state)
 	for (size_t i = 0; i < 6; i++) {
 		snprintf(name, sizeof(name), "%s.rules", order[i]);
 		snprintf(text, sizeof(text),
-		         "pack p%s\ndomains s = shared.example.com\nrule r%s drop sni in s\n",
-		         order[i] + 3, order[i] + 3);
+			 "pack p%s\ndomains s = shared.example.com\nrule r%s drop sni in s\n",
+			 order[i] + 3, order[i] + 3);
 		tmp_pack(t, name, text);
 	}
 	/* Only *.rules that are not hidden count. */
@@ -951,8 +969,9 @@ static void test_load_dir_bad_pack(void **state)
 	tmp_pack(t, "10-good.rules", "pack good\ndomains s = a.com\n");
 	tmp_pack(t, "20-bad.rules", "pack bad\nbogus\n");
 	snprintf(want, sizeof(want),
-	         "%s/20-bad.rules:2:1: found 'bogus', expected pack, version, date, source, "
-	         "domains or rule", t->dir);
+		 "%s/20-bad.rules:2:1: found 'bogus', expected pack, version, date, source, "
+		 "default, domains, patterns, addresses, ports, rule or include",
+		 t->dir);
 	assert_int_equal(rules_load_dir(&rs, t->dir, &err), -1);
 	assert_string_equal(err.msg, want);
 	ruleset_free(&rs);
@@ -971,8 +990,8 @@ static void test_load_dir_empty(void **state)
 	assert_string_equal(err.msg, want);
 	assert_int_equal(rs.npacks, 0);
 
-	snprintf(want, sizeof(want), "%s/nope: cannot open rules directory: No such file or directory",
-	         t->dir);
+	snprintf(want, sizeof(want),
+		 "%s/nope: cannot open rules directory: No such file or directory", t->dir);
 	{
 		char missing[512];
 
@@ -995,6 +1014,532 @@ static void test_names(void **state)
 }
 
 #define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
+
+/* --- address, port and pattern sets ------------------------------------ */
+
+static void addr_of(const char *text, uint8_t a[16])
+{
+	uint8_t plen, family;
+	const char *why;
+
+	if (addr_parse(text, a, &plen, &family, &why) != 0)
+		fail_msg("%s: %s", text, why);
+}
+
+static bool addr_in(const struct addr_set *s, const char *text)
+{
+	uint8_t a[16];
+
+	addr_of(text, a);
+	return addr_set_match(s, a);
+}
+
+static void test_addr_parse(void **state)
+{
+	uint8_t a[16], plen, family;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(addr_parse("192.0.2.0/24", a, &plen, &family, &why), 0);
+	assert_int_equal(plen, 96 + 24);
+	assert_int_equal(family, 4);
+	assert_int_equal(a[10], 0xff);
+	assert_int_equal(a[12], 192);
+	assert_int_equal(addr_parse("2001:db8::/32", a, &plen, &family, &why), 0);
+	assert_int_equal(plen, 32);
+	assert_int_equal(family, 6);
+	assert_int_equal(addr_parse("198.51.100.7", a, &plen, &family, &why), 0);
+	assert_int_equal(plen, 128);
+	assert_int_equal(addr_parse("::", a, &plen, &family, &why), 0);
+	assert_int_equal(addr_parse("0.0.0.0/0", a, &plen, &family, &why), 0);
+	assert_int_equal(plen, 96);
+	/* Refused, each with its reason. */
+	assert_int_equal(addr_parse("192.0.2.1/24", a, &plen, &family, &why), -1);
+	assert_string_equal(why, "bits are set past the prefix length (write the network address)");
+	assert_int_equal(addr_parse("192.0.2.0/33", a, &plen, &family, &why), -1);
+	assert_string_equal(why, "an IPv4 prefix length is 0 to 32");
+	assert_int_equal(addr_parse("2001:db8::/129", a, &plen, &family, &why), -1);
+	assert_string_equal(why, "an IPv6 prefix length is 0 to 128");
+	assert_int_equal(addr_parse("192.0.2.0/", a, &plen, &family, &why), -1);
+	assert_int_equal(addr_parse("192.0.2.0/024", a, &plen, &family, &why), -1);
+	assert_int_equal(addr_parse("192.0.2.0/2x", a, &plen, &family, &why), -1);
+	assert_int_equal(addr_parse("192.0.2", a, &plen, &family, &why), -1);
+	assert_string_equal(why, "not an IPv4 or IPv6 address");
+	assert_int_equal(addr_parse("1.2.3.256", a, &plen, &family, &why), -1);
+	assert_int_equal(addr_parse("", a, &plen, &family, &why), -1);
+	assert_int_equal(addr_parse("/8", a, &plen, &family, &why), -1);
+	assert_int_equal(addr_parse("example.com", a, &plen, &family, &why), -1);
+}
+
+static void test_addr_set(void **state)
+{
+	static const char *const entries[] = {
+		"192.0.2.0/25",	 "192.0.2.128/25",		  /* adjacent: merged into a /24 */
+		"198.51.100.7",	 "10.0.0.0/8",	   "10.1.0.0/16", /* inside the /8 */
+		"2001:db8::/32", "2001:db8:1::1",
+	};
+	struct addr_set *s = addr_set_new();
+
+	(void)state;
+	assert_non_null(s);
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		uint8_t a[16], plen, family;
+		const char *why;
+
+		assert_int_equal(addr_parse(entries[i], a, &plen, &family, &why), 0);
+		assert_int_equal(addr_set_add(s, a, plen), 0);
+	}
+	assert_int_equal(addr_set_seal(s), 0);
+	assert_int_equal(s->ncidrs, 7);
+	assert_int_equal(s->nranges, 4);
+	assert_true(addr_in(s, "192.0.2.0"));
+	assert_true(addr_in(s, "192.0.2.127"));
+	assert_true(addr_in(s, "192.0.2.128"));
+	assert_true(addr_in(s, "192.0.2.255"));
+	assert_false(addr_in(s, "192.0.1.255"));
+	assert_false(addr_in(s, "192.0.3.0"));
+	assert_true(addr_in(s, "198.51.100.7"));
+	assert_false(addr_in(s, "198.51.100.6"));
+	assert_false(addr_in(s, "198.51.100.8"));
+	assert_true(addr_in(s, "10.255.255.255"));
+	assert_false(addr_in(s, "11.0.0.0"));
+	assert_true(addr_in(s, "2001:db8:ffff::1"));
+	assert_false(addr_in(s, "2001:db9::"));
+	assert_false(addr_in(s, "::"));
+	/* An IPv4 set never holds IPv6 addresses outside ::ffff:0:0/96. */
+	assert_false(addr_in(s, "::c000:201")); /* IPv4-compatible, not mapped */
+	assert_true(addr_in(s, "::ffff:192.0.2.1"));
+	addr_set_free(s);
+
+	/* Empty (sealed) set: nothing matches. */
+	s = addr_set_new();
+	assert_int_equal(addr_set_seal(s), 0);
+	assert_false(addr_in(s, "192.0.2.1"));
+	addr_set_free(s);
+}
+
+static void test_ports(void **state)
+{
+	static const char *const bad[] = { "0",	 "65536", "10-5", "01", "1-",
+					   "-1", "1-2-3", "x",	  "",	"443 " };
+	struct port_set *s = port_set_new();
+	uint16_t lo, hi;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(port_parse("443", &lo, &hi, &why), 0);
+	assert_int_equal(lo, 443);
+	assert_int_equal(hi, 443);
+	assert_int_equal(port_parse("5228-5230", &lo, &hi, &why), 0);
+	assert_int_equal(lo, 5228);
+	assert_int_equal(hi, 5230);
+	assert_int_equal(port_parse("1-65535", &lo, &hi, &why), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (port_parse(bad[i], &lo, &hi, &why) == 0)
+			fail_msg("port '%s' accepted", bad[i]);
+	assert_int_equal(port_set_add(s, 5228, 5230), 0);
+	assert_int_equal(port_set_add(s, 443, 443), 0);
+	assert_int_equal(port_set_add(s, 5231, 5231), 0); /* adjacent: merged */
+	assert_int_equal(port_set_add(s, 5229, 5229), 0); /* inside */
+	assert_int_equal(port_set_add(s, 65535, 65535), 0);
+	assert_int_equal(port_set_seal(s), 0);
+	assert_int_equal(s->nranges, 3);
+	assert_true(port_set_match(s, 443));
+	assert_false(port_set_match(s, 442));
+	assert_false(port_set_match(s, 444));
+	assert_true(port_set_match(s, 5228));
+	assert_true(port_set_match(s, 5231));
+	assert_false(port_set_match(s, 5232));
+	assert_true(port_set_match(s, 65535));
+	assert_false(port_set_match(s, 0));
+	port_set_free(s);
+}
+
+static void test_patterns(void **state)
+{
+	struct pattern_set *s = pattern_set_new();
+	const char *re = "turn-[a-z]+[0-9]*\\.openrainbow\\.com";
+	char why[160];
+	size_t col;
+
+	(void)state;
+	assert_int_equal(pattern_set_add(s, re, strlen(re), &col, why, sizeof(why)), 0);
+	/* Anchored at both ends, any case, a trailing dot ignored. */
+	assert_true(pattern_set_match(s, "turn-rbx1.openrainbow.com", 25));
+	assert_true(pattern_set_match(s, "TURN-GRA.OpenRainbow.COM.", 25));
+	assert_false(pattern_set_match(s, "xturn-rbx1.openrainbow.com", 26));
+	assert_false(pattern_set_match(s, "turn-rbx1.openrainbow.com.evil.net", 34));
+	assert_false(pattern_set_match(s, "turn-rbx1.openrainbowxcom", 25));
+	assert_false(pattern_set_match(s, "", 0));
+	/* An alternation is anchored as a whole, not only its first branch. */
+	re = "a\\.example|b\\.example";
+	assert_int_equal(pattern_set_add(s, re, strlen(re), &col, why, sizeof(why)), 0);
+	assert_true(pattern_set_match(s, "b.example", 9));
+	assert_false(pattern_set_match(s, "b.example.org", 13));
+	/* A bad pattern: the library's reason and where. */
+	re = "turn-(rbx";
+	assert_int_equal(pattern_set_add(s, re, strlen(re), &col, why, sizeof(why)), -1);
+	assert_int_equal(col, 9);
+	assert_non_null(strstr(why, "missing closing parenthesis"));
+	assert_int_equal(s->n, 2);
+	pattern_set_free(s);
+}
+
+/* --- the version-2 language ---------------------------------------------- */
+
+/* A flow for rules: server 198.51.100.7:443 over TCP unless changed. */
+struct flow_case {
+	struct flow_facts f;
+	struct rules_input in;
+};
+
+static struct flow_case *flow_case(const char *dst, uint16_t dport, uint8_t proto)
+{
+	static struct flow_case c;
+
+	memset(&c, 0, sizeof(c));
+	c.in.facts = &c.f;
+	c.in.proto = proto;
+	c.in.dport = dport;
+	c.in.sport = 40000;
+	addr_of("192.0.2.2", c.in.addr[0]);
+	addr_of(dst, c.in.addr[1]);
+	c.in.src = c.in.addr[0];
+	c.in.dst = c.in.addr[1];
+	return &c;
+}
+
+static const char *verdict_id(const struct ruleset *rs, const struct flow_case *c, uint8_t *action)
+{
+	struct verdict v;
+
+	rules_eval(rs, &c->in, &v);
+	*action = v.action;
+	return v.rule ? v.rule->id : "-";
+}
+
+#define ASSERT_RULE(rs, c, id)                                     \
+	do {                                                       \
+		uint8_t act_;                                      \
+		assert_string_equal(verdict_id(rs, c, &act_), id); \
+	} while (0)
+
+static void set_str(char *dst, uint8_t *len, const char *s)
+{
+	*len = (uint8_t)strlen(s);
+	memcpy(dst, s, *len + 1);
+}
+
+static void test_v2_conditions(void **state)
+{
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+	struct flow_case *c;
+	uint8_t act;
+
+	load_ok(&rs, tmp_pack(t, "v2.rules",
+			      "pack v2\n"
+			      "default drop\n"
+			      "domains rb = openrainbow.com *.openrainbow.com\n"
+			      "patterns turnre { \"turn-[a-z0-9]+\\.openrainbow\\.com\" }\n"
+			      "addresses relays = 198.51.100.0/24 2001:db8:100::/48\n"
+			      "ports push = 5228-5230\n"
+			      "rule fcm bypass dport in push push fcm timeout 30m\n"
+			      "rule turn-ip bypass connect in relays connect-port 443,80\n"
+			      "rule turn-udp bypass {\n"
+			      "\ttransport udp   # one item per line\n"
+			      "\tdst in relays\n"
+			      "\tdport 3478\n"
+			      "\tapp stun,dtls\n"
+			      "\ttimeout 10m\n"
+			      "\tservice turn\n"
+			      "\tref \"001 4.6.1\"\n"
+			      "}\n"
+			      "rule turn-re bypass connect in turnre tunnel turn,tls\n"
+			      "rule front drop fronting\n"
+			      "rule ws bypass websocket http-host in rb\n"
+			      "rule ja bypass ja4 t13d1516h2_8daaf6152771_e5627efa2ab1\n"
+			      "rule web inspect sni in rb\n"));
+	/* Header and options. */
+	assert_int_equal(rs.default_action, ACTION_DROP);
+	assert_int_equal(rule_named(rs.packs[0], "fcm")->timeout, 1800);
+	assert_int_equal(rule_named(rs.packs[0], "turn-udp")->timeout, 600);
+	assert_string_equal(rule_named(rs.packs[0], "turn-udp")->ref, "001 4.6.1");
+
+	/* dport + push: both must hold. */
+	c = flow_case("203.0.113.9", 5229, 6);
+	c->f.app = APP_TLS;
+	c->f.push = PUSH_FCM;
+	ASSERT_RULE(&rs, c, "fcm");
+	c->f.push = PUSH_APNS;
+	ASSERT_RULE(&rs, c, "-"); /* nothing: the default */
+	assert_string_equal(verdict_id(&rs, c, &act), "-");
+	assert_int_equal(act, ACTION_DROP);
+
+	/* A CONNECT to an IP literal in an address set, on a listed port. */
+	c = flow_case("192.0.2.1", 3128, 6);
+	c->f.app = APP_CONNECT;
+	set_str(c->f.connect_host, &c->f.connect_host_len, "198.51.100.20");
+	c->f.connect_port = 443;
+	ASSERT_RULE(&rs, c, "turn-ip");
+	set_str(c->f.connect_host, &c->f.connect_host_len, "2001:db8:100::5");
+	ASSERT_RULE(&rs, c, "turn-ip");
+	c->f.connect_port = 8443;
+	ASSERT_RULE(&rs, c, "-");
+	c->f.connect_port = 443;
+	set_str(c->f.connect_host, &c->f.connect_host_len, "198.51.101.20");
+	ASSERT_RULE(&rs, c, "-");
+	/* A name is no IP literal; a CIDR is not an address. */
+	set_str(c->f.connect_host, &c->f.connect_host_len, "relay.example");
+	ASSERT_RULE(&rs, c, "-");
+	set_str(c->f.connect_host, &c->f.connect_host_len, "198.51.100.0/24");
+	ASSERT_RULE(&rs, c, "-");
+	/* The same host, but the flow is not a CONNECT: connect conditions fail. */
+	c->f.app = APP_TLS;
+	set_str(c->f.connect_host, &c->f.connect_host_len, "198.51.100.20");
+	ASSERT_RULE(&rs, c, "-");
+
+	/* A block rule: every item holds, or the rule does not match. */
+	c = flow_case("198.51.100.9", 3478, 17);
+	c->f.app = APP_STUN;
+	ASSERT_RULE(&rs, c, "turn-udp");
+	c->f.app = APP_DTLS;
+	ASSERT_RULE(&rs, c, "turn-udp");
+	c->f.app = APP_UNKNOWN;
+	ASSERT_RULE(&rs, c, "-");
+	c->f.app = APP_STUN;
+	c->in.proto = 6;
+	ASSERT_RULE(&rs, c, "-");
+	c->in.proto = 17;
+	c->in.dport = 3479;
+	ASSERT_RULE(&rs, c, "-");
+	addr_of("198.51.99.9", c->in.addr[1]);
+	c->in.dport = 3478;
+	ASSERT_RULE(&rs, c, "-");
+
+	/* Patterns and tunnel kinds. */
+	c = flow_case("192.0.2.1", 3128, 6);
+	c->f.app = APP_CONNECT;
+	set_str(c->f.connect_host, &c->f.connect_host_len, "turn-gra1.openrainbow.com");
+	c->f.tunnel = TUNNEL_TURN;
+	ASSERT_RULE(&rs, c, "turn-re");
+	c->f.tunnel = TUNNEL_UNKNOWN;
+	ASSERT_RULE(&rs, c, "-");
+	c->f.flags |= FACT_FRONTING;
+	ASSERT_RULE(&rs, c, "front");
+
+	/* WebSocket, direct or in a tunnel; http-host. */
+	c = flow_case("198.51.100.7", 80, 6);
+	c->f.app = APP_WEBSOCKET;
+	set_str(c->f.http_host, &c->f.http_host_len, "web.openrainbow.com");
+	ASSERT_RULE(&rs, c, "ws");
+	c->f.app = APP_HTTP;
+	ASSERT_RULE(&rs, c, "-");
+	c->f.app = APP_CONNECT;
+	c->f.tunnel = TUNNEL_WEBSOCKET;
+	ASSERT_RULE(&rs, c, "ws");
+
+	/* JA4, then the SNI. */
+	c = flow_case("203.0.113.1", 443, 6);
+	c->f.app = APP_TLS;
+	set_str(c->f.sni, &c->f.sni_len, "web.openrainbow.com");
+	strcpy(c->f.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+	ASSERT_RULE(&rs, c, "ja");
+	c->f.ja4[0] = '\0';
+	ASSERT_RULE(&rs, c, "web");
+	ruleset_free(&rs);
+	assert_int_equal(rs.default_action, ACTION_NONE);
+}
+
+static void test_v2_default_first_declared(void **state)
+{
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+	struct flow_case *c = flow_case("203.0.113.1", 443, 6);
+	uint8_t act;
+
+	load_ok(&rs, tmp_pack(t, "a.rules",
+			      "pack a\ndomains s = a.example\n"
+			      "rule r bypass sni in s\n"));
+	assert_string_equal(verdict_id(&rs, c, &act), "-");
+	assert_int_equal(act, ACTION_INSPECT);
+	load_ok(&rs, tmp_pack(t, "b.rules", "pack b\ndefault bypass\n"));
+	load_ok(&rs, tmp_pack(t, "c.rules", "pack c\ndefault drop\n"));
+	assert_string_equal(verdict_id(&rs, c, &act), "-");
+	assert_int_equal(act, ACTION_BYPASS);
+	ruleset_free(&rs);
+}
+
+static void test_v2_lists_and_includes(void **state)
+{
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+	const struct rule_pack *pk;
+	struct flow_case *c;
+	char sub[PATH_MAX];
+
+	tmp_pack(t, "allow.txt",
+		 "# allow-list kept by the security team\n"
+		 "  a.example.com   # trailing comment\n"
+		 "\n"
+		 "*.b.example.org\r\n");
+	tmp_pack(t, "nets.txt", "192.0.2.0/24\n2001:db8::/32\n");
+	snprintf(sub, sizeof(sub), "%s/inc", t->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	tmp_pack(t, "inc/common.rules",
+		 "ports web = 443\n"
+		 "include \"deeper.rules\"\n"
+		 "rule inc-web bypass dst in nets dport in web\n");
+	tmp_pack(t, "inc/deeper.rules",
+		 "# only sets and rules here\n"
+		 "addresses nets from \"../nets.txt\"\n");
+	load_ok(&rs, tmp_pack(t, "top.rules",
+			      "pack top\n"
+			      "domains allow from \"allow.txt\"\n"
+			      "rule top-sni bypass sni in allow\n"
+			      "include \"inc/common.rules\"\n"
+			      "rule after inspect transport tcp\n"));
+	pk = rs.packs[0];
+	assert_int_equal(pk->nrules, 3);
+	assert_string_equal(pk->rules[0].id, "top-sni");
+	assert_string_equal(pk->rules[1].id, "inc-web"); /* in place of the include */
+	assert_string_equal(pk->rules[2].id, "after");
+	assert_int_equal(pk->rules[1].line, 3);
+	assert_non_null(strstr(pk->rules[1].file, "inc/common.rules"));
+	assert_int_equal(pk->nfiles, 5); /* top, allow.txt, common, deeper, nets.txt */
+	assert_int_equal(pk->sets[0]->u.dom->count, 2);
+
+	c = flow_case("203.0.113.1", 443, 6);
+	set_str(c->f.sni, &c->f.sni_len, "x.b.example.org");
+	ASSERT_RULE(&rs, c, "top-sni");
+	set_str(c->f.sni, &c->f.sni_len, "b.example.org");
+	ASSERT_RULE(&rs, c, "after");
+	c = flow_case("2001:db8::9", 443, 6);
+	ASSERT_RULE(&rs, c, "inc-web");
+	ruleset_free(&rs);
+}
+
+static void test_v2_errors(void **state)
+{
+	struct tmp *t = *state;
+	char want[1400];
+	struct ruleset rs = { 0 };
+	struct rules_error err;
+
+	assert_load_error(t, "pack p\naddresses a = 192.0.2.1/24\n",
+			  ":2:15: bad address '192.0.2.1/24': bits are set past the prefix length "
+			  "(write the network address)");
+	assert_load_error(t, "pack p\nports w { 443 0 }\n",
+			  ":2:15: bad port '0': a port is a number from 1 to 65535 (or a range "
+			  "LOW-HIGH)");
+	assert_load_error(t, "pack p\npatterns x = \"a(b\"\n",
+			  ":2:18: bad pattern: missing closing parenthesis");
+	assert_load_error(t, "pack p\npatterns x = a.b\n",
+			  ":2:14: expected a pattern in double quotes");
+	assert_load_error(t, "pack p\naddresses a = 192.0.2.0/24\nrule r bypass sni in a\n",
+			  ":3:22: set 'a' holds addresses, but 'sni' needs domains or patterns");
+	assert_load_error(t, "pack p\ndomains d = a.com\nrule r bypass dst in d\n",
+			  ":3:22: set 'd' holds domains, but 'dst' needs addresses");
+	assert_load_error(t, "pack p\nrule r bypass dport 443 dport 80\n",
+			  ":2:25: 'dport' is already a condition of this rule");
+	assert_load_error(t, "pack p\nrule r bypass dport 443,,80\n",
+			  ":2:25: empty item in the list: expected ports (443, 5228-5230) or 'in "
+			  "SET'");
+	assert_load_error(t, "pack p\nrule r bypass dport 443,99999\n",
+			  ":2:25: bad port '99999': a port is a number from 1 to 65535 (or a range "
+			  "LOW-HIGH)");
+	assert_load_error(
+	    t, "pack p\nrule r bypass app tls,quic\n",
+	    ":2:23: unknown app 'quic': expected connect, tls, http, websocket, stun, "
+	    "dtls or unknown");
+	assert_load_error(t, "pack p\nrule r bypass transport sctp\n",
+			  ":2:25: found 'sctp', expected tcp or udp");
+	assert_load_error(
+	    t, "pack p\nrule r bypass tunnel ssh\n",
+	    ":2:22: unknown tunnel 'ssh': expected tls, turn, http, websocket, unknown "
+	    "or none");
+	assert_load_error(t, "pack p\nrule r bypass push gcm\n",
+			  ":2:20: unknown push service 'gcm': expected apns or fcm");
+	assert_load_error(t, "pack p\nrule r bypass timeout 8d\n", ":2:23: a timeout is 1s to 7d");
+	assert_load_error(t, "pack p\nrule r bypass timeout 10\n",
+			  ":2:23: found '10', expected a duration such as 600s, 10m, 2h or 1d");
+	assert_load_error(t, "pack p\nrule r bypass timeout 0s\n", ":2:23: a timeout is 1s to 7d");
+	assert_load_error(t, "pack p\nrule r bypass {\n\tdport 443\n",
+			  ":4:1: found end of file, expected '}' to close rule 'r'");
+	assert_load_error(t, "pack p\nrule r bypass { dport 443 }\n",
+			  ":2:17: found 'dport', expected the end of the line");
+	assert_load_error(t, "pack p\ndefault allow\n",
+			  ":2:9: found 'allow', expected an action: bypass, inspect or drop");
+	assert_load_error(t, "pack p\ndefault drop\ndefault bypass\n",
+			  ":3:1: a second 'default' statement");
+
+	/* Errors inside list files and included files name those files. */
+	tmp_pack(t, "list.txt", "a.example.com\nbad_name!.example\n");
+	tmp_pack(t, "bad.rules", "pack p\ndomains d from \"list.txt\"\n");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want),
+		 "%s/list.txt:2:9: bad domain 'bad_name!.example': character not allowed in a "
+		 "domain name",
+		 t->dir);
+	assert_string_equal(err.msg, want);
+	tmp_pack(t, "two.txt", "a.example.com b.example.com\n");
+	tmp_pack(t, "bad.rules", "pack p\ndomains d from \"two.txt\"\n");
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want),
+		 "%s/two.txt:1:14: one entry per line: found a blank inside the entry", t->dir);
+	assert_string_equal(err.msg, want);
+	tmp_pack(t, "empty.txt", "# nothing\n\n");
+	tmp_pack(t, "bad.rules", "pack p\naddresses a from \"empty.txt\"\n");
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want), "%s/empty.txt: the list is empty: set 'a'", t->dir);
+	assert_string_equal(err.msg, want);
+	tmp_pack(t, "bad.rules", "pack p\ndomains d from \"missing.txt\"\n");
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want),
+		 "%s/bad.rules:2:16: cannot read the list: %s/missing.txt: cannot open: No such "
+		 "file or directory",
+		 t->dir, t->dir);
+	assert_string_equal(err.msg, want);
+
+	tmp_pack(t, "hdr.rules", "version 2\n");
+	tmp_pack(t, "bad.rules", "pack p\ninclude \"hdr.rules\"\n");
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want),
+		 "%s/hdr.rules:1:1: 'version' belongs in the pack's own file, not in an included "
+		 "one",
+		 t->dir);
+	assert_string_equal(err.msg, want);
+	tmp_pack(t, "loop.rules", "include \"loop.rules\"\n");
+	tmp_pack(t, "bad.rules", "pack p\ninclude \"loop.rules\"\n");
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want),
+		 "%s/loop.rules:1:9: '%s/loop.rules' is already part of this pack (an include "
+		 "cycle, or included twice)",
+		 t->dir, t->dir);
+	assert_string_equal(err.msg, want);
+	tmp_pack(t, "bad.rules", "pack p\ninclude \"nope.rules\"\n");
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want),
+		 "%s/bad.rules:2:9: cannot include: %s/nope.rules: cannot open: No such file or "
+		 "directory",
+		 t->dir, t->dir);
+	assert_string_equal(err.msg, want);
+	/* A chain deeper than RULES_INCLUDE_DEPTH. */
+	for (int i = 0; i <= RULES_INCLUDE_DEPTH; i++) {
+		char name[32], text[64];
+
+		snprintf(name, sizeof(name), "d%d.rules", i);
+		snprintf(text, sizeof(text), "include \"d%d.rules\"\n", i + 1);
+		tmp_pack(t, name, text);
+	}
+	tmp_pack(t, "bad.rules", "pack p\ninclude \"d0.rules\"\n");
+	assert_int_equal(rules_load(&rs, t->path, &err), -1);
+	snprintf(want, sizeof(want), "%s/d7.rules:1:9: includes nested deeper than %d", t->dir,
+		 RULES_INCLUDE_DEPTH);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(rs.npacks, 0);
+}
 
 int main(void)
 {
@@ -1040,6 +1585,14 @@ int main(void)
 		TMP_TEST(test_load_dir_bad_pack),
 		TMP_TEST(test_load_dir_empty),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_addr_set),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_patterns),
+		TMP_TEST(test_v2_conditions),
+		TMP_TEST(test_v2_default_first_declared),
+		TMP_TEST(test_v2_lists_and_includes),
+		TMP_TEST(test_v2_errors),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
