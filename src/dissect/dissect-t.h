@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpix/plugin.h"
+
 /* Detected application protocol, as written in events (app_proto). */
 #define APP_PROTOS(X)                 \
 	X(APP_UNKNOWN, "unknown")     \
@@ -20,21 +22,9 @@
 enum app_proto { APP_PROTOS(APP_ENUM_) APP_COUNT };
 #undef APP_ENUM_
 
-/*
- * The answers of a classifier (STYLE.md): need more, not mine, match. A
- * match may be final (MATCH) or say that more facts follow from later bytes
- * (MATCH_MORE: a CONNECT waits for the proxy's status and the tunnel's
- * first bytes, a WebSocket upgrade for the server's 101). After MATCH_MORE
- * only that dissector is asked again; whatever it answers then, the facts
- * it committed stand, and the flow is decided at the latest when its
- * packet budget runs out.
- */
-enum dissect_answer {
-	DISSECT_NEED_MORE,  /* a valid prefix so far: show me more bytes */
-	DISSECT_NOT_MINE,   /* these bytes are not this protocol */
-	DISSECT_MATCH,	    /* this protocol; facts are filled in */
-	DISSECT_MATCH_MORE, /* this protocol; more facts may follow */
-};
+/* Plugin protocols get the ids from APP_COUNT up (dissect_app_add). */
+#define APP_MAX 32
+#define APP_NAME_MAX 15
 
 /*
  * The push service a TLS flow's port suggests: APNS 5223 and 2197, FCM
@@ -55,7 +45,7 @@ enum tunnel_kind {
 	TUNNEL_COUNT
 };
 
-/* flow_facts.flags */
+/* dpix_facts.flags */
 #define FACT_FRONTING 0x01     /* the tunnel's SNI differs from the CONNECT host */
 #define FACT_ECH 0x02	       /* the hello carries encrypted_client_hello */
 #define FACT_WS_ACCEPT_OK 0x04 /* the 101's Sec-WebSocket-Accept matches the key */
@@ -70,13 +60,15 @@ enum tunnel_kind {
 /* A DNS name is at most 253 characters; one byte more gives room. */
 #define HOST_MAX 255
 
-/* Facts a flow keeps once dissectors have spoken; bounded copies. */
-struct flow_facts {
+/* Facts a flow keeps once dissectors have spoken; bounded copies. Plugins
+ * see this type only by name (struct dpix_facts in dpix/plugin.h). */
+struct dpix_facts {
 	uint8_t app;		  /* enum app_proto */
 	uint8_t flags;		  /* FACT_* */
 	uint8_t sni_len;	  /* 0: no SNI */
 	uint8_t connect_host_len; /* 0: no CONNECT target (or an invalid one) */
 	uint8_t http_host_len;	  /* 0: no Host header (or proxy request host) */
+	uint8_t app_host_len;	  /* 0: no host named by a plugin protocol */
 	uint8_t tunnel;		  /* enum tunnel_kind */
 	uint8_t push;		  /* enum push_service */
 	uint16_t connect_port;
@@ -86,39 +78,34 @@ struct flow_facts {
 	char sni[HOST_MAX + 1];
 	char connect_host[HOST_MAX + 1]; /* IPv6 literals without brackets */
 	char http_host[HOST_MAX + 1];
+	char app_host[HOST_MAX + 1]; /* a SIP Request-URI host, set_host() */
 	char alpn[ALPN_MAX + 1];
 	char ja4[JA4_MAX + 1];
 };
 
-#define DISSECT_TCP 0x01
-#define DISSECT_UDP 0x02
-
 /*
- * What a dissector sees: for TCP the contiguous first bytes of each
- * direction (stream), for UDP the current datagram in its direction (dir;
- * the other direction's data is NULL). Index 0 is the client (initiator)
- * side. Borrowed for the call only.
+ * What a dissector is shown (struct dpix_input) and what it answers (enum
+ * dpix_answer) are the plugin ABI's types (include/dpix/plugin.h), so
+ * built-in and plugin dissectors share one probe signature. After
+ * MATCH_MORE only that dissector is asked again; whatever it answers then,
+ * the facts it committed stand, and the flow is decided at the latest when
+ * its packet budget runs out (a CONNECT waits for the proxy's status and
+ * the tunnel's first bytes, a WebSocket upgrade for the server's 101, STUN
+ * over UDP for the DTLS that may follow).
+ *
+ * A dissector as dissect.c keeps it: built-in, or copied from a plugin's
+ * struct dpix_dissector with its app name turned into an id.
  */
-struct dissect_input {
-	uint8_t transport; /* DISSECT_TCP or DISSECT_UDP */
-	uint8_t dir;	   /* direction of the newest bytes: 0 client, 1 server */
-	uint16_t client_port, server_port;
-	const uint8_t *data[2];
-	size_t len[2];
-	bool closed[2];	    /* no further bytes will come that way */
-	bool midstream;	    /* TCP: picked up after its start (no SYN seen) */
-	uint8_t *scratch;   /* per-pipeline work buffer for reassembling */
-	size_t scratch_len; /* records; at least the stream window */
-};
+#define DISSECT_MAX 32 /* candidate sets are uint32_t bitmasks */
 
 struct dissector {
 	const char *name;
 	uint8_t app;	    /* enum app_proto reported on a match, unless the
 			     * probe set facts->app to a more specific one */
-	uint8_t transports; /* DISSECT_TCP | DISSECT_UDP */
+	uint8_t transports; /* DPIX_TCP | DPIX_UDP */
 	uint16_t max_segs;  /* gives up after this many client payload segments */
 	uint32_t max_bytes; /* and past this many client bytes without an answer */
-	enum dissect_answer (*probe)(const struct dissect_input *in, struct flow_facts *facts);
+	enum dpix_answer (*probe)(const struct dpix_input *in, struct dpix_facts *facts);
 };
 
 #endif

@@ -3,9 +3,32 @@
 
 #include "dissect/dissect-t.h"
 
-/* The dissectors, in the order they are tried (dissect.c). */
-extern const struct dissector *const dissectors[];
-extern const unsigned dissector_count;
+/*
+ * The dissectors, in the order they are tried (dissect.c): those plugins
+ * registered, in registration order, then the built-ins. At most
+ * DISSECT_MAX in all. Registration happens before any flow is seen.
+ */
+unsigned dissect_count(void);
+const struct dissector *dissect_at(unsigned i);
+
+/* Add a plugin dissector (copied) in front of the built-ins: 0, or -1 when
+ * the table is full. */
+int dissect_add(const struct dissector *d);
+
+/* Plugin dissectors registered so far; forget those past n (a plugin that
+ * failed to load leaves nothing behind). */
+unsigned dissect_added(void);
+void dissect_truncate(unsigned n);
+
+/*
+ * The app id for a name a plugin gives (1 to APP_NAME_MAX of [a-z0-9_-]):
+ * a built-in's id, one given before, or a new one from APP_COUNT up. -1
+ * when the name is invalid or APP_MAX ids are taken. dissect_app_count()
+ * is one past the highest id; dissect_app_truncate() forgets ids from n up.
+ */
+int dissect_app_add(const char *name);
+unsigned dissect_app_count(void);
+void dissect_app_truncate(unsigned n);
 
 /* The descriptors, one per file. */
 extern const struct dissector dissect_connect;
@@ -20,15 +43,24 @@ uint32_t dissect_candidates(uint8_t transport);
 /*
  * Run the candidate dissectors over in. Those that answer not-mine, or run
  * out of budget, are cleared from *candidates. Only a match changes facts:
- * then the matching dissector's findings are copied in and DISSECT_MATCH is
- * returned (DISSECT_MATCH_MORE if more facts may follow: that dissector is
- * then the only candidate left); DISSECT_NOT_MINE means no candidate is
- * left; otherwise DISSECT_NEED_MORE.
+ * then the matching dissector's findings are copied in and DPIX_MATCH is
+ * returned (DPIX_MATCH_MORE if more facts may follow: that dissector is
+ * then the only candidate left); DPIX_NOT_MINE means no candidate is
+ * left; otherwise DPIX_NEED_MORE.
  */
-enum dissect_answer dissect_run(uint32_t *candidates, const struct dissect_input *in,
-				uint16_t client_segs, struct flow_facts *facts);
+enum dpix_answer dissect_run(uint32_t *candidates, const struct dpix_input *in,
+			     uint16_t client_segs, struct dpix_facts *facts);
 
-const char *app_proto_name(enum app_proto a);
+/* The name of a built-in or plugin app id, "unknown" for any other. */
+const char *app_proto_name(unsigned a);
+
+/* The host's TLS ClientHello parser, the built-in TLS dissector's probe
+ * (dissect_tls.c); plugins reach it through their host table. */
+enum dpix_answer dissect_tls_client_hello(const struct dpix_input *in, struct dpix_facts *facts);
+
+/* A host name a plugin protocol names (facts->app_host): printable ASCII
+ * without spaces, 1 to HOST_MAX bytes; false (facts unchanged) if not. */
+bool facts_set_app_host(struct dpix_facts *facts, const char *name, size_t len);
 
 /* Characters of a host name in an HTTP authority (RFC 3986 reg-name, the
  * subset real names use) and of an IPv6 literal between brackets. */
@@ -40,12 +72,12 @@ bool dissect_is_sni(const uint8_t *p, size_t n);
 
 /* Read a TLS/DTLS server_name extension's data (RFC 6066 3): the first
  * valid host_name goes to facts->sni; false if the list is malformed. */
-bool dissect_server_name(const uint8_t *p, size_t n, struct flow_facts *facts);
+bool dissect_server_name(const uint8_t *p, size_t n, struct dpix_facts *facts);
 
 /* One UDP datagram as DTLS (dissect_dtls.c): a ClientHello if from_client
  * (its SNI to facts), else whole records; MATCH or NOT_MINE. */
-enum dissect_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_client,
-					  struct flow_facts *facts);
+enum dpix_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_client,
+				       struct dpix_facts *facts);
 
 /* Copy a host name into a bounded facts field; false if it does not fit. */
 bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len);

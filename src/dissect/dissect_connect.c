@@ -54,7 +54,7 @@ static bool parse_port(const uint8_t *p, size_t n, uint16_t *port)
 }
 
 /* authority -> facts; false leaves the target unset. */
-static bool parse_authority(const uint8_t *a, size_t n, struct flow_facts *facts)
+static bool parse_authority(const uint8_t *a, size_t n, struct dpix_facts *facts)
 {
 	const uint8_t *host = a;
 	size_t hlen, i;
@@ -92,34 +92,34 @@ static bool parse_authority(const uint8_t *a, size_t n, struct flow_facts *facts
 }
 
 /* The request line: match once it is whole and names a CONNECT. */
-static enum dissect_answer request_line(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer request_line(const struct dpix_input *in, struct dpix_facts *facts)
 {
 	struct cursor c = cur_make(in->data[0], in->len[0]);
 	size_t n = cur_left(&c), mlen = sizeof(method) - 1, end, sp;
 	const uint8_t *line = cur_ptr(&c);
 
 	if (n == 0)
-		return DISSECT_NEED_MORE; /* the server may speak first */
+		return DPIX_NEED_MORE; /* the server may speak first */
 	if (memcmp(line, method, n < mlen ? n : mlen) != 0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	for (end = 0; end < n && end < CONNECT_MAX_LINE && line[end] != '\n'; end++)
 		if ((line[end] < 0x20 && line[end] != '\r') || line[end] >= 0x7f)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 	if (end == n)
-		return n >= CONNECT_MAX_LINE ? DISSECT_NOT_MINE : DISSECT_NEED_MORE;
+		return n >= CONNECT_MAX_LINE ? DPIX_NOT_MINE : DPIX_NEED_MORE;
 	if (end == CONNECT_MAX_LINE)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (end > 0 && line[end - 1] == '\r')
 		end--;
 	/* "CONNECT " target " HTTP/1.x": the version is the last 8 bytes. */
 	if (end < mlen + 1 + 9 || memcmp(line + end - 9, " HTTP/1.", 8) != 0 ||
 	    (line[end - 1] != '0' && line[end - 1] != '1'))
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	sp = end - 9;
 	facts->connect_host_len = 0;
 	facts->connect_port = 0;
 	parse_authority(line + mlen, sp - mlen, facts);
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
 /* Offset just past the blank line ending a header block, or 0 if not yet. */
@@ -140,21 +140,21 @@ static size_t header_end(const uint8_t *p, size_t n)
 
 /* The proxy's status line "HTTP/1.x NNN": need-more while it may still be
  * one, not-mine if it cannot be, match with the status set. */
-static enum dissect_answer status_line(const uint8_t *p, size_t n, uint16_t *status)
+static enum dpix_answer status_line(const uint8_t *p, size_t n, uint16_t *status)
 {
 	static const char v[] = "HTTP/1.";
 	size_t vlen = sizeof(v) - 1;
 
 	if (memcmp(p ? (const char *)p : v, v, n < vlen ? n : vlen) != 0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (n < 13)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	if ((p[7] != '0' && p[7] != '1') || p[8] != ' ' || p[9] < '1' || p[9] > '5' ||
 	    p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' ||
 	    (p[12] != ' ' && p[12] != '\r' && p[12] != '\n'))
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	*status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
 static bool same_host(const char *a, size_t alen, const char *b, size_t blen)
@@ -171,10 +171,10 @@ static const struct dissector *const tunnel_probes[] = { &dissect_tls, &dissect_
 							 &dissect_http };
 
 /* What the tunnel carries, from each side's first bytes after the headers. */
-static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end, size_t rsp_end,
-				  struct flow_facts *facts)
+static enum dpix_answer tunnel(const struct dpix_input *in, size_t req_end, size_t rsp_end,
+			       struct dpix_facts *facts)
 {
-	struct dissect_input sub = *in;
+	struct dpix_input sub = *in;
 	bool waiting = false;
 
 	sub.data[0] = in->data[0] + req_end;
@@ -185,12 +185,12 @@ static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end
 	/* The window left after the request header bounds what can arrive. */
 	sub.scratch_len = in->scratch_len > req_end ? in->scratch_len - req_end : 0;
 	for (size_t i = 0; i < sizeof(tunnel_probes) / sizeof(tunnel_probes[0]); i++) {
-		struct flow_facts inner = { 0 };
-		enum dissect_answer a = tunnel_probes[i]->probe(&sub, &inner);
+		struct dpix_facts inner = { 0 };
+		enum dpix_answer a = tunnel_probes[i]->probe(&sub, &inner);
 
-		if (a == DISSECT_NEED_MORE)
+		if (a == DPIX_NEED_MORE)
 			waiting = true;
-		if (a != DISSECT_MATCH && a != DISSECT_MATCH_MORE)
+		if (a != DPIX_MATCH && a != DPIX_MATCH_MORE)
 			continue;
 		if (tunnel_probes[i]->app == APP_TLS) {
 			facts->tunnel = TUNNEL_TLS;
@@ -215,21 +215,20 @@ static enum dissect_answer tunnel(const struct dissect_input *in, size_t req_end
 			facts->flags |= inner.flags & FACT_WS_ACCEPT_OK;
 		}
 		/* A hello still coming: its SNI may follow. */
-		return a == DISSECT_MATCH_MORE && !sub.closed[0] ? DISSECT_MATCH_MORE
-								 : DISSECT_MATCH;
+		return a == DPIX_MATCH_MORE && !sub.closed[0] ? DPIX_MATCH_MORE : DPIX_MATCH;
 	}
 	if (waiting && !sub.closed[0] && sub.scratch_len > 0)
-		return DISSECT_MATCH_MORE;
+		return DPIX_MATCH_MORE;
 	facts->tunnel = sub.len[0] ? TUNNEL_UNKNOWN : TUNNEL_NONE;
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
-static enum dissect_answer connect_probe(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer connect_probe(const struct dpix_input *in, struct dpix_facts *facts)
 {
-	enum dissect_answer a = request_line(in, facts);
+	enum dpix_answer a = request_line(in, facts);
 	size_t req_end, rsp_end;
 
-	if (a != DISSECT_MATCH)
+	if (a != DPIX_MATCH)
 		return a;
 	facts->connect_status = 0;
 	facts->tunnel = TUNNEL_NONE;
@@ -239,26 +238,26 @@ static enum dissect_answer connect_probe(const struct dissect_input *in, struct 
 	    (uint8_t) ~(FACT_FRONTING | FACT_ECH | FACT_STUN | FACT_TURN | FACT_WS_ACCEPT_OK);
 	req_end = header_end(in->data[0], in->len[0]);
 	if (!req_end)
-		return in->len[0] >= CONNECT_MAX_HEADER || in->closed[0] ? DISSECT_MATCH
-									 : DISSECT_MATCH_MORE;
+		return in->len[0] >= CONNECT_MAX_HEADER || in->closed[0] ? DPIX_MATCH
+									 : DPIX_MATCH_MORE;
 	a = status_line(in->data[1], in->len[1], &facts->connect_status);
-	if (a == DISSECT_NOT_MINE)
-		return DISSECT_MATCH; /* the other side does not speak HTTP */
-	if (a == DISSECT_NEED_MORE)
-		return in->closed[1] ? DISSECT_MATCH : DISSECT_MATCH_MORE;
+	if (a == DPIX_NOT_MINE)
+		return DPIX_MATCH; /* the other side does not speak HTTP */
+	if (a == DPIX_NEED_MORE)
+		return in->closed[1] ? DPIX_MATCH : DPIX_MATCH_MORE;
 	rsp_end = header_end(in->data[1], in->len[1]);
 	if (!rsp_end)
-		return in->len[1] >= CONNECT_MAX_HEADER || in->closed[1] ? DISSECT_MATCH
-									 : DISSECT_MATCH_MORE;
+		return in->len[1] >= CONNECT_MAX_HEADER || in->closed[1] ? DPIX_MATCH
+									 : DPIX_MATCH_MORE;
 	if (facts->connect_status < 200 || facts->connect_status > 299)
-		return DISSECT_MATCH; /* refused: no tunnel */
+		return DPIX_MATCH; /* refused: no tunnel */
 	return tunnel(in, req_end, rsp_end, facts);
 }
 
 const struct dissector dissect_connect = {
 	.name = "connect",
 	.app = APP_CONNECT,
-	.transports = DISSECT_TCP,
+	.transports = DPIX_TCP,
 	.max_segs = 8,
 	.max_bytes = CONNECT_MAX_LINE, /* until the request line matches */
 	.probe = connect_probe,

@@ -42,7 +42,7 @@ static bool dtls_version(uint16_t v)
 }
 
 /* The extensions block of a whole hello: bounds, and the first host_name. */
-static bool walk_extensions(struct cursor b, struct flow_facts *facts)
+static bool walk_extensions(struct cursor b, struct dpix_facts *facts)
 {
 	struct cursor exts, ext;
 	uint16_t n16, type;
@@ -62,7 +62,7 @@ static bool walk_extensions(struct cursor b, struct flow_facts *facts)
 }
 
 /* Body fields up to the extensions; the cursor holds the hello's fragment. */
-static bool hello_body(struct cursor *b, bool whole, struct flow_facts *facts)
+static bool hello_body(struct cursor *b, bool whole, struct dpix_facts *facts)
 {
 	uint16_t version, n16;
 	uint8_t n8;
@@ -80,7 +80,7 @@ static bool hello_body(struct cursor *b, bool whole, struct flow_facts *facts)
 }
 
 /* The hello in the fragment of a client's first handshake record. */
-static enum dissect_answer client_hello(struct cursor frag, struct flow_facts *facts)
+static enum dpix_answer client_hello(struct cursor frag, struct dpix_facts *facts)
 {
 	uint32_t hlen, foff, flen;
 	uint16_t seq;
@@ -90,10 +90,10 @@ static enum dissect_answer client_hello(struct cursor frag, struct flow_facts *f
 	    cur_u16be(&frag, &seq) < 0 || cur_u24be(&frag, &foff) < 0 ||
 	    cur_u24be(&frag, &flen) < 0 || flen != cur_left(&frag) || foff != 0 || flen > hlen ||
 	    hlen < 38)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (!hello_body(&frag, flen == hlen, facts))
-		return DISSECT_NOT_MINE;
-	return DISSECT_MATCH;
+		return DPIX_NOT_MINE;
+	return DPIX_MATCH;
 }
 
 /* One record header and its fragment; false if it cannot be DTLS. */
@@ -107,25 +107,25 @@ static bool record(struct cursor *c, uint8_t *type, struct cursor *frag)
 	       rlen > 0 && cur_sub(c, rlen, frag) == 0;
 }
 
-enum dissect_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_client,
-					  struct flow_facts *facts)
+enum dpix_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_client,
+				       struct dpix_facts *facts)
 {
 	struct cursor c = cur_make(p, n), frag;
 	uint8_t type, htype;
 
 	facts->sni_len = 0;
 	if (!record(&c, &type, &frag))
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (from_client && type == DTLS_HANDSHAKE && cur_peek_u8(&frag, 0, &htype) == 0 &&
 	    htype == DTLS_CLIENT_HELLO)
 		return client_hello(frag, facts);
 	while (cur_left(&c))
 		if (!record(&c, &type, &frag))
-			return DISSECT_NOT_MINE;
-	return DISSECT_MATCH;
+			return DPIX_NOT_MINE;
+	return DPIX_MATCH;
 }
 
-static enum dissect_answer dtls_probe(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer dtls_probe(const struct dpix_input *in, struct dpix_facts *facts)
 {
 	return dissect_dtls_datagram(in->data[in->dir], in->len[in->dir], in->dir == 0, facts);
 }
@@ -133,7 +133,7 @@ static enum dissect_answer dtls_probe(const struct dissect_input *in, struct flo
 const struct dissector dissect_dtls = {
 	.name = "dtls",
 	.app = APP_DTLS,
-	.transports = DISSECT_UDP,
+	.transports = DPIX_UDP,
 	.max_segs = 2,
 	.max_bytes = 65535,
 	.probe = dtls_probe,

@@ -140,7 +140,7 @@ static bool list_has_token(const uint8_t *p, size_t n, const char *tok)
  * host [":" port] or "[" IPv6 "]" [":" port] -> http_host without the
  * port. Anything else leaves http_host unset.
  */
-static void set_host(const uint8_t *a, size_t n, struct flow_facts *facts)
+static void set_host(const uint8_t *a, size_t n, struct dpix_facts *facts)
 {
 	const uint8_t *host = a;
 	size_t hlen, i, port_at;
@@ -172,7 +172,7 @@ static void set_host(const uint8_t *a, size_t n, struct flow_facts *facts)
 }
 
 /* http://authority[/?#...] -> FACT_PROXY_GET and http_host. */
-static void absolute_target(const uint8_t *t, size_t n, struct flow_facts *facts)
+static void absolute_target(const uint8_t *t, size_t n, struct dpix_facts *facts)
 {
 	static const char scheme[] = "http://";
 	size_t slen = sizeof(scheme) - 1, end;
@@ -190,8 +190,8 @@ static void absolute_target(const uint8_t *t, size_t n, struct flow_facts *facts
  * Check a request line, whole (complete) or a prefix of one, without its
  * line end. On a complete valid line *m, *target and *v11 are set.
  */
-static enum dissect_answer request_line(const uint8_t *p, size_t n, bool complete, enum method *m,
-					struct span *target, bool *v11)
+static enum dpix_answer request_line(const uint8_t *p, size_t n, bool complete, enum method *m,
+				     struct span *target, bool *v11)
 {
 	static const char version[] = "HTTP/1.";
 	size_t vlen = sizeof(version) - 1, mlen = 0, i, sp, left;
@@ -199,38 +199,38 @@ static enum dissect_answer request_line(const uint8_t *p, size_t n, bool complet
 
 	for (i = 0; i < n; i++)
 		if (p[i] < 0x20 || p[i] >= 0x7f)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 	for (int k = 0; k < M_COUNT && found < 0; k++) {
 		size_t l = strlen(methods[k]);
 
 		if (memcmp(p, methods[k], n < l ? n : l) == 0) {
 			if (n < l)
-				return complete ? DISSECT_NOT_MINE : DISSECT_NEED_MORE;
+				return complete ? DPIX_NOT_MINE : DPIX_NEED_MORE;
 			found = k;
 			mlen = l;
 		}
 	}
 	if (found < 0)
-		return DISSECT_NOT_MINE; /* CONNECT included: not this dissector's */
+		return DPIX_NOT_MINE; /* CONNECT included: not this dissector's */
 	/* request-target: visible ASCII up to the next SP, never empty. */
 	for (sp = mlen; sp < n && p[sp] != ' '; sp++)
 		;
 	if (sp == n)
-		return complete ? DISSECT_NOT_MINE : DISSECT_NEED_MORE;
+		return complete ? DPIX_NOT_MINE : DPIX_NEED_MORE;
 	if (sp == mlen)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	left = n - sp - 1;
 	if (left > vlen + 1 || memcmp(p + sp + 1, version, left < vlen ? left : vlen) != 0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (left == vlen + 1 && p[n - 1] != '0' && p[n - 1] != '1')
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (left < vlen + 1)
-		return complete ? DISSECT_NOT_MINE : DISSECT_NEED_MORE;
+		return complete ? DPIX_NOT_MINE : DPIX_NEED_MORE;
 	*m = (enum method)found;
 	target->p = p + mlen;
 	target->len = sp - mlen;
 	*v11 = p[n - 1] == '1';
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
 /* A field line, whole (complete) or a prefix, without its line end. */
@@ -435,8 +435,8 @@ static bool ws_accept_ok(struct span key, struct span accept)
  * may still complete; otherwise a match, with FACT_WS_ACCEPT_OK if the 101
  * is right.
  */
-static enum dissect_answer ws_response(const struct dissect_input *in, struct span key,
-				       struct flow_facts *facts)
+static enum dpix_answer ws_response(const struct dpix_input *in, struct span key,
+				    struct dpix_facts *facts)
 {
 	static const char status[] = "HTTP/1.1 101";
 	size_t slen = sizeof(status) - 1, total = in->len[1], n;
@@ -451,34 +451,34 @@ static enum dissect_answer ws_response(const struct dissect_input *in, struct sp
 		n = cur_left(&c);
 		p = cur_ptr(&c);
 		if (can_grow && (n == 0 || memcmp(p, status, n < slen ? n : slen) == 0))
-			return DISSECT_MATCH_MORE;
-		return DISSECT_MATCH;
+			return DPIX_MATCH_MORE;
+		return DPIX_MATCH;
 	}
 	if (cur_sub(&c, (size_t)pos + 1, &line) != 0)
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	p = cur_ptr(&line);
 	n = line_body(p, cur_left(&line));
 	if (n < slen || memcmp(p, status, slen) != 0 || (n > slen && p[slen] != ' '))
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	switch (scan_fields(&c, &h)) {
 	case SCAN_PARTIAL:
-		return can_grow ? DISSECT_MATCH_MORE : DISSECT_MATCH;
+		return can_grow ? DPIX_MATCH_MORE : DPIX_MATCH;
 	case SCAN_BAD:
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	case SCAN_DONE:
 		break;
 	}
 	if (h.upgrade_ws && h.conn_upgrade && h.accept_count == 1 && ws_accept_ok(key, h.accept))
 		facts->flags |= FACT_WS_ACCEPT_OK;
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
-static enum dissect_answer http_probe(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer http_probe(const struct dpix_input *in, struct dpix_facts *facts)
 {
 	size_t total = in->len[0], n, clen = sizeof(connect_method) - 1;
 	struct cursor c = cur_make(in->data[0], total < HTTP_MAX_HEAD ? total : HTTP_MAX_HEAD);
 	struct cursor line;
-	enum dissect_answer a;
+	enum dpix_answer a;
 	enum method m = M_GET;
 	struct span target = { NULL, 0 };
 	bool v11 = false;
@@ -487,35 +487,35 @@ static enum dissect_answer http_probe(const struct dissect_input *in, struct flo
 	const uint8_t *p;
 
 	if (total == 0)
-		return DISSECT_NEED_MORE; /* the server may speak first */
+		return DPIX_NEED_MORE; /* the server may speak first */
 	p = cur_ptr(&c);
 	if (memcmp(p, connect_method, total < clen ? total : clen) == 0)
-		return DISSECT_NOT_MINE; /* dissect_connect's, even as a prefix */
+		return DPIX_NOT_MINE; /* dissect_connect's, even as a prefix */
 	pos = cur_find(&c, "\n", 1);
 	if (pos < 0) {
 		n = cur_left(&c);
 		if (n > 0 && p[n - 1] == '\r')
 			n--;
 		a = request_line(p, n, false, &m, &target, &v11);
-		if (a == DISSECT_NOT_MINE || total >= HTTP_MAX_HEAD)
-			return DISSECT_NOT_MINE;
-		return DISSECT_NEED_MORE;
+		if (a == DPIX_NOT_MINE || total >= HTTP_MAX_HEAD)
+			return DPIX_NOT_MINE;
+		return DPIX_NEED_MORE;
 	}
 	if (cur_sub(&c, (size_t)pos + 1, &line) != 0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (request_line(cur_ptr(&line), line_body(cur_ptr(&line), cur_left(&line)), true, &m,
-			 &target, &v11) != DISSECT_MATCH)
-		return DISSECT_NOT_MINE;
+			 &target, &v11) != DPIX_MATCH)
+		return DPIX_NOT_MINE;
 	switch (scan_fields(&c, &h)) {
 	case SCAN_PARTIAL:
-		return total >= HTTP_MAX_HEAD ? DISSECT_NOT_MINE : DISSECT_NEED_MORE;
+		return total >= HTTP_MAX_HEAD ? DPIX_NOT_MINE : DPIX_NEED_MORE;
 	case SCAN_BAD:
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	case SCAN_DONE:
 		break;
 	}
 	if (h.host_count > 1)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 
 	/* Facts are worked out afresh on every call, from the bytes alone. */
 	facts->http_host_len = 0;
@@ -526,7 +526,7 @@ static enum dissect_answer http_probe(const struct dissect_input *in, struct flo
 		set_host(h.host.p, h.host.len, facts);
 	if (!ws_request(m, v11, &h)) {
 		facts->app = APP_HTTP;
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	}
 	facts->app = APP_WEBSOCKET;
 	return ws_response(in, h.key, facts);
@@ -535,7 +535,7 @@ static enum dissect_answer http_probe(const struct dissect_input *in, struct flo
 const struct dissector dissect_http = {
 	.name = "http",
 	.app = APP_HTTP,
-	.transports = DISSECT_TCP,
+	.transports = DPIX_TCP,
 	.max_segs = 8,
 	.max_bytes = 8192,
 	.probe = http_probe,

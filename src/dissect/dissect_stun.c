@@ -109,7 +109,7 @@ static bool port_is(uint16_t port, bool turn_too)
 	return port == 3478 || port == 3479 || (turn_too && (port == 5349 || port == 19302));
 }
 
-static bool port_hint(const struct dissect_input *in, bool turn_too)
+static bool port_hint(const struct dpix_input *in, bool turn_too)
 {
 	return port_is(in->client_port, turn_too) || port_is(in->server_port, turn_too);
 }
@@ -127,18 +127,18 @@ static int header_prefix(struct cursor c, size_t total, bool any_len, size_t *ms
 	uint8_t b;
 
 	if (cur_peek_u8(&c, 0, &b) < 0)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	if (b & 0xc0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (cur_u16be(&c, &type) < 0 || cur_u16be(&c, &len) < 0)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	if ((len % 4 && !any_len) || (total && total != STUN_HDR + (size_t)len))
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	for (size_t i = 0; i < sizeof(cookie_bytes); i++) {
 		if (cur_u8(&c, &b) < 0)
-			return DISSECT_NEED_MORE;
+			return DPIX_NEED_MORE;
 		if (b != cookie_bytes[i])
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 	}
 	*msg_len = STUN_HDR + (size_t)len;
 	return HDR_OK;
@@ -186,20 +186,20 @@ static bool attributes_ok(struct cursor m)
  * One whole STUN message (m holds exactly it, header already checked by
  * header_prefix). first: this message decides and names the method.
  */
-static enum dissect_answer stun_message(struct cursor m, bool first, struct flow_facts *facts)
+static enum dpix_answer stun_message(struct cursor m, bool first, struct dpix_facts *facts)
 {
 	struct cursor h = m;
 	uint16_t type, method;
 
 	if (cur_u16be(&h, &type) < 0 || !attributes_ok(m))
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	method = stun_method(type);
 	if (first)
 		facts->stun_method = method;
 	facts->flags |= FACT_STUN;
 	if (turn_method(method))
 		facts->flags |= FACT_TURN;
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
 /* RFC 7983 5: a first byte of 20..63 is DTLS. */
@@ -209,14 +209,14 @@ static bool dtls_byte(uint8_t b)
 }
 
 /* Relayed data (ChannelData's, or a Send/Data indication's DATA): DTLS? */
-static bool relays_dtls(struct cursor data, bool from_client, struct flow_facts *facts)
+static bool relays_dtls(struct cursor data, bool from_client, struct dpix_facts *facts)
 {
-	struct flow_facts inner = { 0 };
+	struct dpix_facts inner = { 0 };
 	uint8_t b;
 
 	if (cur_peek_u8(&data, 0, &b) < 0 || !dtls_byte(b) ||
 	    dissect_dtls_datagram(cur_ptr(&data), cur_left(&data), from_client, &inner) !=
-		DISSECT_MATCH)
+		DPIX_MATCH)
 		return false;
 	facts->flags |= FACT_TURN_DTLS;
 	if (inner.sni_len)
@@ -255,24 +255,24 @@ static bool channel_header(struct cursor *c, uint16_t *len)
 }
 
 /* Classic STUN (RFC 3489): Binding or Shared Secret, request/response/error. */
-static enum dissect_answer classic_message(struct cursor d, struct flow_facts *facts)
+static enum dpix_answer classic_message(struct cursor d, struct dpix_facts *facts)
 {
 	struct cursor attrs;
 	uint16_t type, len, atype, alen;
 
 	if (cur_u16be(&d, &type) < 0 || cur_u16be(&d, &len) < 0 || cur_skip(&d, 16) < 0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (type != 0x0001 && type != 0x0101 && type != 0x0111 && type != 0x0002 &&
 	    type != 0x0102 && type != 0x0112)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (len % 4 || len != cur_left(&d) || cur_sub(&d, len, &attrs) < 0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	while (cur_left(&attrs))
 		if (cur_u16be(&attrs, &atype) < 0 || cur_u16be(&attrs, &alen) < 0 || alen % 4 ||
 		    cur_skip(&attrs, alen) < 0)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 	facts->stun_method = stun_method(type);
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
 /* A whole ChannelData datagram: data, then at most the padding to 4. */
@@ -287,74 +287,74 @@ static bool channel_datagram(struct cursor d, struct cursor *data)
 }
 
 /* A datagram after the first match (see the top): what the flow carries. */
-static enum dissect_answer udp_later(const struct dissect_input *in, struct cursor d,
-				     struct flow_facts *facts)
+static enum dpix_answer udp_later(const struct dpix_input *in, struct cursor d,
+				  struct dpix_facts *facts)
 {
-	struct flow_facts found = *facts;
+	struct dpix_facts found = *facts;
 	struct cursor data;
 	size_t msg_len;
 	uint8_t b;
 
 	if (cur_peek_u8(&d, 0, &b) < 0)
-		return DISSECT_MATCH_MORE;
+		return DPIX_MATCH_MORE;
 	if (dtls_byte(b)) {
 		if (dissect_dtls_datagram(cur_ptr(&d), cur_left(&d), in->dir == 0, &found) !=
-		    DISSECT_MATCH)
-			return DISSECT_MATCH;
+		    DPIX_MATCH)
+			return DPIX_MATCH;
 		*facts = found;
 		facts->app = APP_DTLS;
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	}
 	if ((b & 0xc0) == 0x40) {
 		if (!channel_datagram(d, &data))
-			return DISSECT_MATCH;
+			return DPIX_MATCH;
 		facts->flags |= FACT_TURN;
-		return relays_dtls(data, in->dir == 0, facts) ? DISSECT_MATCH : DISSECT_MATCH_MORE;
+		return relays_dtls(data, in->dir == 0, facts) ? DPIX_MATCH : DPIX_MATCH_MORE;
 	}
 	if (b & 0xc0 || header_prefix(d, cur_left(&d), true, &msg_len) != HDR_OK ||
-	    stun_message(d, false, facts) != DISSECT_MATCH)
-		return DISSECT_MATCH;
+	    stun_message(d, false, facts) != DPIX_MATCH)
+		return DPIX_MATCH;
 	if (indication_data(d, &data) && relays_dtls(data, in->dir == 0, facts))
-		return DISSECT_MATCH;
-	return DISSECT_MATCH_MORE;
+		return DPIX_MATCH;
+	return DPIX_MATCH_MORE;
 }
 
-static enum dissect_answer udp_probe(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer udp_probe(const struct dpix_input *in, struct dpix_facts *facts)
 {
 	struct cursor d = cur_make(in->data[in->dir], in->len[in->dir]), data;
 	size_t n = cur_left(&d), msg_len = 0;
-	enum dissect_answer a;
+	enum dpix_answer a;
 	uint8_t b;
 
 	if (facts->flags & FACT_STUN)
 		return udp_later(in, d, facts);
 	if (cur_peek_u8(&d, 0, &b) < 0)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	if ((b & 0xc0) == 0x40) {
 		if (!port_hint(in, true) || !channel_datagram(d, &data))
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		facts->stun_method = 0;
 		facts->flags |= FACT_STUN | FACT_TURN;
-		return relays_dtls(data, in->dir == 0, facts) ? DISSECT_MATCH : DISSECT_MATCH_MORE;
+		return relays_dtls(data, in->dir == 0, facts) ? DPIX_MATCH : DPIX_MATCH_MORE;
 	}
 	switch (header_prefix(d, n, true, &msg_len)) {
 	case HDR_OK:
 		a = stun_message(d, true, facts);
-		if (a == DISSECT_MATCH)
+		if (a == DPIX_MATCH)
 			a = indication_data(d, &data) && relays_dtls(data, in->dir == 0, facts)
-				? DISSECT_MATCH
-				: DISSECT_MATCH_MORE;
+				? DPIX_MATCH
+				: DPIX_MATCH_MORE;
 		return a;
-	case DISSECT_NEED_MORE:
-		return DISSECT_NOT_MINE; /* a datagram does not grow */
+	case DPIX_NEED_MORE:
+		return DPIX_NOT_MINE; /* a datagram does not grow */
 	default:
 		/* No cookie: classic STUN, where a port says so. */
 		if (b & 0xc0 || !port_hint(in, false))
-			return DISSECT_NOT_MINE;
-		if (classic_message(d, facts) != DISSECT_MATCH)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
+		if (classic_message(d, facts) != DPIX_MATCH)
+			return DPIX_NOT_MINE;
 		facts->flags |= FACT_STUN;
-		return DISSECT_MATCH_MORE;
+		return DPIX_MATCH_MORE;
 	}
 }
 
@@ -362,7 +362,7 @@ static enum dissect_answer udp_probe(const struct dissect_input *in, struct flow
  * The messages after the first, framed the same way: whole ones must be
  * sound; a partial one must be a sound prefix.
  */
-static enum dissect_answer tcp_rest(struct cursor c, bool framed, struct flow_facts *facts)
+static enum dpix_answer tcp_rest(struct cursor c, bool framed, struct dpix_facts *facts)
 {
 	struct cursor h, m;
 	uint16_t flen = 0, clen;
@@ -374,30 +374,30 @@ static enum dissect_answer tcp_rest(struct cursor c, bool framed, struct flow_fa
 		h = c;
 		if (framed) {
 			if (cur_u16be(&h, &flen) < 0)
-				return DISSECT_MATCH;
+				return DPIX_MATCH;
 			if (flen == 0 || flen >= 0x4000)
-				return DISSECT_NOT_MINE;
+				return DPIX_NOT_MINE;
 			whole = flen <= cur_left(&h);
 			if (whole)
 				h = cur_make(cur_ptr(&h), flen);
 		}
 		if (cur_peek_u8(&h, 0, &b) < 0)
-			return DISSECT_MATCH;
+			return DPIX_MATCH;
 		if ((b & 0xc0) == 0x40) {
 			/* ChannelData: data padded to 4, or exact in a frame. */
 			if (b > 0x4f)
-				return DISSECT_NOT_MINE; /* not a channel number */
+				return DPIX_NOT_MINE; /* not a channel number */
 			if (!channel_header(&h, &clen))
-				return framed && whole ? DISSECT_NOT_MINE : DISSECT_MATCH;
+				return framed && whole ? DPIX_NOT_MINE : DPIX_MATCH;
 			pad = ((size_t)clen + 3) / 4 * 4;
 			if (framed) {
 				if (!whole)
-					return DISSECT_MATCH;
+					return DPIX_MATCH;
 				if (cur_left(&h) < clen || cur_left(&h) > pad)
-					return DISSECT_NOT_MINE;
+					return DPIX_NOT_MINE;
 				cur_skip(&c, 2 + (size_t)flen);
 			} else if (cur_skip(&c, CHAN_HDR + pad) < 0) {
-				return DISSECT_MATCH;
+				return DPIX_MATCH;
 			}
 			facts->flags |= FACT_TURN;
 			continue;
@@ -405,26 +405,26 @@ static enum dissect_answer tcp_rest(struct cursor c, bool framed, struct flow_fa
 		switch (header_prefix(h, framed && whole ? flen : 0, false, &msg_len)) {
 		case HDR_OK:
 			break;
-		case DISSECT_NEED_MORE:
-			return framed && whole ? DISSECT_NOT_MINE : DISSECT_MATCH;
+		case DPIX_NEED_MORE:
+			return framed && whole ? DPIX_NOT_MINE : DPIX_MATCH;
 		default:
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		}
 		if (framed) {
 			if (!whole)
-				return DISSECT_MATCH;
+				return DPIX_MATCH;
 			m = h; /* header_prefix saw flen == msg_len */
 			cur_skip(&c, 2 + (size_t)flen);
 		} else if (cur_sub(&c, msg_len, &m) < 0) {
-			return DISSECT_MATCH;
+			return DPIX_MATCH;
 		}
-		if (stun_message(m, false, facts) != DISSECT_MATCH)
-			return DISSECT_NOT_MINE;
+		if (stun_message(m, false, facts) != DPIX_MATCH)
+			return DPIX_NOT_MINE;
 	}
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
-static enum dissect_answer tcp_probe(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer tcp_probe(const struct dpix_input *in, struct dpix_facts *facts)
 {
 	struct cursor c = cur_make(in->data[0], in->len[0]), f = c, m;
 	size_t bare_len = 0, framed_len = 0;
@@ -436,34 +436,34 @@ static enum dissect_answer tcp_probe(const struct dissect_input *in, struct flow
 	/* Both framings begin with a byte whose top bits are 00: a STUN type,
 	 * or a frame length below 16 KiB (STUN messages are far smaller). */
 	if (cur_peek_u8(&c, 0, &b) < 0)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	if (b & 0xc0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	bare = header_prefix(c, 0, false, &bare_len);
 	if (cur_u16be(&f, &flen) < 0)
-		framed = DISSECT_NEED_MORE;
+		framed = DPIX_NEED_MORE;
 	else if (flen < STUN_HDR)
-		framed = DISSECT_NOT_MINE;
+		framed = DPIX_NOT_MINE;
 	else
 		framed = header_prefix(f, flen, false, &framed_len);
-	if (bare == DISSECT_NOT_MINE && framed == DISSECT_NOT_MINE)
-		return DISSECT_NOT_MINE;
+	if (bare == DPIX_NOT_MINE && framed == DPIX_NOT_MINE)
+		return DPIX_NOT_MINE;
 	if (bare != HDR_OK && framed != HDR_OK)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	/* Once one header is whole the other has failed on the cookie. */
 	use_framed = framed == HDR_OK;
 	if (use_framed)
 		c = f;
 	if (cur_sub(&c, use_framed ? framed_len : bare_len, &m) < 0)
-		return DISSECT_NEED_MORE;
-	if (stun_message(m, true, facts) != DISSECT_MATCH)
-		return DISSECT_NOT_MINE;
+		return DPIX_NEED_MORE;
+	if (stun_message(m, true, facts) != DPIX_MATCH)
+		return DPIX_NOT_MINE;
 	return tcp_rest(c, use_framed, facts);
 }
 
-static enum dissect_answer stun_probe(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer stun_probe(const struct dpix_input *in, struct dpix_facts *facts)
 {
-	if (in->transport == DISSECT_UDP)
+	if (in->transport == DPIX_UDP)
 		return udp_probe(in, facts);
 	return tcp_probe(in, facts);
 }
@@ -471,7 +471,7 @@ static enum dissect_answer stun_probe(const struct dissect_input *in, struct flo
 const struct dissector dissect_stun = {
 	.name = "stun",
 	.app = APP_STUN,
-	.transports = DISSECT_TCP | DISSECT_UDP,
+	.transports = DPIX_TCP | DPIX_UDP,
 	.max_segs = 4,
 	.max_bytes = 2048,
 	.probe = stun_probe,

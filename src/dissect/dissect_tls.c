@@ -60,7 +60,7 @@
 #define SNI_HOST_NAME 0
 
 /* Record header: 0 ok, else the answer to give. */
-static int record_header(struct cursor *c, uint16_t *len, enum dissect_answer *ans)
+static int record_header(struct cursor *c, uint16_t *len, enum dpix_answer *ans)
 {
 	uint8_t type, major, minor;
 
@@ -78,15 +78,15 @@ static int record_header(struct cursor *c, uint16_t *len, enum dissect_answer *a
 		goto not_mine;
 	return 0;
 short_:
-	*ans = DISSECT_NEED_MORE;
+	*ans = DPIX_NEED_MORE;
 	return -1;
 not_mine:
-	*ans = DISSECT_NOT_MINE;
+	*ans = DPIX_NOT_MINE;
 	return -1;
 }
 
 /* The server_name extension's data (RFC 6066 3), shared with DTLS. */
-bool dissect_server_name(const uint8_t *p, size_t n, struct flow_facts *facts)
+bool dissect_server_name(const uint8_t *p, size_t n, struct dpix_facts *facts)
 {
 	struct cursor ext = cur_make(p, n), list, name;
 	uint16_t llen, nlen;
@@ -118,7 +118,7 @@ static bool alpn_printable(struct cursor name)
 
 /* ALPN (RFC 7301 3.1): 0, or -1 when malformed. Keeps the first name for
  * JA4 and writes the printable names, joined by commas, to facts->alpn. */
-static int parse_alpn(struct cursor ext, struct tls_hello_view *h, struct flow_facts *facts)
+static int parse_alpn(struct cursor ext, struct tls_hello_view *h, struct dpix_facts *facts)
 {
 	struct cursor list, name;
 	size_t out = 0;
@@ -175,7 +175,7 @@ static int parse_sigalgs(struct cursor ext, struct cursor *list)
 
 /* One extension; 0, or -1 when malformed. */
 static int parse_ext(uint16_t type, struct cursor ext, struct tls_hello_view *h,
-		     struct flow_facts *facts, uint16_t *best)
+		     struct dpix_facts *facts, uint16_t *best)
 {
 	switch (type) {
 	case EXT_SERVER_NAME:
@@ -196,7 +196,7 @@ static int parse_ext(uint16_t type, struct cursor ext, struct tls_hello_view *h,
 }
 
 /* The ClientHello body, exactly hlen bytes. */
-static enum dissect_answer parse_hello(struct cursor b, struct flow_facts *facts)
+static enum dpix_answer parse_hello(struct cursor b, struct dpix_facts *facts)
 {
 	static const uint8_t none;
 	struct tls_hello_view h = { 0 };
@@ -210,10 +210,10 @@ static enum dissect_answer parse_hello(struct cursor b, struct flow_facts *facts
 	    cur_u8(&b, &n8) < 0 || n8 > 32 || cur_skip(&b, n8) < 0 || cur_u16be(&b, &n16) < 0 ||
 	    n16 < 2 || (n16 & 1) || cur_sub(&b, n16, &h.ciphers) < 0 || cur_u8(&b, &n8) < 0 ||
 	    n8 < 1 || cur_skip(&b, n8) < 0)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (cur_left(&b) != 0) {
 		if (cur_u16be(&b, &n16) < 0 || n16 != cur_left(&b) || cur_sub(&b, n16, &exts) < 0)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		h.exts = exts;
 	} else {
 		exts = h.exts; /* no extensions: legal before TLS 1.2 */
@@ -221,20 +221,20 @@ static enum dissect_answer parse_hello(struct cursor b, struct flow_facts *facts
 	while (cur_left(&exts)) {
 		if (cur_u16be(&exts, &type) < 0 || cur_u16be(&exts, &n16) < 0 ||
 		    cur_sub(&exts, n16, &ext) < 0)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		if (seen[type >> 3] & (1u << (type & 7)))
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		seen[type >> 3] |= (uint8_t)(1u << (type & 7));
 		if (parse_ext(type, ext, &h, facts, &best) < 0)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 	}
 	facts->tls_version = h.version = best ? best : legacy;
 	tls_ja4(&h, facts->ja4);
-	return DISSECT_MATCH;
+	return DPIX_MATCH;
 }
 
 /* What a match says before the hello is read: no TLS facts yet. */
-static void tls_facts_clear(struct flow_facts *facts)
+static void tls_facts_clear(struct dpix_facts *facts)
 {
 	facts->sni_len = 0;
 	facts->alpn[0] = '\0';
@@ -248,9 +248,9 @@ static void tls_facts_clear(struct flow_facts *facts)
  * shows them: MATCH once a whole record is there and every header is
  * sound, NEED_MORE before, NOT_MINE on a header that cannot be TLS.
  */
-static enum dissect_answer record_chain(struct cursor c)
+static enum dpix_answer record_chain(struct cursor c)
 {
-	enum dissect_answer ans = DISSECT_NEED_MORE;
+	enum dpix_answer ans = DPIX_NEED_MORE;
 	uint8_t type, major, minor;
 	uint16_t len;
 
@@ -258,27 +258,27 @@ static enum dissect_answer record_chain(struct cursor c)
 		if (cur_u8(&c, &type) < 0)
 			break;
 		if (type < TLS_CHANGE_CIPHER_SPEC || type > TLS_APPLICATION_DATA)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		if (cur_u8(&c, &major) < 0 || cur_u8(&c, &minor) < 0)
 			break;
 		if (major != 3 || minor < 1 || minor > 4)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		if (cur_u16be(&c, &len) < 0)
 			break;
 		if (len == 0 || len > TLS_MAX_RECORD)
-			return DISSECT_NOT_MINE;
+			return DPIX_NOT_MINE;
 		if (cur_skip(&c, len) < 0)
 			break;
-		ans = DISSECT_MATCH;
+		ans = DPIX_MATCH;
 	}
 	return ans;
 }
 
 /* The server's first record is a handshake record starting a ServerHello. */
-static bool server_hello(const struct dissect_input *in)
+static bool server_hello(const struct dpix_input *in)
 {
 	struct cursor c = cur_make(in->data[1], in->len[1]);
-	enum dissect_answer ans;
+	enum dpix_answer ans;
 	uint16_t rlen;
 	uint8_t htype;
 
@@ -288,25 +288,25 @@ static bool server_hello(const struct dissect_input *in)
 
 /* A flow picked up mid-stream: either side's records will do, as a
  * capture may start in the middle of a record on one side only. */
-static enum dissect_answer midstream(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer midstream(const struct dpix_input *in, struct dpix_facts *facts)
 {
-	enum dissect_answer a[2];
+	enum dpix_answer a[2];
 
 	for (int d = 0; d < 2; d++)
 		a[d] = record_chain(cur_make(in->data[d], in->len[d]));
-	if (a[0] == DISSECT_MATCH || a[1] == DISSECT_MATCH) {
+	if (a[0] == DPIX_MATCH || a[1] == DPIX_MATCH) {
 		tls_facts_clear(facts);
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	}
-	if (a[0] == DISSECT_NEED_MORE || a[1] == DISSECT_NEED_MORE)
-		return DISSECT_NEED_MORE;
-	return DISSECT_NOT_MINE;
+	if (a[0] == DPIX_NEED_MORE || a[1] == DPIX_NEED_MORE)
+		return DPIX_NEED_MORE;
+	return DPIX_NOT_MINE;
 }
 
-static enum dissect_answer client_hello(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer client_hello(const struct dpix_input *in, struct dpix_facts *facts)
 {
 	struct cursor c = cur_make(in->data[0], in->len[0]), frag, hs;
-	enum dissect_answer ans;
+	enum dpix_answer ans;
 	uint16_t rlen;
 	uint8_t htype;
 	uint32_t hlen;
@@ -317,23 +317,23 @@ static enum dissect_answer client_hello(const struct dissect_input *in, struct f
 	/* The handshake header, checked in whatever part of the record we have. */
 	frag = cur_make(cur_ptr(&c), cur_left(&c) < rlen ? cur_left(&c) : rlen);
 	if (cur_u8(&frag, &htype) < 0)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	if (htype != TLS_CLIENT_HELLO)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	if (rlen >= 4 && cur_left(&frag) < 3)
-		return DISSECT_NEED_MORE;
+		return DPIX_NEED_MORE;
 	if (rlen < 4 || cur_u24be(&frag, &hlen) < 0 || hlen < TLS_MIN_HELLO)
-		return DISSECT_NOT_MINE;
+		return DPIX_NOT_MINE;
 	need = 4 + (size_t)hlen;
 	/* Records add 5 bytes each; if even the hello alone cannot fit in the
 	 * window it will never be complete: it is TLS, without a name. */
 	tls_facts_clear(facts);
 	if (5 + need > in->scratch_len)
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	if (need <= rlen) {
 		/* The whole hello sits in the first record. */
 		if (cur_left(&c) < need)
-			return DISSECT_MATCH_MORE;
+			return DPIX_MATCH_MORE;
 		hs = cur_make(cur_ptr(&c) + 4, hlen);
 		return parse_hello(hs, facts);
 	}
@@ -343,37 +343,37 @@ static enum dissect_answer client_hello(const struct dissect_input *in, struct f
 
 		/* A record ending past the window can never arrive whole. */
 		if ((size_t)(cur_ptr(&c) - in->data[0]) + rlen > in->scratch_len)
-			return DISSECT_MATCH;
+			return DPIX_MATCH;
 		if (cur_left(&c) < rlen)
-			return DISSECT_MATCH_MORE;
+			return DPIX_MATCH_MORE;
 		memcpy(in->scratch + have, cur_ptr(&c), take);
 		have += take;
 		cur_skip(&c, rlen);
 		if (have == need)
 			break;
 		if (record_header(&c, &rlen, &ans) < 0)
-			return ans == DISSECT_NEED_MORE ? DISSECT_MATCH_MORE : ans;
+			return ans == DPIX_NEED_MORE ? DPIX_MATCH_MORE : ans;
 	}
 	hs = cur_make(in->scratch + 4, hlen);
 	return parse_hello(hs, facts);
 }
 
-static enum dissect_answer tls_answer(const struct dissect_input *in, struct flow_facts *facts)
+static enum dpix_answer tls_answer(const struct dpix_input *in, struct dpix_facts *facts)
 {
-	enum dissect_answer ans = client_hello(in, facts), m;
+	enum dpix_answer ans = client_hello(in, facts), m;
 
-	if (ans == DISSECT_MATCH_MORE && in->closed[0])
-		return DISSECT_MATCH; /* the rest of the hello will not come */
-	if (ans == DISSECT_MATCH || ans == DISSECT_MATCH_MORE)
+	if (ans == DPIX_MATCH_MORE && in->closed[0])
+		return DPIX_MATCH; /* the rest of the hello will not come */
+	if (ans == DPIX_MATCH || ans == DPIX_MATCH_MORE)
 		return ans;
-	if (ans == DISSECT_NEED_MORE && server_hello(in)) {
+	if (ans == DPIX_NEED_MORE && server_hello(in)) {
 		tls_facts_clear(facts);
-		return DISSECT_MATCH;
+		return DPIX_MATCH;
 	}
 	if (!in->midstream)
 		return ans;
 	m = midstream(in, facts);
-	return m == DISSECT_NOT_MINE ? ans : m;
+	return m == DPIX_NOT_MINE ? ans : m;
 }
 
 static enum push_service push_port(uint16_t port)
@@ -385,11 +385,11 @@ static enum push_service push_port(uint16_t port)
 	return PUSH_NONE;
 }
 
-static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow_facts *facts)
+enum dpix_answer dissect_tls_client_hello(const struct dpix_input *in, struct dpix_facts *facts)
 {
-	enum dissect_answer ans = tls_answer(in, facts);
+	enum dpix_answer ans = tls_answer(in, facts);
 
-	if (ans == DISSECT_MATCH || ans == DISSECT_MATCH_MORE) {
+	if (ans == DPIX_MATCH || ans == DPIX_MATCH_MORE) {
 		/* Mid-stream, the server is a guess: either port may be it. */
 		facts->push = (uint8_t)push_port(in->server_port);
 		if (!facts->push && in->midstream)
@@ -401,8 +401,8 @@ static enum dissect_answer tls_probe(const struct dissect_input *in, struct flow
 const struct dissector dissect_tls = {
 	.name = "tls",
 	.app = APP_TLS,
-	.transports = DISSECT_TCP,
+	.transports = DPIX_TCP,
 	.max_segs = 16,
 	.max_bytes = 16384 + 5 * 4,
-	.probe = tls_probe,
+	.probe = dissect_tls_client_hello,
 };

@@ -79,7 +79,7 @@ static const char *const tunnel_names[TUNNEL_COUNT] = { "none",	   "turn", "tls"
 							"unknown", "http", "websocket" };
 
 /* "tls": {...} when a hello was seen: the SNI, ALPN list, JA4, version, ECH. */
-static void put_tls(struct sbuf *b, const struct flow_facts *x)
+static void put_tls(struct sbuf *b, const struct dpix_facts *x)
 {
 	const char *sep = "";
 
@@ -114,7 +114,7 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 			 const char *pcap_filename)
 {
 	const struct flow *f = ev->flow;
-	const struct flow_facts *x = ev->facts;
+	const struct dpix_facts *x = ev->facts;
 	const struct verdict *v = ev->verdict;
 	struct sbuf b = { buf, size, 0 };
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
@@ -163,6 +163,12 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 			put(&b, "%s\"proxy\":true", x->http_host_len ? "," : "");
 		put(&b, "}");
 	}
+	/* A host a plugin protocol names, under that protocol's name. */
+	if (x->app_host_len) {
+		put(&b, ",\"%s\":{\"host\":", app_proto_name(x->app));
+		put_str(&b, x->app_host, x->app_host_len);
+		put(&b, "}");
+	}
 	if (x->app == APP_WEBSOCKET || x->tunnel == TUNNEL_WEBSOCKET)
 		put(&b, ",\"websocket\":{\"accept_ok\":%s}",
 		    (x->flags & FACT_WS_ACCEPT_OK) ? "true" : "false");
@@ -192,7 +198,7 @@ void output_table_header(FILE *out)
 size_t output_table_format(char *buf, size_t size, const struct verdict_event *ev)
 {
 	const struct flow *f = ev->flow;
-	const struct flow_facts *x = ev->facts;
+	const struct dpix_facts *x = ev->facts;
 	const struct verdict *v = ev->verdict;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], ends[128], name[HOST_MAX + 16];
 	const char *lb = f->key.family == 6 ? "[" : "", *rb = f->key.family == 6 ? "]" : "";
@@ -211,6 +217,8 @@ size_t output_table_format(char *buf, size_t size, const struct verdict_event *e
 		snprintf(name, sizeof(name), "%s", x->sni);
 	else if (x->http_host_len)
 		snprintf(name, sizeof(name), "%s", x->http_host);
+	else if (x->app_host_len)
+		snprintf(name, sizeof(name), "%s", x->app_host);
 	else
 		snprintf(name, sizeof(name), "-");
 	n = snprintf(buf, size, "%-6" PRIu64 " %-47s %-5s %-9s %-34s %-8s %s (%s)", f->id, ends,

@@ -21,7 +21,7 @@ struct flow_inspect {
 	struct stream_dir dir[2];
 	uint32_t candidates; /* dissectors still in play */
 	uint16_t payload_pkts;
-	struct flow_facts facts;
+	struct dpix_facts facts;
 };
 
 void pipeline_config_defaults(struct pipeline_config *cfg)
@@ -63,7 +63,7 @@ static void inspect_free(struct pipeline *p, struct flow *f)
 }
 
 /* A flow's endpoints as rules see them: IPv4 as ::ffff:a.b.c.d. */
-static void rules_input_of(const struct flow *f, const struct flow_facts *facts,
+static void rules_input_of(const struct flow *f, const struct dpix_facts *facts,
 			   struct rules_input *in)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
@@ -88,8 +88,8 @@ static void rules_input_of(const struct flow *f, const struct flow_facts *facts,
 
 static void decide(struct pipeline *p, struct flow *f, enum verdict_reason why, uint64_t ts)
 {
-	static const struct flow_facts none;
-	const struct flow_facts *facts = f->insp ? &f->insp->facts : &none;
+	static const struct dpix_facts none;
+	const struct dpix_facts *facts = f->insp ? &f->insp->facts : &none;
 	struct rules_input in;
 	struct verdict v;
 
@@ -104,7 +104,7 @@ static void decide(struct pipeline *p, struct flow *f, enum verdict_reason why, 
 	f->decided = 1;
 	p->stats.verdicts[v.action]++;
 	p->stats.reasons[why]++;
-	p->stats.app[facts->app < APP_COUNT ? facts->app : APP_UNKNOWN]++;
+	p->stats.app[facts->app < APP_MAX ? facts->app : APP_UNKNOWN]++;
 	if (p->sink) {
 		struct verdict_event ev = { f, facts, &v, ts };
 
@@ -134,7 +134,7 @@ static struct flow_inspect *inspect_new(const struct packet *pkt)
 
 	if (in)
 		in->candidates =
-		    dissect_candidates(pkt->proto == IPPROTO_TCP_ ? DISSECT_TCP : DISSECT_UDP);
+		    dissect_candidates(pkt->proto == IPPROTO_TCP_ ? DPIX_TCP : DPIX_UDP);
 	return in;
 }
 
@@ -161,18 +161,18 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 		     enum flow_dir dir)
 {
 	struct flow_inspect *in = f->insp;
-	struct dissect_input di = {
+	struct dpix_input di = {
 		.client_port = f->key.port[0],
 		.server_port = f->key.port[1],
 		.scratch = p->scratch,
 		.scratch_len = p->stream.window,
 	};
-	enum dissect_answer a;
+	enum dpix_answer a;
 	bool fresh;
 
 	if (pkt->proto == IPPROTO_TCP_) {
 		fresh = feed_tcp(p, in, pkt, dir);
-		di.transport = DISSECT_TCP;
+		di.transport = DPIX_TCP;
 		di.dir = (uint8_t)dir;
 		di.midstream = (f->flags & FLOW_F_MIDSTREAM) != 0;
 		for (int d = 0; d < 2; d++) {
@@ -182,7 +182,7 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 		}
 	} else {
 		fresh = pkt->payload_len > 0;
-		di.transport = DISSECT_UDP;
+		di.transport = DPIX_UDP;
 		di.dir = (uint8_t)dir;
 		di.data[dir] = pkt->payload;
 		di.len[dir] = pkt->payload_len;
@@ -193,11 +193,11 @@ static void classify(struct pipeline *p, struct flow *f, const struct packet *pk
 	 * also settles the question. */
 	if (fresh || di.closed[0]) {
 		a = dissect_run(&in->candidates, &di, in->dir[0].segs, &in->facts);
-		if (a == DISSECT_MATCH) {
+		if (a == DPIX_MATCH) {
 			decide(p, f, REASON_CLASSIFIED, pkt->ts_us);
 			return;
 		}
-		if (a == DISSECT_NOT_MINE) {
+		if (a == DPIX_NOT_MINE) {
 			decide(p, f, REASON_UNRECOGNIZED, pkt->ts_us);
 			return;
 		}

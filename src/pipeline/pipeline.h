@@ -28,7 +28,7 @@ struct pipeline_config {
 /* One verdict, as the sink sees it: all borrowed for the call. */
 struct verdict_event {
 	const struct flow *flow;
-	const struct flow_facts *facts;
+	const struct dpix_facts *facts;
 	const struct verdict *verdict;
 	uint64_t ts_us;
 };
@@ -40,7 +40,7 @@ struct pipeline_stats {
 	uint64_t decode[DEC_REASON_COUNT]; /* decode[DEC_OK] = TCP/UDP packets */
 	uint64_t verdicts[ACTION_COUNT];
 	uint64_t reasons[REASON_COUNT];
-	uint64_t app[APP_COUNT];
+	uint64_t app[APP_MAX]; /* by app id, plugin protocols included */
 };
 
 struct pipeline {

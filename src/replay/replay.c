@@ -146,7 +146,7 @@ static void summary(const struct pipeline *p, int nfiles, int failed)
 		fprintf(stderr, "%s %s %" PRIu64, sep, rule_action_name(a), st->verdicts[a]);
 	fprintf(stderr, "\n  app_proto:");
 	sep = "";
-	for (int a = 0; a < APP_COUNT; a++, sep = ",")
+	for (unsigned a = 0; a < dissect_app_count(); a++, sep = ",")
 		fprintf(stderr, "%s %s %" PRIu64, sep, app_proto_name(a), st->app[a]);
 	fprintf(stderr, "\n  reasons:");
 	print_nonzero(st->reasons, REASON_COUNT, 0, reason_label);

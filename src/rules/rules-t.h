@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct flow_facts;
+struct dpix_facts;
 
 enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, ACTION_COUNT };
 
@@ -147,7 +147,7 @@ struct ruleset {
 
 /* What a rule is evaluated on: a flow's endpoints and its facts. */
 struct rules_input {
-	const struct flow_facts *facts;
+	const struct dpix_facts *facts;
 	uint8_t proto;		  /* IPPROTO_TCP or IPPROTO_UDP */
 	const uint8_t *src, *dst; /* 16 bytes each, IPv4 as ::ffff:a.b.c.d */
 	uint16_t sport, dport;

@@ -47,7 +47,7 @@ static bool name_in(const struct rule_set *s, const char *name, size_t len)
 }
 
 /* The CONNECT host: by name, or as an IP literal against an address set. */
-static bool connect_in(const struct rule_set *s, const struct flow_facts *f)
+static bool connect_in(const struct rule_set *s, const struct dpix_facts *f)
 {
 	uint8_t addr[16], plen, family;
 	const char *why;
@@ -59,7 +59,7 @@ static bool connect_in(const struct rule_set *s, const struct flow_facts *f)
 	       addr_set_match(s->u.addr, addr);
 }
 
-static bool ja4_in(const struct rule *r, const struct flow_facts *f)
+static bool ja4_in(const struct rule *r, const struct dpix_facts *f)
 {
 	for (size_t i = 0; f->ja4[0] && i < r->nja4; i++)
 		if (!strcmp(r->ja4[i], f->ja4))
@@ -69,7 +69,7 @@ static bool ja4_in(const struct rule *r, const struct flow_facts *f)
 
 bool rule_matches(const struct rule *r, const struct rules_input *in)
 {
-	const struct flow_facts *f = in->facts;
+	const struct dpix_facts *f = in->facts;
 	uint32_t c = r->conds;
 	bool connect = f->app == APP_CONNECT;
 

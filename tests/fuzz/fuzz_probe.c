@@ -48,19 +48,19 @@ static _Noreturn void fail(const char *what, size_t len, size_t size)
 	abort();
 }
 
-static enum dissect_answer probe_prefix(const uint8_t *data, size_t len, size_t size,
+static enum dpix_answer probe_prefix(const uint8_t *data, size_t len, size_t size,
 					uint8_t *scratch)
 {
 	uint8_t *copy = len ? malloc(len) : NULL;
-	struct flow_facts facts;
-	struct dissect_input in = {
-		.transport = DISSECT_TCP,
+	struct dpix_facts facts;
+	struct dpix_input in = {
+		.transport = DPIX_TCP,
 		.client_port = 40000,
 		.server_port = FUZZ_SERVER_PORT,
 		.scratch = scratch,
 		.scratch_len = SCRATCH_LEN,
 	};
-	enum dissect_answer a;
+	enum dpix_answer a;
 
 	if (len && !copy)
 		abort();
@@ -72,10 +72,10 @@ static enum dissect_answer probe_prefix(const uint8_t *data, size_t len, size_t 
 	memset(&facts, 0xa5, sizeof(facts));
 	a = FUZZ_DISSECTOR.probe(&in, &facts);
 	free(copy);
-	if (a != DISSECT_NEED_MORE && a != DISSECT_NOT_MINE && a != DISSECT_MATCH &&
-	    a != DISSECT_MATCH_MORE)
+	if (a != DPIX_NEED_MORE && a != DPIX_NOT_MINE && a != DPIX_MATCH &&
+	    a != DPIX_MATCH_MORE)
 		fail("answer is not one of the four", len, size);
-	if (a == DISSECT_MATCH || a == DISSECT_MATCH_MORE) {
+	if (a == DPIX_MATCH || a == DPIX_MATCH_MORE) {
 		size_t n = facts.HOST_LEN; /* widened: the bound holds whatever its type */
 
 		if (n > HOST_MAX)
@@ -97,12 +97,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size / step > MAX_CUTS)
 		step *= 2;
 	for (;;) {
-		enum dissect_answer a = probe_prefix(data, len, size, scratch);
+		enum dpix_answer a = probe_prefix(data, len, size, scratch);
 
-		if (not_mine && a != DISSECT_NOT_MINE)
+		if (not_mine && a != DPIX_NOT_MINE)
 			fail("a longer prefix of a not-mine stream is no longer not-mine", len,
 			     size);
-		not_mine = a == DISSECT_NOT_MINE;
+		not_mine = a == DPIX_NOT_MINE;
 		if (len == size)
 			break;
 		len = size - len > step ? len + step : size;

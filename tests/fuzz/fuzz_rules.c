@@ -191,7 +191,7 @@ static void check_pack(const struct rule_pack *pk)
 	}
 }
 
-static void check_eval(const struct ruleset *rs, const struct flow_facts *facts)
+static void check_eval(const struct ruleset *rs, const struct dpix_facts *facts)
 {
 	struct rules_input in = { .facts = facts, .proto = 6, .sport = 40000, .dport = 443 };
 	struct verdict v;
@@ -226,7 +226,7 @@ static void eval_facts(const struct ruleset *rs, const uint8_t *data, size_t siz
 		{ "example.com", "a.b.openrainbow.com" },
 		{ NULL, NULL },
 	};
-	struct flow_facts f;
+	struct dpix_facts f;
 	char name[HOST_MAX + 1], below[HOST_MAX + 3];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -18,14 +18,14 @@
 #include "dissect/dissect.h"
 
 /* Garbage the probe must overwrite or clear on a match. */
-static void facts_dirty(struct flow_facts *f)
+static void facts_dirty(struct dpix_facts *f)
 {
 	memset(f, 0xa5, sizeof(*f));
 }
 
-static enum dissect_answer probe_bytes(const void *p, size_t n, struct flow_facts *f)
+static enum dpix_answer probe_bytes(const void *p, size_t n, struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = 40000,
 	                            .server_port = 3128 };
 
 	in.data[0] = p;
@@ -33,7 +33,7 @@ static enum dissect_answer probe_bytes(const void *p, size_t n, struct flow_fact
 	return dissect_connect.probe(&in, f);
 }
 
-static enum dissect_answer probe_str(const char *s, struct flow_facts *f)
+static enum dpix_answer probe_str(const char *s, struct dpix_facts *f)
 {
 	return probe_bytes(s, strlen(s), f);
 }
@@ -41,10 +41,10 @@ static enum dissect_answer probe_str(const char *s, struct flow_facts *f)
 /* A CONNECT whose line is s: a match with host and port exactly as given. */
 static void assert_target(const char *s, const char *host, uint16_t port)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_str(s, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_str(s, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, strlen(host));
 	assert_string_equal(f.connect_host, host);
 	assert_int_equal(f.connect_port, port);
@@ -53,20 +53,20 @@ static void assert_target(const char *s, const char *host, uint16_t port)
 /* Still a CONNECT, but with no target recorded: no rule can match it. */
 static void assert_no_target(const char *s)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_str(s, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_str(s, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 0);
 	assert_int_equal(f.connect_port, 0);
 }
 
 static void assert_not_mine(const char *s)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_str(s, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_str(s, &f), DPIX_NOT_MINE);
 }
 
 static const char turn_req[] =
@@ -85,7 +85,7 @@ static void test_descriptor(void **state)
 	(void)state;
 	assert_string_equal(dissect_connect.name, "connect");
 	assert_int_equal(dissect_connect.app, APP_CONNECT);
-	assert_int_equal(dissect_connect.transports, DISSECT_TCP);
+	assert_int_equal(dissect_connect.transports, DPIX_TCP);
 	assert_non_null(dissect_connect.probe);
 }
 
@@ -147,10 +147,10 @@ static void test_pipelined_bytes_ignored(void **state)
 	static const char req[] = "CONNECT web.openrainbow.com:443 HTTP/1.1\r\n"
 	                          "Host: web.openrainbow.com:443\r\n\r\n"
 	                          "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00\x80\xff\x00";
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(req, sizeof(req) - 1, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_bytes(req, sizeof(req) - 1, &f), DPIX_MATCH_MORE);
 	assert_string_equal(f.connect_host, "web.openrainbow.com");
 	assert_int_equal(f.connect_host_len, 19);
 	assert_int_equal(f.connect_port, 443);
@@ -161,29 +161,29 @@ static void test_pipelined_bytes_ignored(void **state)
 static void test_every_prefix_needs_more(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	for (size_t n = 0; n < TURN_LINE_LEN; n++) {
 		facts_dirty(&f);
 		/* cmocka prints the failing length on a mismatch. */
-		if (probe_bytes(turn_req, n, &f) != DISSECT_NEED_MORE)
+		if (probe_bytes(turn_req, n, &f) != DPIX_NEED_MORE)
 			fail_msg("prefix of %zu bytes: expected need-more", n);
 	}
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(turn_req, TURN_LINE_LEN, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_bytes(turn_req, TURN_LINE_LEN, &f), DPIX_MATCH_MORE);
 }
 
 static void test_no_bytes_yet(void **state)
 {
 	(void)state;
-	struct dissect_input in = { .transport = DISSECT_TCP };
-	struct flow_facts f;
+	struct dpix_input in = { .transport = DPIX_TCP };
+	struct dpix_facts f;
 
 	/* A stream with nothing yet has no buffer at all. */
 	facts_dirty(&f);
 	in.data[0] = NULL;
 	in.len[0] = 0;
-	assert_int_equal(dissect_connect.probe(&in, &f), DISSECT_NEED_MORE);
+	assert_int_equal(dissect_connect.probe(&in, &f), DPIX_NEED_MORE);
 }
 
 static void test_split_at_every_byte(void **state)
@@ -192,17 +192,17 @@ static void test_split_at_every_byte(void **state)
 	/* Two segments cut at every position: the first alone never answers;
 	 * the stream (both together) always matches. */
 	size_t total = sizeof(turn_req) - 1;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	for (size_t cut = 1; cut < total; cut++) {
-		enum dissect_answer a;
+		enum dpix_answer a;
 
 		facts_dirty(&f);
 		a = probe_bytes(turn_req, cut, &f);
-		if (a != (cut < TURN_LINE_LEN ? DISSECT_NEED_MORE : DISSECT_MATCH_MORE))
+		if (a != (cut < TURN_LINE_LEN ? DPIX_NEED_MORE : DPIX_MATCH_MORE))
 			fail_msg("first segment of %zu bytes: answer %d", cut, (int)a);
 		facts_dirty(&f);
-		assert_int_equal(probe_bytes(turn_req, total, &f), DISSECT_MATCH_MORE);
+		assert_int_equal(probe_bytes(turn_req, total, &f), DPIX_MATCH_MORE);
 		assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
 		assert_int_equal(f.connect_port, 443);
 	}
@@ -212,15 +212,15 @@ static void test_growing_prefixes(void **state)
 {
 	(void)state;
 	/* One byte per segment: need-more until the LF, then a match. */
-	struct flow_facts f;
+	struct dpix_facts f;
 	size_t n;
-	enum dissect_answer a = DISSECT_NEED_MORE;
+	enum dpix_answer a = DPIX_NEED_MORE;
 
-	for (n = 1; n <= sizeof(turn_req) - 1 && a == DISSECT_NEED_MORE; n++) {
+	for (n = 1; n <= sizeof(turn_req) - 1 && a == DPIX_NEED_MORE; n++) {
 		facts_dirty(&f);
 		a = probe_bytes(turn_req, n, &f);
 	}
-	assert_int_equal(a, DISSECT_MATCH_MORE);
+	assert_int_equal(a, DPIX_MATCH_MORE);
 	assert_int_equal(n - 1, TURN_LINE_LEN);
 	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
 	assert_int_equal(f.connect_host_len, 25);
@@ -247,7 +247,7 @@ static void test_bad_bytes_in_line(void **state)
 {
 	(void)state;
 	static const char nul[] = "CONNECT a.exa\0mple.com:443 HTTP/1.1\r\n";
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	assert_not_mine("CONNECT a.exa\x01mple.com:443 HTTP/1.1\r\n");
 	assert_not_mine("CONNECT a.example.com:443\tHTTP/1.1\r\n");
@@ -258,7 +258,7 @@ static void test_bad_bytes_in_line(void **state)
 	assert_not_mine("CONNECT a.exa\x80");
 	assert_not_mine("CONNECT \x1b");
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(nul, sizeof(nul) - 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_bytes(nul, sizeof(nul) - 1, &f), DPIX_NOT_MINE);
 }
 
 /* "CONNECT " + n times 'a' + tail, in buf. */
@@ -276,32 +276,32 @@ static void test_line_too_long(void **state)
 {
 	(void)state;
 	static char buf[6000];
-	struct flow_facts f;
+	struct dpix_facts f;
 	size_t len;
 
 	/* 4095 bytes without a line end: may still end at the next byte. */
 	len = long_line(buf, 4087, "");
 	assert_int_equal(len, 4095);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe_bytes(buf, len, &f), DPIX_NEED_MORE);
 	/* 4096 bytes without a line end: not mine. */
 	len = long_line(buf, 4088, "");
 	assert_int_equal(len, 4096);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_bytes(buf, len, &f), DPIX_NOT_MINE);
 	/* 5000 bytes, the LF only at byte 4500. */
 	len = long_line(buf, 4492, "\n");
 	assert_int_equal(len, 4501);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_bytes(buf, len, &f), DPIX_NOT_MINE);
 	/* A line of exactly 4096 bytes with its CRLF: a CONNECT, its host far
 	 * too long to keep. 8 + 4073 + ":443 HTTP/1.1\r\n" (15) = 4096. */
 	len = long_line(buf, 4073, ":443 HTTP/1.1\r\n");
 	assert_int_equal(len, 4096);
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_bytes(buf, len, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 0);
 	/* One byte more and the LF is byte 4097. */
 	len = long_line(buf, 4074, ":443 HTTP/1.1\r\n");
 	assert_int_equal(len, 4097);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_bytes(buf, len, &f), DPIX_NOT_MINE);
 }
 
 static void test_bad_version(void **state)
@@ -366,13 +366,13 @@ static void test_host_length(void **state)
 {
 	(void)state;
 	static char buf[600];
-	struct flow_facts f;
+	struct dpix_facts f;
 	size_t len;
 
 	/* 255 characters: the most a facts field holds. */
 	len = long_line(buf, 255, ":443 HTTP/1.1\r\n");
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_bytes(buf, len, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 255);
 	assert_int_equal(strlen(f.connect_host), 255);
 	assert_memory_equal(f.connect_host, buf + 8, 255);
@@ -380,7 +380,7 @@ static void test_host_length(void **state)
 	/* 256: a CONNECT, no target kept. */
 	len = long_line(buf, 256, ":443 HTTP/1.1\r\n");
 	facts_dirty(&f);
-	assert_int_equal(probe_bytes(buf, len, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_bytes(buf, len, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.connect_host_len, 0);
 	assert_int_equal(f.connect_port, 0);
 }
@@ -390,8 +390,8 @@ static void test_host_length(void **state)
 /* The bit of a dissector in a candidate mask. */
 static uint32_t bit_of(const struct dissector *d)
 {
-	for (unsigned i = 0; i < dissector_count; i++)
-		if (dissectors[i] == d)
+	for (unsigned i = 0; i < dissect_count(); i++)
+		if (dissect_at(i) == d)
 			return 1u << i;
 	fail_msg("dissector %s is not in the table", d->name);
 	return 0;
@@ -399,10 +399,10 @@ static uint32_t bit_of(const struct dissector *d)
 
 static const char partial[] = "CONNECT turn-rbx1.openrainbow.com:443 HTT";
 
-static void run_input(struct dissect_input *in, const char *s)
+static void run_input(struct dpix_input *in, const char *s)
 {
 	memset(in, 0, sizeof(*in));
-	in->transport = DISSECT_TCP;
+	in->transport = DPIX_TCP;
 	in->data[0] = (const uint8_t *)s;
 	in->len[0] = strlen(s);
 }
@@ -410,25 +410,25 @@ static void run_input(struct dissect_input *in, const char *s)
 static void test_candidates(void **state)
 {
 	(void)state;
-	uint32_t tcp = dissect_candidates(DISSECT_TCP);
+	uint32_t tcp = dissect_candidates(DPIX_TCP);
 
 	assert_true(tcp & bit_of(&dissect_connect));
 	assert_true(tcp & bit_of(&dissect_tls));
 	/* CONNECT is TCP only. */
-	assert_false(dissect_candidates(DISSECT_UDP) & bit_of(&dissect_connect));
+	assert_false(dissect_candidates(DPIX_UDP) & bit_of(&dissect_connect));
 }
 
 static void test_run_partial_within_budget(void **state)
 {
 	(void)state;
-	uint32_t cand = dissect_candidates(DISSECT_TCP);
-	struct dissect_input in;
-	struct flow_facts f;
+	uint32_t cand = dissect_candidates(DPIX_TCP);
+	struct dpix_input in;
+	struct dpix_facts f;
 
 	run_input(&in, partial);
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(dissect_run(&cand, &in, (uint16_t)(dissect_connect.max_segs - 1), &f),
-	                 DISSECT_NEED_MORE);
+	                 DPIX_NEED_MORE);
 	/* Only a match changes the facts. */
 	assert_int_equal(f.connect_host_len, 0);
 	assert_int_equal(f.connect_port, 0);
@@ -441,63 +441,63 @@ static void test_run_partial_within_budget(void **state)
 static void test_run_partial_out_of_segments(void **state)
 {
 	(void)state;
-	uint32_t cand = dissect_candidates(DISSECT_TCP);
-	struct dissect_input in;
-	struct flow_facts f;
+	uint32_t cand = dissect_candidates(DPIX_TCP);
+	struct dpix_input in;
+	struct dpix_facts f;
 
 	run_input(&in, partial);
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DISSECT_NOT_MINE);
+	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DPIX_NOT_MINE);
 	assert_false(cand & bit_of(&dissect_connect));
 	assert_int_equal(cand, 0);
 
 	/* More segments than the budget: the same. */
-	cand = dissect_candidates(DISSECT_TCP);
+	cand = dissect_candidates(DPIX_TCP);
 	assert_int_equal(dissect_run(&cand, &in, (uint16_t)(dissect_connect.max_segs + 5), &f),
-	                 DISSECT_NOT_MINE);
+	                 DPIX_NOT_MINE);
 	assert_false(cand & bit_of(&dissect_connect));
 }
 
 static void test_run_partial_closed(void **state)
 {
 	(void)state;
-	uint32_t cand = dissect_candidates(DISSECT_TCP);
-	struct dissect_input in;
-	struct flow_facts f;
+	uint32_t cand = dissect_candidates(DPIX_TCP);
+	struct dpix_input in;
+	struct dpix_facts f;
 
 	run_input(&in, partial);
 	in.closed[0] = true;
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(dissect_run(&cand, &in, 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(dissect_run(&cand, &in, 1, &f), DPIX_NOT_MINE);
 	assert_int_equal(cand, 0);
 }
 
 static void test_run_closed_without_bytes(void **state)
 {
 	(void)state;
-	uint32_t cand = dissect_candidates(DISSECT_TCP);
-	struct dissect_input in = { .transport = DISSECT_TCP };
-	struct flow_facts f;
+	uint32_t cand = dissect_candidates(DPIX_TCP);
+	struct dpix_input in = { .transport = DPIX_TCP };
+	struct dpix_facts f;
 
 	/* The client closed without sending anything (no buffer at all). */
 	in.closed[0] = true;
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DPIX_NOT_MINE);
 	assert_int_equal(cand, 0);
 }
 
 static void test_run_match(void **state)
 {
 	(void)state;
-	uint32_t cand = dissect_candidates(DISSECT_TCP);
-	struct dissect_input in;
-	struct flow_facts f;
+	uint32_t cand = dissect_candidates(DPIX_TCP);
+	struct dpix_input in;
+	struct dpix_facts f;
 
 	run_input(&in, turn_req);
 	memset(&f, 0, sizeof(f));
 	/* A complete line answers even on the last segment of the budget: a
 	 * CONNECT, more facts to come from the proxy. */
-	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(dissect_run(&cand, &in, dissect_connect.max_segs, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.app, APP_CONNECT);
 	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
 	assert_int_equal(f.connect_port, 443);
@@ -507,15 +507,15 @@ static void test_run_match(void **state)
 static void test_run_not_http(void **state)
 {
 	(void)state;
-	uint32_t cand = dissect_candidates(DISSECT_TCP);
-	struct dissect_input in;
-	struct flow_facts f;
+	uint32_t cand = dissect_candidates(DPIX_TCP);
+	struct dpix_input in;
+	struct dpix_facts f;
 
 	run_input(&in, "GET / HTTP/1.1\r\n\r\n");
 	memset(&f, 0, sizeof(f));
 	/* Not a CONNECT: the connect dissector says no, the HTTP one matches. */
-	assert_int_equal(dissect_connect.probe(&in, &f), DISSECT_NOT_MINE);
-	assert_int_equal(dissect_run(&cand, &in, 1, &f), DISSECT_MATCH);
+	assert_int_equal(dissect_connect.probe(&in, &f), DPIX_NOT_MINE);
+	assert_int_equal(dissect_run(&cand, &in, 1, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_HTTP);
 	assert_int_equal(cand, 1u << 1); /* the table's second entry: http */
 }
@@ -550,11 +550,11 @@ static size_t hello(uint8_t *b, const char *sni)
 }
 
 /* Client bytes = request + tunnel, proxy bytes = rsp; closed: both ended. */
-static enum dissect_answer probe_both(const char *rsp, const uint8_t *tun, size_t tlen,
-                                      bool closed, struct flow_facts *f)
+static enum dpix_answer probe_both(const char *rsp, const uint8_t *tun, size_t tlen,
+                                      bool closed, struct dpix_facts *f)
 {
 	static uint8_t cli[4096], scratch[16384];
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = 40000,
 	                            .server_port = 3128, .scratch = scratch,
 	                            .scratch_len = sizeof(scratch) };
 	size_t rn = strlen(req_turn);
@@ -574,11 +574,11 @@ static enum dissect_answer probe_both(const char *rsp, const uint8_t *tun, size_
 static void test_refused_403(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	assert_int_equal(probe_both("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
 	                            NULL, 0, false, &f),
-	                 DISSECT_MATCH);
+	                 DPIX_MATCH);
 	assert_int_equal(f.connect_status, 403);
 	assert_int_equal(f.tunnel, TUNNEL_NONE);
 }
@@ -586,27 +586,27 @@ static void test_refused_403(void **state)
 static void test_status_waits_for_header(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	/* No proxy bytes yet, then a partial status line, then a whole line
 	 * without the blank line: all still waiting. */
-	assert_int_equal(probe_both(NULL, NULL, 0, false, &f), DISSECT_MATCH_MORE);
-	assert_int_equal(probe_both("HTTP/1.1 2", NULL, 0, false, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_both(NULL, NULL, 0, false, &f), DPIX_MATCH_MORE);
+	assert_int_equal(probe_both("HTTP/1.1 2", NULL, 0, false, &f), DPIX_MATCH_MORE);
 	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n", NULL, 0, false, &f),
-	                 DISSECT_MATCH_MORE);
+	                 DPIX_MATCH_MORE);
 	assert_int_equal(f.connect_status, 200);
 	/* A proxy that closes mid-line ends the questions. */
-	assert_int_equal(probe_both("HTTP/1.1 2", NULL, 0, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both("HTTP/1.1 2", NULL, 0, true, &f), DPIX_MATCH);
 }
 
 static void test_proxy_not_http(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe_both("SSH-2.0-x\r\n", NULL, 0, false, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both("SSH-2.0-x\r\n", NULL, 0, false, &f), DPIX_MATCH);
 	assert_int_equal(f.connect_status, 0);
-	assert_int_equal(probe_both("HTTP/1.1 20x OK\r\n\r\n", NULL, 0, false, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both("HTTP/1.1 20x OK\r\n\r\n", NULL, 0, false, &f), DPIX_MATCH);
 	assert_int_equal(f.connect_status, 0);
 }
 
@@ -615,15 +615,15 @@ static void test_tunnel_tls_same_host(void **state)
 	(void)state;
 	uint8_t h[256];
 	size_t n = hello(h, "turn-rbx1.openrainbow.com");
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	/* The hello's first bytes: waiting; the whole hello: TLS, not fronted. */
 	assert_int_equal(probe_both("HTTP/1.1 200 Connection established\r\n\r\n", h, 20,
 	                            false, &f),
-	                 DISSECT_MATCH_MORE);
+	                 DPIX_MATCH_MORE);
 	assert_int_equal(probe_both("HTTP/1.1 200 Connection established\r\n\r\n", h, n,
 	                            false, &f),
-	                 DISSECT_MATCH);
+	                 DPIX_MATCH);
 	assert_int_equal(f.connect_status, 200);
 	assert_int_equal(f.tunnel, TUNNEL_TLS);
 	assert_string_equal(f.sni, "turn-rbx1.openrainbow.com");
@@ -639,9 +639,9 @@ static void test_tunnel_fronting(void **state)
 	(void)state;
 	uint8_t h[256];
 	size_t n = hello(h, "www.example.com");
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", h, n, false, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", h, n, false, &f), DPIX_MATCH);
 	assert_int_equal(f.tunnel, TUNNEL_TLS);
 	assert_string_equal(f.sni, "www.example.com");
 	assert_true(f.flags & FACT_FRONTING);
@@ -651,14 +651,14 @@ static void test_tunnel_unknown(void **state)
 {
 	(void)state;
 	static const uint8_t junk[] = "\x01\x02\x03\x04 binary";
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", junk, sizeof(junk) - 1, false, &f),
-	                 DISSECT_MATCH);
+	                 DPIX_MATCH);
 	assert_int_equal(f.tunnel, TUNNEL_UNKNOWN);
 	assert_int_equal(f.sni_len, 0);
 	/* An empty tunnel that ends: nothing carried. */
-	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", NULL, 0, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both("HTTP/1.1 200 OK\r\n\r\n", NULL, 0, true, &f), DPIX_MATCH);
 	assert_int_equal(f.tunnel, TUNNEL_NONE);
 }
 
@@ -677,19 +677,19 @@ static void test_tunnel_http_websocket(void **state)
 	                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 	                             "Connection: Upgrade\r\n"
 	                             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	assert_int_equal(probe_both(ok, (const uint8_t *)get, sizeof(get) - 1, false, &f),
-	                 DISSECT_MATCH);
+	                 DPIX_MATCH);
 	assert_int_equal(f.tunnel, TUNNEL_HTTP);
 	assert_string_equal(f.http_host, "web.openrainbow.com");
 	/* The upgrade waits for the server's 101, then checks its accept. */
 	assert_int_equal(probe_both(ok, (const uint8_t *)ws, sizeof(ws) - 1, false, &f),
-	                 DISSECT_MATCH_MORE);
+	                 DPIX_MATCH_MORE);
 	assert_int_equal(f.tunnel, TUNNEL_WEBSOCKET);
 	assert_false(f.flags & FACT_WS_ACCEPT_OK);
 	assert_int_equal(probe_both(ok_101, (const uint8_t *)ws, sizeof(ws) - 1, false, &f),
-	                 DISSECT_MATCH);
+	                 DPIX_MATCH);
 	assert_int_equal(f.tunnel, TUNNEL_WEBSOCKET);
 	assert_true(f.flags & FACT_WS_ACCEPT_OK);
 	assert_int_equal(f.app, APP_UNKNOWN); /* the descriptor's app is set by dissect_run */
@@ -699,8 +699,8 @@ static void test_request_header_too_long(void **state)
 {
 	(void)state;
 	static uint8_t big[8300];
-	struct dissect_input in = { .transport = DISSECT_TCP };
-	struct flow_facts f;
+	struct dpix_input in = { .transport = DPIX_TCP };
+	struct dpix_facts f;
 	size_t rn = strlen(req_turn) - 2; /* without the blank line */
 
 	memcpy(big, req_turn, rn);
@@ -708,7 +708,7 @@ static void test_request_header_too_long(void **state)
 	in.data[0] = big;
 	in.len[0] = sizeof(big);
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(dissect_connect.probe(&in, &f), DISSECT_MATCH);
+	assert_int_equal(dissect_connect.probe(&in, &f), DPIX_MATCH);
 	assert_string_equal(f.connect_host, "turn-rbx1.openrainbow.com");
 	assert_int_equal(f.connect_status, 0);
 }

@@ -41,9 +41,9 @@ static const uint8_t hello_12[] = {
 	0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18,
 };
 
-static enum dissect_answer probe(const uint8_t *p, size_t n, int dir, struct flow_facts *f)
+static enum dpix_answer probe(const uint8_t *p, size_t n, int dir, struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_UDP, .dir = (uint8_t)dir };
+	struct dpix_input in = { .transport = DPIX_UDP, .dir = (uint8_t)dir };
 
 	in.data[dir] = p;
 	in.len[dir] = n;
@@ -84,11 +84,11 @@ static size_t build(uint8_t *b, const char *sni, uint32_t frag_len_delta)
 static void test_real_hellos(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(hello_0100, sizeof(hello_0100), 0, &f), DISSECT_MATCH);
+	assert_int_equal(probe(hello_0100, sizeof(hello_0100), 0, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
-	assert_int_equal(probe(hello_12, sizeof(hello_12), 0, &f), DISSECT_MATCH);
+	assert_int_equal(probe(hello_12, sizeof(hello_12), 0, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 }
 
@@ -97,9 +97,9 @@ static void test_sni(void **state)
 	(void)state;
 	uint8_t b[512];
 	size_t n = build(b, "turn-rbx1.openrainbow.com", 0);
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(b, n, 0, &f), DISSECT_MATCH);
+	assert_int_equal(probe(b, n, 0, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 25);
 	assert_string_equal(f.sni, "turn-rbx1.openrainbow.com");
 }
@@ -112,10 +112,10 @@ static void test_first_fragment(void **state)
 	size_t n = build(b, "a.example", 0);
 	size_t body = n - 25;
 	uint32_t cut = (uint32_t)body - 20;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	n = build(b, "a.example", cut);
-	assert_int_equal(probe(b, n, 0, &f), DISSECT_MATCH);
+	assert_int_equal(probe(b, n, 0, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 }
 
@@ -124,36 +124,36 @@ static void test_hostile(void **state)
 	(void)state;
 	uint8_t b[512];
 	size_t n = build(b, "x.example", 0);
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	/* Every truncation of the datagram: the record outruns it. */
 	for (size_t k = 0; k < n; k++)
-		assert_int_equal(probe(b, k, 0, &f), DISSECT_NOT_MINE);
+		assert_int_equal(probe(b, k, 0, &f), DPIX_NOT_MINE);
 	/* The server's datagram is never read as a client hello: it is whole
 	 * records, DTLS without a name. */
-	assert_int_equal(probe(b, n, 1, &f), DISSECT_MATCH);
+	assert_int_equal(probe(b, n, 1, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 	n = build(b, "x.example", 0);
 	b[2] = 0x01; /* version 0xfe01 */
-	assert_int_equal(probe(b, n, 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, n, 0, &f), DPIX_NOT_MINE);
 	n = build(b, "x.example", 0);
 	b[15] = 0, b[16] = 0x10; /* hello length 16: its fragment is longer */
-	assert_int_equal(probe(b, n, 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, n, 0, &f), DPIX_NOT_MINE);
 	n = build(b, "x.example", 0);
 	b[21] = 1; /* fragment_offset 1: not a first fragment */
-	assert_int_equal(probe(b, n, 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, n, 0, &f), DPIX_NOT_MINE);
 	n = build(b, "x.example", 0);
 	b[n - 10] = 0xff; /* server_name list length past its extension */
-	assert_int_equal(probe(b, n, 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, n, 0, &f), DPIX_NOT_MINE);
 	/* A TLS (TCP) hello's record header is not DTLS. */
 	static const uint8_t tls[] = { 0x16, 0x03, 0x01, 0x00, 0x30, 0x01, 0x00, 0x00, 0x2c };
-	assert_int_equal(probe(tls, sizeof(tls), 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(tls, sizeof(tls), 0, &f), DPIX_NOT_MINE);
 	/* A STUN Binding request. */
 	static const uint8_t stun[] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42,
 		                        1,    2,    3,    4,    5,    6,    7,    8,
 		                        9,    10,   11,   12 };
-	assert_int_equal(probe(stun, sizeof(stun), 0, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(b, 0, 0, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(stun, sizeof(stun), 0, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(b, 0, 0, &f), DPIX_NOT_MINE);
 }
 
 /* Records without a client hello: a session picked up late, a server's
@@ -169,33 +169,33 @@ static void test_records(void **state)
 		9,  10,
 	};
 	uint8_t b[sizeof(rec)];
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(rec, sizeof(rec), 0, &f), DISSECT_MATCH);
+	assert_int_equal(probe(rec, sizeof(rec), 0, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
-	assert_int_equal(probe(rec, sizeof(rec), 1, &f), DISSECT_MATCH);
-	assert_int_equal(probe(rec, 21, 1, &f), DISSECT_MATCH); /* the first alone */
+	assert_int_equal(probe(rec, sizeof(rec), 1, &f), DPIX_MATCH);
+	assert_int_equal(probe(rec, 21, 1, &f), DPIX_MATCH); /* the first alone */
 	/* Every other cut leaves a record short: not mine. */
 	for (size_t k = 0; k < sizeof(rec); k++)
 		if (k != 21)
-			assert_int_equal(probe(rec, k, 1, &f), DISSECT_NOT_MINE);
+			assert_int_equal(probe(rec, k, 1, &f), DPIX_NOT_MINE);
 	memcpy(b, rec, sizeof(b));
 	b[21] = 24; /* second record type 24 */
-	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DPIX_NOT_MINE);
 	b[21] = 19;
-	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DPIX_NOT_MINE);
 	memcpy(b, rec, sizeof(b));
 	b[23] = 0x03; /* version 0xfe03 */
-	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DPIX_NOT_MINE);
 	memcpy(b, rec, sizeof(b));
 	b[12] = 0x09; /* first record one byte longer: the second is cut */
-	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DPIX_NOT_MINE);
 	memcpy(b, rec, sizeof(b));
 	b[1] = 0x03, b[2] = 0x03; /* a TLS 1.2 record header is not DTLS */
-	assert_int_equal(probe(b, sizeof(b), 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), 1, &f), DPIX_NOT_MINE);
 	/* An empty record is not mine. */
 	static const uint8_t empty[] = { 23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0 };
-	assert_int_equal(probe(empty, sizeof(empty), 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(empty, sizeof(empty), 1, &f), DPIX_NOT_MINE);
 }
 
 int main(void)

@@ -24,15 +24,15 @@
 extern const struct dissector dissect_http;
 
 /* Garbage the probe must overwrite or clear on a match. */
-static void facts_dirty(struct flow_facts *f)
+static void facts_dirty(struct dpix_facts *f)
 {
 	memset(f, 0xa5, sizeof(*f));
 }
 
-static enum dissect_answer probe2(const void *c, size_t cn, const void *s, size_t sn, bool sclosed,
-				  struct flow_facts *f)
+static enum dpix_answer probe2(const void *c, size_t cn, const void *s, size_t sn, bool sclosed,
+				  struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP,
+	struct dpix_input in = { .transport = DPIX_TCP,
 				    .client_port = 40000,
 				    .server_port = 80 };
 
@@ -45,26 +45,26 @@ static enum dissect_answer probe2(const void *c, size_t cn, const void *s, size_
 	return dissect_http.probe(&in, f);
 }
 
-static enum dissect_answer probe_str(const char *s, struct flow_facts *f)
+static enum dpix_answer probe_str(const char *s, struct dpix_facts *f)
 {
 	return probe2(s, strlen(s), NULL, 0, false, f);
 }
 
 static void assert_not_mine(const char *s)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	facts_dirty(&f);
-	assert_int_equal(probe_str(s, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_str(s, &f), DPIX_NOT_MINE);
 }
 
 /* A plain HTTP match with this host ("" for none) and these flags. */
 static void assert_http(const char *s, const char *host, uint8_t flags)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(probe_str(s, &f), DISSECT_MATCH);
+	assert_int_equal(probe_str(s, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_HTTP);
 	assert_int_equal(f.http_host_len, strlen(host));
 	if (*host)
@@ -78,13 +78,13 @@ static void assert_prefixes_need_more(const char *s)
 	size_t n = strlen(s);
 
 	for (size_t i = 0; i < n; i++) {
-		struct flow_facts f;
+		struct dpix_facts f;
 		char *copy = malloc(i ? i : 1); /* exact size: ASan sees overreads */
 
 		assert_non_null(copy);
 		memcpy(copy, s, i);
 		memset(&f, 0, sizeof(f));
-		assert_int_equal(probe2(copy, i, NULL, 0, false, &f), DISSECT_NEED_MORE);
+		assert_int_equal(probe2(copy, i, NULL, 0, false, &f), DPIX_NEED_MORE);
 		free(copy);
 	}
 }
@@ -122,10 +122,10 @@ static const char ws_resp[] = "HTTP/1.1 101 Switching Protocols\r\n"
 			      "\r\n";
 
 /* Client alone, then client + server with the facts of the first answer. */
-static enum dissect_answer ws_exchange(const char *req, const char *resp, struct flow_facts *f)
+static enum dpix_answer ws_exchange(const char *req, const char *resp, struct dpix_facts *f)
 {
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(probe_str(req, f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_str(req, f), DPIX_MATCH_MORE);
 	assert_int_equal(f->app, APP_WEBSOCKET);
 	assert_int_equal(f->flags & FACT_WS_ACCEPT_OK, 0);
 	return probe2(req, strlen(req), resp, strlen(resp), false, f);
@@ -133,10 +133,10 @@ static enum dissect_answer ws_exchange(const char *req, const char *resp, struct
 
 static void test_ws_rfc_example(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(ws_exchange(ws_req, ws_resp, &f), DISSECT_MATCH);
+	assert_int_equal(ws_exchange(ws_req, ws_resp, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_WEBSOCKET);
 	assert_int_equal(f.flags, FACT_WS_ACCEPT_OK);
 	assert_string_equal(f.http_host, "server.example.com");
@@ -149,11 +149,11 @@ static void test_ws_response_prefixes(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < n; i++) {
-		struct flow_facts f;
+		struct dpix_facts f;
 
 		memset(&f, 0, sizeof(f));
 		assert_int_equal(probe2(ws_req, strlen(ws_req), ws_resp, i, false, &f),
-				 DISSECT_MATCH_MORE);
+				 DPIX_MATCH_MORE);
 		assert_int_equal(f.app, APP_WEBSOCKET);
 		assert_int_equal(f.flags & FACT_WS_ACCEPT_OK, 0);
 	}
@@ -162,11 +162,11 @@ static void test_ws_response_prefixes(void **state)
 /* The server closing before its header is complete: a match, no flag. */
 static void test_ws_response_closed_early(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(probe2(ws_req, strlen(ws_req), ws_resp, 20, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe2(ws_req, strlen(ws_req), ws_resp, 20, true, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_WEBSOCKET);
 	assert_int_equal(f.flags & FACT_WS_ACCEPT_OK, 0);
 }
@@ -178,10 +178,10 @@ static void test_ws_wrong_accept(void **state)
 				   "Connection: Upgrade\r\n"
 				   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOp=\r\n"
 				   "\r\n";
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(ws_exchange(ws_req, resp, &f), DISSECT_MATCH);
+	assert_int_equal(ws_exchange(ws_req, resp, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_WEBSOCKET);
 	assert_int_equal(f.flags & FACT_WS_ACCEPT_OK, 0);
 }
@@ -195,12 +195,12 @@ static void test_ws_not_101(void **state)
 				   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
 				   "\r\n";
 	static const char garbage[] = "\x16\x03\x03\x00\x10garbage\r\n\r\n";
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(ws_exchange(ws_req, resp, &f), DISSECT_MATCH);
+	assert_int_equal(ws_exchange(ws_req, resp, &f), DPIX_MATCH);
 	assert_int_equal(f.flags & FACT_WS_ACCEPT_OK, 0);
-	assert_int_equal(ws_exchange(ws_req, garbage, &f), DISSECT_MATCH);
+	assert_int_equal(ws_exchange(ws_req, garbage, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_WEBSOCKET);
 	assert_int_equal(f.flags & FACT_WS_ACCEPT_OK, 0);
 }
@@ -214,10 +214,10 @@ static void test_ws_two_accepts(void **state)
 				   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
 				   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
 				   "\r\n";
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(ws_exchange(ws_req, resp, &f), DISSECT_MATCH);
+	assert_int_equal(ws_exchange(ws_req, resp, &f), DPIX_MATCH);
 	assert_int_equal(f.flags & FACT_WS_ACCEPT_OK, 0);
 }
 
@@ -278,9 +278,9 @@ static void test_ws_token_lists(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
-		struct flow_facts f;
+		struct dpix_facts f;
 
-		assert_int_equal(ws_exchange(reqs[i], ws_resp, &f), DISSECT_MATCH);
+		assert_int_equal(ws_exchange(reqs[i], ws_resp, &f), DPIX_MATCH);
 		assert_int_equal(f.app, APP_WEBSOCKET);
 		assert_int_equal(f.flags, FACT_WS_ACCEPT_OK);
 		assert_string_equal(f.http_host, "h");
@@ -364,11 +364,11 @@ static void test_prefixes(void **state)
 
 static void test_zero_length(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(probe2(NULL, 0, NULL, 0, false, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe2(NULL, 0, NULL, 0, false, &f), DPIX_NEED_MORE);
 }
 
 static void test_connect_not_mine(void **state)
@@ -421,15 +421,15 @@ static void test_binary(void **state)
 				       0x00, 0x00, 0x2b, 0x03, 0x03 };
 	static const uint8_t bin[] = { 0x00, 0xff, 0x47, 0x45, 0x54, 0x20 };
 	static const uint8_t nul_in_line[] = { 'G', 'E', 'T', ' ', '/', 0x00 };
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
 	facts_dirty(&f);
-	assert_int_equal(probe2(tls, sizeof(tls), NULL, 0, false, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe2(tls, 1, NULL, 0, false, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe2(bin, sizeof(bin), NULL, 0, false, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe2(tls, sizeof(tls), NULL, 0, false, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe2(tls, 1, NULL, 0, false, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe2(bin, sizeof(bin), NULL, 0, false, &f), DPIX_NOT_MINE);
 	assert_int_equal(probe2(nul_in_line, sizeof(nul_in_line), NULL, 0, false, &f),
-			 DISSECT_NOT_MINE);
+			 DPIX_NOT_MINE);
 	assert_not_mine("SSH-2.0-OpenSSH_9.6\r\n");
 }
 
@@ -452,25 +452,25 @@ static char *sized_request(size_t total)
 static void test_head_limit(void **state)
 {
 	char *ok = sized_request(8192), *big = sized_request(8193);
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
 	assert_http(ok, "a.example", 0);
 	assert_not_mine(big);
 	/* 8192 bytes seen, none of them the end: no end can come in time */
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(probe2(big, 8192, NULL, 0, false, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe2(big, 8191, NULL, 0, false, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe2(big, 8192, NULL, 0, false, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe2(big, 8191, NULL, 0, false, &f), DPIX_NEED_MORE);
 	free(ok);
 	free(big);
 }
 
 /* n header fields, then the end; the segments are cut every 97 bytes. */
-static void fields_in_segments(unsigned n, enum dissect_answer last)
+static void fields_in_segments(unsigned n, enum dpix_answer last)
 {
 	char *buf = malloc(64 + (size_t)n * 16);
 	size_t len = 0, cut;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	assert_non_null(buf);
 	len += (size_t)sprintf(buf, "GET / HTTP/1.1\r\n");
@@ -478,15 +478,15 @@ static void fields_in_segments(unsigned n, enum dissect_answer last)
 		len += (size_t)sprintf(buf + len, "X-F%u: %u\r\n", i, i);
 	len += (size_t)sprintf(buf + len, "\r\n");
 	for (cut = 97; cut < len; cut += 97) {
-		enum dissect_answer a;
+		enum dpix_answer a;
 
 		memset(&f, 0, sizeof(f));
 		a = probe2(buf, cut, NULL, 0, false, &f);
-		if (a == DISSECT_NOT_MINE) {
-			assert_int_equal(last, DISSECT_NOT_MINE);
+		if (a == DPIX_NOT_MINE) {
+			assert_int_equal(last, DPIX_NOT_MINE);
 			break;
 		}
-		assert_int_equal(a, DISSECT_NEED_MORE);
+		assert_int_equal(a, DPIX_NEED_MORE);
 	}
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(probe2(buf, len, NULL, 0, false, &f), last);
@@ -496,8 +496,8 @@ static void fields_in_segments(unsigned n, enum dissect_answer last)
 static void test_field_count(void **state)
 {
 	(void)state;
-	fields_in_segments(100, DISSECT_MATCH);
-	fields_in_segments(101, DISSECT_NOT_MINE);
+	fields_in_segments(100, DPIX_MATCH);
+	fields_in_segments(101, DPIX_NOT_MINE);
 }
 
 /* suricata-verify websocket/basic_websockets.pcap, stream 0. */
@@ -549,8 +549,8 @@ static const char pcap_h2c_server[] =
     "6e6e656374696f6e3a20557067726164650d0a557067726164653a206832630d0a0d0a00"
     "0012040000000000000300000064000400100000000100002000";
 
-static void pcap_exchange(const char *chex, const char *shex, struct flow_facts *f,
-			  enum dissect_answer first, enum dissect_answer second)
+static void pcap_exchange(const char *chex, const char *shex, struct dpix_facts *f,
+			  enum dpix_answer first, enum dpix_answer second)
 {
 	static uint8_t c[2048], s[2048];
 	size_t cn = unhex(chex, c, sizeof(c)), sn = unhex(shex, s, sizeof(s));
@@ -562,10 +562,10 @@ static void pcap_exchange(const char *chex, const char *shex, struct flow_facts 
 
 static void test_pcap_websocket(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	pcap_exchange(pcap_ws_client, pcap_ws_server, &f, DISSECT_MATCH_MORE, DISSECT_MATCH);
+	pcap_exchange(pcap_ws_client, pcap_ws_server, &f, DPIX_MATCH_MORE, DPIX_MATCH);
 	assert_int_equal(f.app, APP_WEBSOCKET);
 	assert_int_equal(f.flags, FACT_WS_ACCEPT_OK);
 	assert_string_equal(f.http_host, "websocketstest.com");
@@ -573,10 +573,10 @@ static void test_pcap_websocket(void **state)
 
 static void test_pcap_h2c(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	pcap_exchange(pcap_h2c_client, pcap_h2c_server, &f, DISSECT_MATCH, DISSECT_MATCH);
+	pcap_exchange(pcap_h2c_client, pcap_h2c_server, &f, DPIX_MATCH, DPIX_MATCH);
 	assert_int_equal(f.app, APP_HTTP);
 	assert_int_equal(f.flags, 0);
 	assert_string_equal(f.http_host, "nghttp2.org");

@@ -525,9 +525,9 @@ static void test_crlf_and_no_final_newline(void **state)
 
 /* --- evaluation --------------------------------------------------------- */
 
-static struct flow_facts facts_of(const char *sni, const char *host)
+static struct dpix_facts facts_of(const char *sni, const char *host)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	memset(&f, 0, sizeof(f));
 	if (sni) {
@@ -547,7 +547,7 @@ static struct flow_facts facts_of(const char *sni, const char *host)
 static void assert_verdict(const struct ruleset *rs, const char *sni, const char *host,
 			   enum rule_action action, const char *id)
 {
-	struct flow_facts f = facts_of(sni, host);
+	struct dpix_facts f = facts_of(sni, host);
 	struct rules_input in = { .facts = &f, .proto = 6, .dport = 443 };
 	struct verdict v;
 
@@ -1189,7 +1189,7 @@ static void test_patterns(void **state)
 
 /* A flow for rules: server 198.51.100.7:443 over TCP unless changed. */
 struct flow_case {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct rules_input in;
 };
 

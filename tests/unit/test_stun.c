@@ -25,12 +25,12 @@ extern const struct dissector dissect_stun;
 
 /* --- probing ------------------------------------------------------------ */
 
-static enum dissect_answer probe_in(struct dissect_input *in, const uint8_t *p, size_t n,
-				    struct flow_facts *f)
+static enum dpix_answer probe_in(struct dpix_input *in, const uint8_t *p, size_t n,
+				    struct dpix_facts *f)
 {
 	static uint8_t scratch[SCRATCH_LEN];
 	uint8_t *copy = malloc(n ? n : 1);
-	enum dissect_answer a;
+	enum dpix_answer a;
 
 	assert_non_null(copy);
 	if (n)
@@ -45,10 +45,10 @@ static enum dissect_answer probe_in(struct dissect_input *in, const uint8_t *p, 
 	return a;
 }
 
-static enum dissect_answer probe_udp_ports(const uint8_t *p, size_t n, uint16_t cport,
-					   uint16_t sport, struct flow_facts *f)
+static enum dpix_answer probe_udp_ports(const uint8_t *p, size_t n, uint16_t cport,
+					   uint16_t sport, struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_UDP,
+	struct dpix_input in = { .transport = DPIX_UDP,
 				    .client_port = cport,
 				    .server_port = sport };
 
@@ -56,14 +56,14 @@ static enum dissect_answer probe_udp_ports(const uint8_t *p, size_t n, uint16_t 
 }
 
 /* UDP without a port hint. */
-static enum dissect_answer probe_udp(const uint8_t *p, size_t n, struct flow_facts *f)
+static enum dpix_answer probe_udp(const uint8_t *p, size_t n, struct dpix_facts *f)
 {
 	return probe_udp_ports(p, n, 50000, 40000, f);
 }
 
-static enum dissect_answer probe_tcp(const uint8_t *p, size_t n, struct flow_facts *f)
+static enum dpix_answer probe_tcp(const uint8_t *p, size_t n, struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP,
+	struct dpix_input in = { .transport = DPIX_TCP,
 				    .client_port = 50000,
 				    .server_port = 40000 };
 
@@ -244,120 +244,120 @@ static void cat_framed(struct buf *b, const uint8_t *p, size_t n)
 
 static void test_binding_udp(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(binding, sizeof(binding), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(binding, sizeof(binding), &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x001);
 	assert_false(f.flags & FACT_TURN);
 }
 
 static void test_binding_tcp(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(probe_tcp(binding, sizeof(binding), &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(binding, sizeof(binding), &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x001);
 	assert_false(f.flags & FACT_TURN);
 }
 
 static void test_bad_fingerprint(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(binding)];
 
 	(void)state;
 	memcpy(m, binding, sizeof(m));
 	m[sizeof(m) - 1] ^= 0x01;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(m, sizeof(m), &f), DPIX_NOT_MINE);
 	/* A change in the covered bytes breaks it as well. */
 	memcpy(m, binding, sizeof(m));
 	m[24] = 'X';
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
 }
 
 static void test_fingerprint_not_last(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(fp_not_last, sizeof(fp_not_last), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(fp_not_last, sizeof(fp_not_last), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(fp_not_last, sizeof(fp_not_last), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(fp_not_last, sizeof(fp_not_last), &f), DPIX_NOT_MINE);
 }
 
 static void test_fingerprint_wrong_length(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(binding)];
 
 	(void)state;
 	memcpy(m, binding, sizeof(m));
 	m[31] = 0x03; /* FINGERPRINT length 3 (the padding then fills to 4) */
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
 }
 
 static void test_allocate(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(allocate, sizeof(allocate), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(allocate, sizeof(allocate), &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x003);
 	assert_true(f.flags & FACT_TURN);
-	assert_int_equal(probe_tcp(allocate, sizeof(allocate), &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(allocate, sizeof(allocate), &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x003);
 	assert_true(f.flags & FACT_TURN);
 }
 
 static void test_channel_bind(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(channel_bind, sizeof(channel_bind), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(channel_bind, sizeof(channel_bind), &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x009);
 	assert_true(f.flags & FACT_TURN);
 }
 
 static void test_method_bits(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(allocate)];
 
 	(void)state;
 	/* Allocate success response 0x0103: class bits are not method bits. */
 	memcpy(m, allocate, sizeof(m));
 	m[0] = 0x01;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x003);
 	/* Send indication 0x0016. */
 	m[0] = 0x00;
 	m[1] = 0x16;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x006);
 	assert_true(f.flags & FACT_TURN);
 	/* Any other method is STUN too (GOOG-PING, WhatsApp's), not TURN. */
 	m[1] = 0x05;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x005);
 	assert_false(f.flags & FACT_TURN);
 	m[0] = 0x08;
 	m[1] = 0x01; /* WhatsApp's 0x0801: method 0x201, class response */
-	assert_int_equal(probe_tcp(m, sizeof(m), &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(m, sizeof(m), &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x201);
 	assert_false(f.flags & FACT_TURN);
 	/* Top bits of the type set. */
 	m[0] = 0x80;
 	m[1] = 0x01;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(m, sizeof(m), &f), DPIX_NOT_MINE);
 }
 
 static void test_length_not_multiple_of_4(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf b = { .n = 0 };
 	const uint8_t one = 0;
 
@@ -365,10 +365,10 @@ static void test_length_not_multiple_of_4(void **state)
 	cat(&b, allocate, sizeof(allocate));
 	cat(&b, &one, 1);
 	b.b[3] = 0x11; /* 17: covers the extra byte */
-	assert_int_equal(probe_udp(b.b, b.n, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(b.b, b.n, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_NOT_MINE);
 	/* Decided as soon as the length is there. */
-	assert_int_equal(probe_tcp(b.b, 4, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(b.b, 4, &f), DPIX_NOT_MINE);
 }
 
 /* MS-TURN (Teams) pads no attribute: a 10-byte value, the next at once. */
@@ -403,28 +403,28 @@ static const uint8_t last_unpadded[] = {
 
 static void test_unpadded_attributes(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(ms_turn)];
 
 	(void)state;
-	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn), &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x003);
 	assert_true(f.flags & FACT_TURN);
-	assert_int_equal(probe_udp(last_unpadded, sizeof(last_unpadded), &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp(last_unpadded, sizeof(last_unpadded), &f), DPIX_MATCH_MORE);
 	/* On TCP the length must be a multiple of 4: it frames the stream. */
-	assert_int_equal(probe_tcp(ms_turn, sizeof(ms_turn), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(last_unpadded, sizeof(last_unpadded), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(ms_turn, sizeof(ms_turn), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(last_unpadded, sizeof(last_unpadded), &f), DPIX_NOT_MINE);
 	/* Neither walk ends at the message's end: one byte too long. */
 	memcpy(m, ms_turn, sizeof(m));
 	m[23] = 0x0b;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
 	/* A datagram shorter than the length still is not mine. */
-	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn) - 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(ms_turn, sizeof(ms_turn) - 1, &f), DPIX_NOT_MINE);
 }
 
 static void test_length_vs_datagram(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf b = { .n = 0 };
 	const uint8_t zeros[4] = { 0 };
 
@@ -432,254 +432,254 @@ static void test_length_vs_datagram(void **state)
 	/* Four bytes more than the length says. */
 	cat(&b, allocate, sizeof(allocate));
 	cat(&b, zeros, sizeof(zeros));
-	assert_int_equal(probe_udp(b.b, b.n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(b.b, b.n, &f), DPIX_NOT_MINE);
 	/* Four bytes fewer. */
-	assert_int_equal(probe_udp(allocate, sizeof(allocate) - 4, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(allocate, sizeof(allocate) - 4, &f), DPIX_NOT_MINE);
 	/* A datagram too short for a header does not grow: not mine. */
-	assert_int_equal(probe_udp(binding, 6, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(binding, 6, &f), DPIX_NOT_MINE);
 	/* A header alone that claims attributes. */
-	assert_int_equal(probe_udp(allocate, 20, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(allocate, 20, &f), DPIX_NOT_MINE);
 	/* Even with a port hint (no classic reading of a cookie message). */
-	assert_int_equal(probe_udp_ports(b.b, b.n, 50000, 3478, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp_ports(b.b, b.n, 50000, 3478, &f), DPIX_NOT_MINE);
 }
 
 static void test_attribute_past_message(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(allocate)];
 
 	(void)state;
 	memcpy(m, allocate, sizeof(m));
 	m[31] = 0x08; /* LIFETIME length 8, only 4 left */
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(m, sizeof(m), &f), DPIX_NOT_MINE);
 	/* Padding running past: length 5 needs 8 bytes, 4 are there. */
 	memcpy(m, allocate, sizeof(m));
 	m[31] = 0x05;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
 	/* The message ends after LIFETIME's header, before its value. */
 	memcpy(m, allocate, sizeof(m));
 	m[3] = 0x0c; /* message length 12 */
-	assert_int_equal(probe_udp(m, 32, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, 32, &f), DPIX_NOT_MINE);
 }
 
 static void test_wrong_cookie(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(binding)];
 
 	(void)state;
 	memcpy(m, binding, sizeof(m));
 	m[7] = 0x43;
-	assert_int_equal(probe_udp(m, sizeof(m), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(m, sizeof(m), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(m, sizeof(m), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(m, sizeof(m), &f), DPIX_NOT_MINE);
 	/* On TCP the cookie decides as soon as its 8 bytes are there. */
-	assert_int_equal(probe_tcp(m, 8, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(m, 8, &f), DPIX_NOT_MINE);
 	m[7] = 0x42;
 	m[4] = 0x00;
-	assert_int_equal(probe_tcp(m, 5, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(m, 5, &f), DPIX_NOT_MINE);
 }
 
 static void test_tcp_every_prefix(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf framed = { .n = 0 };
 
 	(void)state;
 	for (size_t n = 0; n < sizeof(binding); n++)
-		assert_int_equal(probe_tcp(binding, n, &f), DISSECT_NEED_MORE);
-	assert_int_equal(probe_tcp(binding, sizeof(binding), &f), DISSECT_MATCH);
+		assert_int_equal(probe_tcp(binding, n, &f), DPIX_NEED_MORE);
+	assert_int_equal(probe_tcp(binding, sizeof(binding), &f), DPIX_MATCH);
 	for (size_t n = 0; n < sizeof(allocate); n++)
-		assert_int_equal(probe_tcp(allocate, n, &f), DISSECT_NEED_MORE);
+		assert_int_equal(probe_tcp(allocate, n, &f), DPIX_NEED_MORE);
 	cat_framed(&framed, allocate, sizeof(allocate));
 	for (size_t n = 0; n < framed.n; n++)
-		assert_int_equal(probe_tcp(framed.b, n, &f), DISSECT_NEED_MORE);
-	assert_int_equal(probe_tcp(framed.b, framed.n, &f), DISSECT_MATCH);
+		assert_int_equal(probe_tcp(framed.b, n, &f), DPIX_NEED_MORE);
+	assert_int_equal(probe_tcp(framed.b, framed.n, &f), DPIX_MATCH);
 }
 
 static void test_tcp_two_messages(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf b = { .n = 0 };
 
 	(void)state;
 	cat(&b, binding, sizeof(binding));
 	cat(&b, allocate, sizeof(allocate));
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x001); /* the first message's */
 	assert_true(f.flags & FACT_TURN);	/* the second is TURN */
 	/* The second cut anywhere still matches on the first. */
 	for (size_t n = sizeof(binding); n < b.n; n++)
-		assert_int_equal(probe_tcp(b.b, n, &f), DISSECT_MATCH);
+		assert_int_equal(probe_tcp(b.b, n, &f), DPIX_MATCH);
 	/* A broken second message spoils it. */
 	b.b[sizeof(binding) + 7] ^= 0xff; /* its cookie */
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_NOT_MINE);
 }
 
 static void test_tcp_then_channel_data(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf b = { .n = 0 };
 
 	(void)state;
 	cat(&b, channel_bind, sizeof(channel_bind));
 	cat(&b, channel_data, sizeof(channel_data));
 	cat(&b, binding, sizeof(binding));
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x009);
 	/* A channel number out of range after it. */
 	b.b[sizeof(channel_bind)] = 0x50;
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_NOT_MINE);
 }
 
 static void test_tcp_split(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf stream = { .n = 0 };
 	const size_t first_seg = 13;
 
 	(void)state;
 	/* The stream as reassembled: after the first segment, then both. */
 	cat(&stream, allocate, first_seg);
-	assert_int_equal(probe_tcp(stream.b, stream.n, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe_tcp(stream.b, stream.n, &f), DPIX_NEED_MORE);
 	cat(&stream, allocate + first_seg, sizeof(allocate) - first_seg);
-	assert_int_equal(probe_tcp(stream.b, stream.n, &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(stream.b, stream.n, &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x003);
 	assert_true(f.flags & FACT_TURN);
 }
 
 static void test_tcp_rfc4571(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf b = { .n = 0 };
 
 	(void)state;
 	cat_framed(&b, binding, sizeof(binding));
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x001);
 	cat_framed(&b, allocate, sizeof(allocate));
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_MATCH);
 	assert_true(f.flags & FACT_TURN);
 	/* A frame length that disagrees with the message. */
 	b.n = 0;
 	cat_framed(&b, binding, sizeof(binding));
 	b.b[1] += 4;
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_NOT_MINE);
 	/* A second frame that is not STUN. */
 	b.n = 0;
 	cat_framed(&b, binding, sizeof(binding));
 	cat_framed(&b, (const uint8_t *)http_get, 20);
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_NOT_MINE);
 }
 
 static void test_channel_data_udp(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
 	assert_int_equal(probe_udp_ports(channel_data, sizeof(channel_data), 50000, 3478, &f),
-			 DISSECT_MATCH_MORE);
+			 DPIX_MATCH_MORE);
 	assert_true(f.flags & FACT_TURN);
 	/* Without the padding, and the hint on the client side. */
-	assert_int_equal(probe_udp_ports(channel_data, 9, 19302, 50000, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe_udp_ports(channel_data, 9, 19302, 50000, &f), DPIX_MATCH_MORE);
 	assert_true(f.flags & FACT_TURN);
 	/* Shorter than its length. */
-	assert_int_equal(probe_udp_ports(channel_data, 8, 50000, 3478, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp_ports(channel_data, 8, 50000, 3478, &f), DPIX_NOT_MINE);
 }
 
 static void test_channel_data_bad(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf b = { .n = 0 };
 	const uint8_t pad[4] = { 0 };
 	uint8_t m[sizeof(channel_data)];
 
 	(void)state;
 	/* No port hint. */
-	assert_int_equal(probe_udp(channel_data, sizeof(channel_data), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(channel_data, sizeof(channel_data), &f), DPIX_NOT_MINE);
 	/* Over TCP, alone. */
-	assert_int_equal(probe_tcp(channel_data, sizeof(channel_data), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(channel_data, sizeof(channel_data), &f), DPIX_NOT_MINE);
 	/* More than 3 bytes of padding. */
 	cat(&b, channel_data, sizeof(channel_data));
 	cat(&b, pad, sizeof(pad));
-	assert_int_equal(probe_udp_ports(b.b, b.n, 50000, 3478, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp_ports(b.b, b.n, 50000, 3478, &f), DPIX_NOT_MINE);
 	/* Channel 0x5001 is out of range. */
 	memcpy(m, channel_data, sizeof(m));
 	m[0] = 0x50;
-	assert_int_equal(probe_udp_ports(m, sizeof(m), 50000, 3478, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp_ports(m, sizeof(m), 50000, 3478, &f), DPIX_NOT_MINE);
 }
 
 static void test_classic(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(classic)];
 
 	(void)state;
 	assert_int_equal(probe_udp_ports(classic, sizeof(classic), 50000, 3478, &f),
-			 DISSECT_MATCH_MORE);
+			 DPIX_MATCH_MORE);
 	assert_int_equal(f.stun_method, 0x001);
 	assert_int_equal(probe_udp_ports(classic, sizeof(classic), 3479, 50000, &f),
-			 DISSECT_MATCH_MORE);
+			 DPIX_MATCH_MORE);
 	/* No hint, or only a TURN one. */
-	assert_int_equal(probe_udp(classic, sizeof(classic), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp(classic, sizeof(classic), &f), DPIX_NOT_MINE);
 	assert_int_equal(probe_udp_ports(classic, sizeof(classic), 50000, 19302, &f),
-			 DISSECT_NOT_MINE);
+			 DPIX_NOT_MINE);
 	/* Not on TCP. */
-	assert_int_equal(probe_tcp(classic, sizeof(classic), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(classic, sizeof(classic), &f), DPIX_NOT_MINE);
 	/* Length not the datagram's. */
 	assert_int_equal(probe_udp_ports(classic, sizeof(classic) - 4, 50000, 3478, &f),
-			 DISSECT_NOT_MINE);
+			 DPIX_NOT_MINE);
 	/* Not a classic type. */
 	memcpy(m, classic, sizeof(m));
 	m[1] = 0x03;
-	assert_int_equal(probe_udp_ports(m, sizeof(m), 50000, 3478, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_udp_ports(m, sizeof(m), 50000, 3478, &f), DPIX_NOT_MINE);
 }
 
 static void test_empty(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(probe_udp(NULL, 0, &f), DISSECT_NEED_MORE);
-	assert_int_equal(probe_tcp(NULL, 0, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe_udp(NULL, 0, &f), DPIX_NEED_MORE);
+	assert_int_equal(probe_tcp(NULL, 0, &f), DPIX_NEED_MORE);
 }
 
 static void test_not_stun(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
-	assert_int_equal(probe_tcp(tls_hello, sizeof(tls_hello), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(tls_hello, sizeof(tls_hello), &f), DPIX_NOT_MINE);
 	assert_int_equal(probe_tcp((const uint8_t *)http_get, strlen(http_get), &f),
-			 DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp((const uint8_t *)http_get, 1, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_udp(dns_query, sizeof(dns_query), &f), DISSECT_NOT_MINE);
+			 DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp((const uint8_t *)http_get, 1, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_udp(dns_query, sizeof(dns_query), &f), DPIX_NOT_MINE);
 	assert_int_equal(probe_udp_ports(dns_query, sizeof(dns_query), 50000, 3478, &f),
-			 DISSECT_NOT_MINE);
-	assert_int_equal(probe_tcp(dns_query, sizeof(dns_query), &f), DISSECT_NOT_MINE);
+			 DPIX_NOT_MINE);
+	assert_int_equal(probe_tcp(dns_query, sizeof(dns_query), &f), DPIX_NOT_MINE);
 }
 
 static void test_pcap_payloads(void **state)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct buf b = { .n = 0 };
 
 	(void)state;
-	assert_int_equal(probe_tcp(pcap_frame3, sizeof(pcap_frame3), &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(pcap_frame3, sizeof(pcap_frame3), &f), DPIX_MATCH);
 	assert_int_equal(f.stun_method, 0x001);
 	assert_false(f.flags & FACT_TURN);
-	assert_int_equal(probe_tcp(pcap_frame7, sizeof(pcap_frame7), &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(pcap_frame7, sizeof(pcap_frame7), &f), DPIX_MATCH);
 	cat(&b, pcap_frame3, sizeof(pcap_frame3));
 	cat(&b, pcap_frame4, sizeof(pcap_frame4));
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_MATCH);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_MATCH);
 	/* Unframed, the message inside is a valid UDP datagram. */
 	assert_int_equal(probe_udp(pcap_frame3 + 2, sizeof(pcap_frame3) - 2, &f),
-			 DISSECT_MATCH_MORE);
+			 DPIX_MATCH_MORE);
 	/* Their real FINGERPRINTs check out: spoil one and it fails. */
 	b.n = 0;
 	cat(&b, pcap_frame3, sizeof(pcap_frame3));
 	b.b[b.n - 1] ^= 0x80;
-	assert_int_equal(probe_tcp(b.b, b.n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_tcp(b.b, b.n, &f), DPIX_NOT_MINE);
 }
 
 /* --- what follows STUN on a UDP flow (through dissect_run) ------------- */
@@ -711,18 +711,18 @@ static size_t dtls_hello(uint8_t *b, const char *sni)
 /* A flow's datagrams one by one, as the pipeline gives them. */
 struct udp_flow {
 	uint32_t cand;
-	struct flow_facts facts;
+	struct dpix_facts facts;
 };
 
 static void flow_start(struct udp_flow *u)
 {
-	u->cand = dissect_candidates(DISSECT_UDP);
+	u->cand = dissect_candidates(DPIX_UDP);
 	memset(&u->facts, 0, sizeof(u->facts));
 }
 
-static enum dissect_answer flow_datagram(struct udp_flow *u, int dir, const uint8_t *p, size_t n)
+static enum dpix_answer flow_datagram(struct udp_flow *u, int dir, const uint8_t *p, size_t n)
 {
-	struct dissect_input in = { .transport = DISSECT_UDP, .dir = (uint8_t)dir,
+	struct dpix_input in = { .transport = DPIX_UDP, .dir = (uint8_t)dir,
 				    .client_port = 50000, .server_port = 3478 };
 
 	in.data[dir] = p;
@@ -742,10 +742,10 @@ static void test_followups(void **state)
 	/* ICE: Binding, Binding, then the DTLS handshake: a DTLS flow that
 	 * keeps its STUN facts. */
 	flow_start(&u);
-	assert_int_equal(flow_datagram(&u, 0, binding, sizeof(binding)), DISSECT_MATCH_MORE);
+	assert_int_equal(flow_datagram(&u, 0, binding, sizeof(binding)), DPIX_MATCH_MORE);
 	assert_int_equal(u.facts.app, APP_STUN);
-	assert_int_equal(flow_datagram(&u, 1, binding, sizeof(binding)), DISSECT_MATCH_MORE);
-	assert_int_equal(flow_datagram(&u, 0, hello, hn), DISSECT_MATCH);
+	assert_int_equal(flow_datagram(&u, 1, binding, sizeof(binding)), DPIX_MATCH_MORE);
+	assert_int_equal(flow_datagram(&u, 0, hello, hn), DPIX_MATCH);
 	assert_int_equal(u.facts.app, APP_DTLS);
 	assert_string_equal(u.facts.sni, "media.example");
 	assert_int_equal(u.facts.stun_method, 0x001);
@@ -754,29 +754,29 @@ static void test_followups(void **state)
 	/* STUN then RTP: STUN, and nothing more to learn. */
 	flow_start(&u);
 	flow_datagram(&u, 0, binding, sizeof(binding));
-	assert_int_equal(flow_datagram(&u, 0, rtp, sizeof(rtp)), DISSECT_MATCH);
+	assert_int_equal(flow_datagram(&u, 0, rtp, sizeof(rtp)), DPIX_MATCH);
 	assert_int_equal(u.facts.app, APP_STUN);
 
 	/* A DTLS-looking datagram that is not DTLS ends it the same way. */
 	flow_start(&u);
 	flow_datagram(&u, 0, binding, sizeof(binding));
 	hello[12] ^= 0x01; /* record length one off */
-	assert_int_equal(flow_datagram(&u, 0, hello, hn), DISSECT_MATCH);
+	assert_int_equal(flow_datagram(&u, 0, hello, hn), DPIX_MATCH);
 	assert_int_equal(u.facts.app, APP_STUN);
 	assert_int_equal(u.facts.sni_len, 0);
 	hello[12] ^= 0x01;
 
 	/* TURN: Allocate, then ChannelData relaying DTLS. */
 	flow_start(&u);
-	assert_int_equal(flow_datagram(&u, 0, allocate, sizeof(allocate)), DISSECT_MATCH_MORE);
+	assert_int_equal(flow_datagram(&u, 0, allocate, sizeof(allocate)), DPIX_MATCH_MORE);
 	assert_int_equal(flow_datagram(&u, 0, channel_data, sizeof(channel_data)),
-			 DISSECT_MATCH_MORE); /* 5 bytes that are not DTLS */
+			 DPIX_MATCH_MORE); /* 5 bytes that are not DTLS */
 	b.b[0] = 0x40, b.b[1] = 0x01, b.b[2] = 0, b.b[3] = (uint8_t)hn;
 	b.n = 4;
 	cat(&b, hello, hn);
 	while (b.n % 4)
 		b.b[b.n++] = 0;
-	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DISSECT_MATCH);
+	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DPIX_MATCH);
 	assert_int_equal(u.facts.app, APP_STUN);
 	assert_true(u.facts.flags & FACT_TURN);
 	assert_true(u.facts.flags & FACT_TURN_DTLS);
@@ -794,7 +794,7 @@ static void test_followups(void **state)
 	cat(&b, hello, hn);
 	while (b.n % 4)
 		b.b[b.n++] = 0;
-	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DISSECT_MATCH);
+	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DPIX_MATCH);
 	assert_int_equal(u.facts.app, APP_STUN);
 	assert_true(u.facts.flags & FACT_TURN_DTLS);
 	assert_int_equal(u.facts.stun_method, 0x006);
@@ -803,7 +803,7 @@ static void test_followups(void **state)
 	assert_int_equal(hn, 91);
 	flow_start(&u);
 	b.b[23] -= 1;
-	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DISSECT_MATCH_MORE);
+	assert_int_equal(flow_datagram(&u, 0, b.b, b.n), DPIX_MATCH_MORE);
 	assert_false(u.facts.flags & FACT_TURN_DTLS);
 }
 
@@ -813,7 +813,7 @@ static void test_hostile(void **state)
 	static const uint8_t vals[] = { 0x00, 0x01, 0x03, 0x40, 0x7f, 0x80, 0xff };
 	const uint8_t *msgs[] = { binding, channel_bind, pcap_frame3 };
 	const size_t lens[] = { sizeof(binding), sizeof(channel_bind), sizeof(pcap_frame3) };
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint8_t m[sizeof(pcap_frame3)];
 
 	(void)state;

@@ -172,12 +172,12 @@ static void records(struct hb *out, const struct hb *hs, const size_t *frag, siz
 
 /* --- probing ---------------------------------------------------------- */
 
-static enum dissect_answer probe_scratch(const uint8_t *p, size_t n, size_t scratch_len,
-                                         struct flow_facts *f)
+static enum dpix_answer probe_scratch(const uint8_t *p, size_t n, size_t scratch_len,
+                                         struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = 40000,
 	                            .server_port = 443 };
-	enum dissect_answer a;
+	enum dpix_answer a;
 	uint8_t *scratch = malloc(scratch_len ? scratch_len : 1);
 
 	assert_non_null(scratch);
@@ -191,33 +191,33 @@ static enum dissect_answer probe_scratch(const uint8_t *p, size_t n, size_t scra
 	return a;
 }
 
-static enum dissect_answer probe(const uint8_t *p, size_t n, struct flow_facts *f)
+static enum dpix_answer probe(const uint8_t *p, size_t n, struct dpix_facts *f)
 {
 	return probe_scratch(p, n, SCRATCH_LEN, f);
 }
 
 static void assert_sni(const struct hb *h, const char *sni)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, strlen(sni));
 	assert_string_equal(f.sni, sni);
 }
 
 static void assert_no_sni(const struct hb *h)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 }
 
 static void assert_not_mine(const struct hb *h)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_NOT_MINE);
 }
 
 /* Bytes of the record and handshake headers: after them it is TLS. */
@@ -227,16 +227,16 @@ static void assert_not_mine(const struct hb *h)
  * with more to come and no SNI yet; the whole matches with sni. */
 static void assert_prefixes(const struct hb *h, const char *sni)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	for (size_t n = 0; n < h->n; n++) {
-		enum dissect_answer a = probe(h->b, n, &f);
-		enum dissect_answer want = n < HEADERS_LEN ? DISSECT_NEED_MORE : DISSECT_MATCH_MORE;
+		enum dpix_answer a = probe(h->b, n, &f);
+		enum dpix_answer want = n < HEADERS_LEN ? DPIX_NEED_MORE : DPIX_MATCH_MORE;
 
 		if (a != want)
 			fail_msg("prefix of %zu of %zu bytes: answer %d, expected %d", n, h->n, (int)a,
 			         (int)want);
-		if (a == DISSECT_MATCH_MORE && f.sni_len != 0)
+		if (a == DPIX_MATCH_MORE && f.sni_len != 0)
 			fail_msg("prefix of %zu of %zu bytes has an SNI", n, h->n);
 	}
 	assert_sni(h, sni);
@@ -300,16 +300,16 @@ static void test_descriptor(void **state)
 	(void)state;
 	assert_string_equal(dissect_tls.name, "tls");
 	assert_int_equal(dissect_tls.app, APP_TLS);
-	assert_int_equal(dissect_tls.transports, DISSECT_TCP);
+	assert_int_equal(dissect_tls.transports, DPIX_TCP);
 }
 
 static void test_minimal_sni(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct hb *h;
 
-	assert_int_equal(probe(minimal_hello, sizeof(minimal_hello), &f), DISSECT_MATCH);
+	assert_int_equal(probe(minimal_hello, sizeof(minimal_hello), &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 19);
 	assert_string_equal(f.sni, "web.openrainbow.com");
 
@@ -414,12 +414,12 @@ static void test_every_prefix_single_record(void **state)
 static void assert_segments(const struct hb *h, const size_t *frag, size_t nfrag,
                             const char *sni)
 {
-	struct flow_facts f;
+	struct dpix_facts f;
 	size_t end = 0;
 
 	for (size_t i = 0; i + 1 < nfrag; i++) {
 		end += 5 + frag[i];
-		assert_int_equal(probe(h->b, end, &f), DISSECT_MATCH_MORE);
+		assert_int_equal(probe(h->b, end, &f), DPIX_MATCH_MORE);
 	}
 	end += 5 + frag[nfrag - 1];
 	assert_int_equal(end, h->n);
@@ -463,7 +463,7 @@ static void test_big_hello(void **state)
 	(void)state;
 	struct hb *hs = hb_new(), *one = hb_new(), *two = hb_new();
 	size_t frag[2] = { 1200, 600 };
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	/*
 	 * Body: 41 fixed + 32 session id + 2 extensions length + 4 GREASE
@@ -475,14 +475,14 @@ static void test_big_hello(void **state)
 	/* In one record, over two TCP segments of 1448 and 357 bytes. */
 	put_record(one, 22, hs->b, hs->n);
 	assert_int_equal(one->n, 1805);
-	assert_int_equal(probe(one->b, 1448, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe(one->b, 1448, &f), DPIX_MATCH_MORE);
 	assert_sni(one, "web.openrainbow.com");
 
 	/* In two records of 1200 and 600 bytes. */
 	records(two, hs, frag, 2);
 	assert_int_equal(two->n, 1810);
 	assert_segments(two, frag, 2, "web.openrainbow.com");
-	assert_int_equal(probe(two->b, 1448, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe(two->b, 1448, &f), DPIX_MATCH_MORE);
 	assert_prefixes(two, "web.openrainbow.com");
 }
 
@@ -491,30 +491,30 @@ static void test_scratch_too_small(void **state)
 	(void)state;
 	struct hb *hs = hb_new(), *one = hb_new(), *two = hb_new();
 	size_t frag[2] = { 1200, 600 };
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	browser_hello(hs, "web.openrainbow.com", 1796 - 121);
 	assert_int_equal(hs->n, 1800);
 
 	/* One record, 1805 bytes: a window of 1805 holds it, 1804 cannot. */
 	put_record(one, 22, hs->b, hs->n);
-	assert_int_equal(probe_scratch(one->b, one->n, 1805, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(one->b, one->n, 1805, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 19);
 	assert_string_equal(f.sni, "web.openrainbow.com");
-	assert_int_equal(probe_scratch(one->b, 1804, 1804, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(one->b, 1804, 1804, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
-	assert_int_equal(probe_scratch(one->b, 512, 512, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(one->b, 512, 512, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 	/* Decided on the handshake header alone. */
-	assert_int_equal(probe_scratch(one->b, 9, 1804, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(one->b, 9, 1804, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 
 	/* Two records, 1810 bytes: a window of 1810 holds them. */
 	records(two, hs, frag, 2);
-	assert_int_equal(probe_scratch(two->b, two->n, 1810, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(two->b, two->n, 1810, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 19);
 	assert_string_equal(f.sni, "web.openrainbow.com");
-	assert_int_equal(probe_scratch(two->b, 1205, 1804, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(two->b, 1205, 1804, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 }
 
@@ -530,15 +530,15 @@ static void test_records_overflow_window(void **state)
 	 */
 	struct hb *hs = hb_new(), *two = hb_new();
 	size_t frag[2] = { 1200, 600 };
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	browser_hello(hs, "web.openrainbow.com", 1796 - 121);
 	records(two, hs, frag, 2);
 	assert_int_equal(two->n, 1810);
 	/* The window is full: all the stream will ever hold. */
-	assert_int_equal(probe_scratch(two->b, 1809, 1809, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(two->b, 1809, 1809, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
-	assert_int_equal(probe_scratch(two->b, 1805, 1805, &f), DISSECT_MATCH);
+	assert_int_equal(probe_scratch(two->b, 1805, 1805, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 }
 
@@ -555,9 +555,9 @@ static void test_other_record_between_fragments(void **state)
 	assert_not_mine(h);
 	/* Decided as soon as its type byte is seen. */
 	{
-		struct flow_facts f;
+		struct dpix_facts f;
 
-		assert_int_equal(probe(h->b, 5 + 40 + 1, &f), DISSECT_NOT_MINE);
+		assert_int_equal(probe(h->b, 5 + 40 + 1, &f), DPIX_NOT_MINE);
 	}
 }
 
@@ -581,16 +581,16 @@ static void test_not_handshake_record(void **state)
 {
 	(void)state;
 	uint8_t b[sizeof(minimal_hello)];
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	memcpy(b, minimal_hello, sizeof(b));
 	b[0] = 0x17; /* application data */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(b, 1, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(b, 1, &f), DPIX_NOT_MINE);
 	b[0] = 0x15; /* alert */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 	b[0] = 'C';
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 }
 
 static void test_sslv2_hello(void **state)
@@ -605,32 +605,32 @@ static void test_sslv2_hello(void **state)
 		0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
 		0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
 	};
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(v2, sizeof(v2), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(v2, 3, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(v2, sizeof(v2), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(v2, 3, &f), DPIX_NOT_MINE);
 }
 
 static void test_record_version(void **state)
 {
 	(void)state;
 	uint8_t b[sizeof(minimal_hello)];
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	memcpy(b, minimal_hello, sizeof(b));
 	b[1] = 0x02, b[2] = 0x00; /* 2.0 */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 	b[1] = 0x03, b[2] = 0x05; /* 3.5 */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(b, 3, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(b, 3, &f), DPIX_NOT_MINE);
 	b[1] = 0x04, b[2] = 0x01; /* 4.1 */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 	/* 3.0 through 3.4 are all TLS record versions seen in the wild. */
 	b[1] = 0x03, b[2] = 0x00;
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_MATCH);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_MATCH);
 	assert_string_equal(f.sni, "web.openrainbow.com");
 	b[2] = 0x04;
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_MATCH);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_MATCH);
 	assert_string_equal(f.sni, "web.openrainbow.com");
 }
 
@@ -638,19 +638,19 @@ static void test_record_length(void **state)
 {
 	(void)state;
 	uint8_t b[sizeof(minimal_hello)];
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	memcpy(b, minimal_hello, sizeof(b));
 	b[3] = 0x00, b[4] = 0x00; /* 0 */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(b, 5, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(b, 5, &f), DPIX_NOT_MINE);
 	b[3] = 0x48, b[4] = 0x01; /* 18433 = 16384 + 2048 + 1 */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 	b[3] = 0xff, b[4] = 0xff; /* 65535 */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 	/* 18432 is allowed: only the first 9 bytes, TLS waiting for the rest. */
 	b[3] = 0x48, b[4] = 0x00;
-	assert_int_equal(probe(b, 9, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe(b, 9, &f), DPIX_MATCH_MORE);
 }
 
 /* --- not a ClientHello: handshake and body ---------------------------- */
@@ -659,26 +659,26 @@ static void test_server_hello(void **state)
 {
 	(void)state;
 	uint8_t b[sizeof(minimal_hello)];
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	memcpy(b, minimal_hello, sizeof(b));
 	b[5] = 0x02; /* server_hello */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(b, 6, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(b, 6, &f), DPIX_NOT_MINE);
 	b[5] = 0x00; /* hello_request */
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 }
 
 /* --- TLS without the client's hello ---------------------------------- */
 
 /* Both directions given; midstream as the pipeline would set it. */
-static enum dissect_answer probe_both(const struct hb *cli, const struct hb *srv, bool midstream,
-                                      struct flow_facts *f)
+static enum dpix_answer probe_both(const struct hb *cli, const struct hb *srv, bool midstream,
+                                      struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = 40000,
 	                            .server_port = 443, .midstream = midstream };
 	uint8_t *scratch = malloc(SCRATCH_LEN);
-	enum dissect_answer a;
+	enum dpix_answer a;
 
 	assert_non_null(scratch);
 	in.data[0] = cli->b;
@@ -697,59 +697,59 @@ static void test_midstream_records(void **state)
 {
 	static const uint8_t ct[40] = { 0x5a };
 	struct hb *app = hb_new(), *none = hb_new(), *bad = hb_new();
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
 	put_record(app, 23, ct, sizeof(ct)); /* application data */
 	put_record(app, 21, ct, 26);	      /* alert */
 	/* Only on a flow picked up mid-stream; from either side; no facts. */
-	assert_int_equal(probe_both(app, none, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both(app, none, true, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 0);
 	assert_int_equal(f.ja4[0], '\0');
-	assert_int_equal(probe_both(none, app, true, &f), DISSECT_MATCH);
-	assert_int_equal(probe_both(app, none, false, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_both(none, app, true, &f), DPIX_MATCH);
+	assert_int_equal(probe_both(app, none, false, &f), DPIX_NOT_MINE);
 	/* One whole record at least: before, a sound prefix needs more. */
 	for (size_t n = 0; n < 5 + sizeof(ct); n++) {
 		struct hb *p = hb_new();
 
 		putn(p, app->b, n);
-		assert_int_equal(probe_both(p, none, true, &f), DISSECT_NEED_MORE);
+		assert_int_equal(probe_both(p, none, true, &f), DPIX_NEED_MORE);
 	}
 	/* A partial record after whole ones is fine. */
 	app->n -= 3;
-	assert_int_equal(probe_both(app, none, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both(app, none, true, &f), DPIX_MATCH);
 	/* Headers that cannot be TLS, in any record: not mine, once neither
 	 * side can still turn out TLS (a capture may start mid-record on one
 	 * side only). */
 	memcpy(bad->b, app->b, app->n);
 	bad->n = app->n;
 	bad->b[45] = 0x18; /* second record: type 24 */
-	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe_both(bad, none, true, &f), DISSECT_NEED_MORE);
+	assert_int_equal(probe_both(bad, bad, true, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe_both(bad, none, true, &f), DPIX_NEED_MORE);
 	bad->b[45] = 0x15;
 	bad->b[47] = 0x05; /* version 3.5 */
-	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_both(bad, bad, true, &f), DPIX_NOT_MINE);
 	bad->b[47] = 0x03;
 	bad->b[48] = 0x00, bad->b[49] = 0x00; /* empty record */
-	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_both(bad, bad, true, &f), DPIX_NOT_MINE);
 	bad->b[48] = 0x00, bad->b[49] = 0x1a;
-	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both(bad, bad, true, &f), DPIX_MATCH);
 	bad->b[0] = 0x13; /* first record: type 19 */
-	assert_int_equal(probe_both(bad, bad, true, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe_both(bad, bad, true, &f), DPIX_NOT_MINE);
 	/* One side not TLS, the other TLS: the records decide. */
-	assert_int_equal(probe_both(bad, app, true, &f), DISSECT_MATCH);
+	assert_int_equal(probe_both(bad, app, true, &f), DPIX_MATCH);
 }
 
 static void test_hello_cut_short(void **state)
 {
 	const struct hb *cli = one_record(hb_new());
 	struct hb *part = hb_new();
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	(void)state;
 	/* The client's next segment was lost, or the budget ran out: TLS. */
 	putn(part, cli->b, cli->n - 10);
-	assert_int_equal(probe(part->b, part->n, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(probe(part->b, part->n, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.sni_len, 0);
 	assert_int_equal(f.ja4[0], '\0');
 	assert_int_equal(f.tls_version, 0);
@@ -763,20 +763,20 @@ static void test_hello_cut_short(void **state)
 		put24(sh, 38);
 		putfill(sh, 0x03, 38);
 		put_record(srv, 22, sh->b, sh->n);
-		assert_int_equal(probe_both(none, srv, false, &f), DISSECT_MATCH);
+		assert_int_equal(probe_both(none, srv, false, &f), DPIX_MATCH);
 		assert_int_equal(f.sni_len, 0);
-		assert_int_equal(probe_both(part, srv, false, &f), DISSECT_MATCH_MORE);
+		assert_int_equal(probe_both(part, srv, false, &f), DPIX_MATCH_MORE);
 		none->b[0] = 'G';
 		none->n = 1;
-		assert_int_equal(probe_both(none, srv, false, &f), DISSECT_NOT_MINE);
+		assert_int_equal(probe_both(none, srv, false, &f), DPIX_NOT_MINE);
 		none->n = 0;
 		srv->b[5] = 11; /* certificate */
-		assert_int_equal(probe_both(none, srv, false, &f), DISSECT_NEED_MORE);
+		assert_int_equal(probe_both(none, srv, false, &f), DPIX_NEED_MORE);
 	}
 	/* Headers that are not a hello's stay not mine, however short. */
 	part->b[5] = 2; /* server_hello */
-	assert_int_equal(probe(part->b, part->n, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(part->b, HEADERS_LEN, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(part->b, part->n, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(part->b, HEADERS_LEN, &f), DPIX_NOT_MINE);
 }
 
 static void test_handshake_too_short(void **state)
@@ -784,7 +784,7 @@ static void test_handshake_too_short(void **state)
 	(void)state;
 	/* A handshake length of 37, with 37 bytes of body that follow. */
 	struct hb *h = hb_new();
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	put8(h, 22);
 	put16(h, 0x0301);
@@ -792,8 +792,8 @@ static void test_handshake_too_short(void **state)
 	put8(h, 1);
 	put24(h, 37);       /* handshake length 37 */
 	putfill(h, 0x03, 37);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_NOT_MINE);
-	assert_int_equal(probe(h->b, 9, &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_NOT_MINE);
+	assert_int_equal(probe(h->b, 9, &f), DPIX_NOT_MINE);
 }
 
 static void test_record_shorter_than_handshake_header(void **state)
@@ -801,9 +801,9 @@ static void test_record_shorter_than_handshake_header(void **state)
 	(void)state;
 	/* A 3-byte record cannot even hold the handshake header. */
 	static const uint8_t b[8] = { 0x16, 0x03, 0x01, 0x00, 0x03, 0x01, 0x00, 0x00 };
-	struct flow_facts f;
+	struct dpix_facts f;
 
-	assert_int_equal(probe(b, sizeof(b), &f), DISSECT_NOT_MINE);
+	assert_int_equal(probe(b, sizeof(b), &f), DPIX_NOT_MINE);
 }
 
 static void test_session_id_33(void **state)
@@ -963,12 +963,12 @@ static void test_sni_length_limits(void **state)
 {
 	(void)state;
 	char name[300];
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct hb *h;
 
 	memset(name, 'a', sizeof(name));
 	h = hello_with_name(name, 255);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_int_equal(f.sni_len, 255);
 	assert_int_equal(strlen(f.sni), 255);
 	assert_memory_equal(f.sni, name, 255);
@@ -1022,9 +1022,9 @@ static void put_u16_ext(struct hb *exts, unsigned type, size_t lenlen, const uin
 }
 
 /* Probe into facts that hold ff bytes, not a5: FACT_ECH is set in them. */
-static enum dissect_answer probe_ff(const struct hb *h, struct flow_facts *f)
+static enum dpix_answer probe_ff(const struct hb *h, struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = 40000,
 	                            .server_port = 443 };
 	static uint8_t scratch[SCRATCH_LEN];
 
@@ -1041,18 +1041,18 @@ static void test_alpn_list(void **state)
 	(void)state;
 	static const char *const names[] = { "h2", "http/1.1" };
 	struct hb *exts = hb_new(), *h;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	put_sni(exts, "web.openrainbow.com", 19);
 	put_alpn(exts, names, 2);
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.alpn, "h2,http/1.1");
 	assert_string_equal(f.sni, "web.openrainbow.com");
 
 	/* No ALPN: an empty string, whatever was there before. */
 	h = hello_with_name("web.openrainbow.com", 19);
-	assert_int_equal(probe_ff(h, &f), DISSECT_MATCH);
+	assert_int_equal(probe_ff(h, &f), DPIX_MATCH);
 	assert_string_equal(f.alpn, "");
 }
 
@@ -1061,11 +1061,11 @@ static void test_alpn_unprintable_skipped(void **state)
 	(void)state;
 	static const char *const names[] = { "h\x01x", "a,b", "sp ace", "h2", "\x80", "h3" };
 	struct hb *exts = hb_new(), *h;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	put_alpn(exts, names, 6);
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.alpn, "h2,h3");
 	/* JA4 still takes the first name, "h\x01x": both ends alphanumeric. */
 	assert_memory_equal(f.ja4 + 8, "hx", 2);
@@ -1077,7 +1077,7 @@ static void test_alpn_truncated(void **state)
 	char a30[31], b32[33], b33[34];
 	const char *names[3];
 	struct hb *exts = hb_new(), *h;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	memset(a30, 'a', 30), a30[30] = '\0';
 	memset(b32, 'b', 32), b32[32] = '\0';
@@ -1086,7 +1086,7 @@ static void test_alpn_truncated(void **state)
 	names[0] = a30, names[1] = b32, names[2] = "c";
 	put_alpn(exts, names, 3);
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_int_equal(strlen(f.alpn), ALPN_MAX);
 	assert_memory_equal(f.alpn, a30, 30);
 	assert_int_equal(f.alpn[30], ',');
@@ -1098,7 +1098,7 @@ static void test_alpn_truncated(void **state)
 	names[1] = b33;
 	put_alpn(exts, names, 3);
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.alpn, a30);
 }
 
@@ -1149,11 +1149,11 @@ static void test_supported_versions_grease(void **state)
 	(void)state;
 	static const uint16_t v[4] = { 0xfafa, 0x0304, 0x0303, 0x1a1a };
 	struct hb *exts = hb_new(), *h;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	put_u16_ext(exts, 0x002b, 1, v, 4);
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_int_equal(f.tls_version, 0x0304);
 	assert_memory_equal(f.ja4, "t13i", 4);
 
@@ -1161,7 +1161,7 @@ static void test_supported_versions_grease(void **state)
 	exts->n = 0;
 	put_u16_ext(exts, 0x002b, 1, v, 1);
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_int_equal(f.tls_version, 0x0303);
 }
 
@@ -1191,16 +1191,16 @@ static void test_legacy_version(void **state)
 {
 	(void)state;
 	struct hb *body = hb_new(), *h;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	h = hello_with_name("web.openrainbow.com", 19);
-	assert_int_equal(probe_ff(h, &f), DISSECT_MATCH);
+	assert_int_equal(probe_ff(h, &f), DPIX_MATCH);
 	assert_int_equal(f.tls_version, 0x0303);
 
 	body_start(body, 0, 2);
 	body->b[1] = 0x01; /* legacy_version 3.1 */
 	h = one_record_body(body);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_int_equal(f.tls_version, 0x0301);
 	assert_memory_equal(f.ja4, "t10i", 4);
 }
@@ -1210,19 +1210,19 @@ static void test_ech_flag(void **state)
 	(void)state;
 	static const uint8_t ech[4] = { 0x00, 0x00, 0x01, 0x00 };
 	struct hb *exts = hb_new(), *h;
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	put_sni(exts, "public.example.com", 18);
 	put_ext(exts, 0xfe0d, ech, 4);
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_true(f.flags & FACT_ECH);
 	assert_string_equal(f.sni, "public.example.com"); /* the outer SNI stays */
 	assert_int_equal(f.flags & ~FACT_ECH, 0xa5 & ~FACT_ECH); /* others untouched */
 
 	/* Without it the flag is cleared, whatever was there. */
 	h = hello_with_name("web.openrainbow.com", 19);
-	assert_int_equal(probe_ff(h, &f), DISSECT_MATCH);
+	assert_int_equal(probe_ff(h, &f), DPIX_MATCH);
 	assert_false(f.flags & FACT_ECH);
 	assert_int_equal(f.flags, 0xff & ~FACT_ECH);
 }
@@ -1330,22 +1330,22 @@ static struct hb *ja4_example(bool sigalgs, const char *alpn)
 static void test_ja4_spec_example(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct hb *h = ja4_example(true, "h2");
 
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1");
 	assert_int_equal(f.tls_version, 0x0304);
 	assert_string_equal(f.alpn, "h2,http/1.1");
 
 	h = ja4_example(false, "h2");
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.ja4, "t13d1515h2_8daaf6152771_bebfbbe173b2");
 
 	/* A first ALPN name ending in a non-alphanumeric: the first and last
 	 * hex digits of the name, "h2-" = 68 32 2d -> "6d". */
 	h = ja4_example(true, "h2-");
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.ja4, "t13d15166d_8daaf6152771_e5627efa2ab1");
 	assert_string_equal(f.alpn, "h2-,http/1.1");
 }
@@ -1353,12 +1353,12 @@ static void test_ja4_spec_example(void **state)
 static void test_ja4_no_extensions(void **state)
 {
 	(void)state;
-	struct flow_facts f;
+	struct dpix_facts f;
 	struct hb *h = one_record(NULL), *exts = hb_new();
 
 	/* sha256(b"1301").hexdigest()[:12] == "0f2cb44170f4"; no extension
 	 * left to list: twelve zeros. */
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.ja4, "t12i010000_0f2cb44170f4_000000000000");
 
 	/* Only SNI and ALPN: counted in ja4_a, still nothing to hash. */
@@ -1369,7 +1369,7 @@ static void test_ja4_no_extensions(void **state)
 		put_alpn(exts, names, 1);
 	}
 	h = one_record(exts);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.ja4, "t12d0102h2_0f2cb44170f4_000000000000");
 }
 
@@ -1413,10 +1413,10 @@ static void test_ja4_tls_sni_pcap(void **state)
 {
 	(void)state;
 	struct hb *h = from_hex(tls_sni_hello);
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	assert_int_equal(h->n, 253);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.sni, "web.openrainbow.com");
 	assert_string_equal(f.alpn, "");
 	assert_int_equal(f.tls_version, 0x0304);
@@ -1450,10 +1450,10 @@ static void test_ja4_chrome_pcap(void **state)
 {
 	(void)state;
 	struct hb *h = from_hex(chrome_hello);
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	assert_int_equal(h->n, 517);
-	assert_int_equal(probe(h->b, h->n, &f), DISSECT_MATCH);
+	assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
 	assert_string_equal(f.sni, "www.iit.cnr.it");
 	assert_string_equal(f.alpn, "h2,http/1.1");
 	assert_int_equal(f.tls_version, 0x0304);
@@ -1462,12 +1462,12 @@ static void test_ja4_chrome_pcap(void **state)
 
 /* --- through dissect_run() ------------------------------------------- */
 
-static enum dissect_answer run(uint32_t *cand, const uint8_t *p, size_t n, bool closed,
-                               struct flow_facts *f)
+static enum dpix_answer run(uint32_t *cand, const uint8_t *p, size_t n, bool closed,
+                               struct dpix_facts *f)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = 40000,
 	                            .server_port = 443 };
-	enum dissect_answer a;
+	enum dpix_answer a;
 	uint8_t *scratch = malloc(SCRATCH_LEN);
 
 	assert_non_null(scratch);
@@ -1484,12 +1484,12 @@ static enum dissect_answer run(uint32_t *cand, const uint8_t *p, size_t n, bool 
 static void test_run_match(void **state)
 {
 	(void)state;
-	uint32_t cand = dissect_candidates(DISSECT_TCP);
-	struct flow_facts f;
+	uint32_t cand = dissect_candidates(DPIX_TCP);
+	struct dpix_facts f;
 
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(run(&cand, minimal_hello, sizeof(minimal_hello), false, &f),
-	                 DISSECT_MATCH);
+	                 DPIX_MATCH);
 	assert_int_equal(f.app, APP_TLS);
 	assert_int_equal(f.sni_len, 19);
 	assert_string_equal(f.sni, "web.openrainbow.com");
@@ -1499,13 +1499,13 @@ static void test_run_match(void **state)
 	 * TLS without an SNI, decided at once; short of the headers it is not
 	 * mine. */
 	memset(&f, 0, sizeof(f));
-	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(run(&cand, minimal_hello, 40, true, &f), DISSECT_MATCH);
+	cand = dissect_candidates(DPIX_TCP);
+	assert_int_equal(run(&cand, minimal_hello, 40, true, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_TLS);
 	assert_int_equal(f.sni_len, 0);
 	memset(&f, 0, sizeof(f));
-	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(run(&cand, minimal_hello, HEADERS_LEN - 1, true, &f), DISSECT_NOT_MINE);
+	cand = dissect_candidates(DPIX_TCP);
+	assert_int_equal(run(&cand, minimal_hello, HEADERS_LEN - 1, true, &f), DPIX_NOT_MINE);
 	assert_int_equal(cand, 0);
 }
 
@@ -1515,10 +1515,10 @@ static void test_run_match(void **state)
 static void test_run_closed_midstream(void **state)
 {
 	static const uint8_t alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28 };
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = 40000,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = 40000,
 	                            .server_port = 443, .midstream = true };
 	uint8_t scratch[64];
-	struct flow_facts f;
+	struct dpix_facts f;
 	uint32_t cand;
 
 	(void)state;
@@ -1526,40 +1526,40 @@ static void test_run_closed_midstream(void **state)
 	in.scratch_len = sizeof(scratch);
 	in.closed[0] = true;
 	memset(&f, 0, sizeof(f));
-	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NEED_MORE);
+	cand = dissect_candidates(DPIX_TCP);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DPIX_NEED_MORE);
 	in.data[1] = alert;
 	in.len[1] = sizeof(alert);
-	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_MATCH);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DPIX_MATCH);
 	assert_int_equal(f.app, APP_TLS);
 
 	in.data[1] = NULL;
 	in.len[1] = 0;
 	in.closed[1] = true;
 	memset(&f, 0, sizeof(f));
-	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NOT_MINE);
+	cand = dissect_candidates(DPIX_TCP);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DPIX_NOT_MINE);
 
 	in.closed[1] = false;
 	in.midstream = false;
-	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(dissect_run(&cand, &in, 0, &f), DISSECT_NOT_MINE);
+	cand = dissect_candidates(DPIX_TCP);
+	assert_int_equal(dissect_run(&cand, &in, 0, &f), DPIX_NOT_MINE);
 }
 
 /* The push hint comes from the server's port (either, mid-stream). */
 static enum push_service push_of(uint16_t cport, uint16_t sport, bool midstream)
 {
-	struct dissect_input in = { .transport = DISSECT_TCP, .client_port = cport,
+	struct dpix_input in = { .transport = DPIX_TCP, .client_port = cport,
 	                            .server_port = sport, .midstream = midstream };
 	uint8_t scratch[SCRATCH_LEN];
-	struct flow_facts f;
+	struct dpix_facts f;
 
 	in.data[0] = minimal_hello;
 	in.len[0] = sizeof(minimal_hello);
 	in.scratch = scratch;
 	in.scratch_len = sizeof(scratch);
 	memset(&f, 0xa5, sizeof(f));
-	assert_int_equal(dissect_tls.probe(&in, &f), DISSECT_MATCH);
+	assert_int_equal(dissect_tls.probe(&in, &f), DPIX_MATCH);
 	return (enum push_service)f.push;
 }
 
@@ -1580,15 +1580,15 @@ static void test_push_hint(void **state)
 /* The bit of a dissector in a candidate mask. */
 static uint32_t bit_of(const struct dissector *d)
 {
-	for (unsigned i = 0; i < dissector_count; i++)
-		if (dissectors[i] == d)
+	for (unsigned i = 0; i < dissect_count(); i++)
+		if (dissect_at(i) == d)
 			return 1u << i;
 	fail_msg("dissector %s is not in the table", d->name);
 	return 0;
 }
 
 /* Facts as a flow has them before any dissector spoke. */
-static void facts_before(struct flow_facts *f)
+static void facts_before(struct dpix_facts *f)
 {
 	memset(f, 0, sizeof(*f));
 	memcpy(f->sni, "before.example", 15);
@@ -1600,7 +1600,7 @@ static void test_run_facts_only_on_match(void **state)
 	(void)state;
 	static const uint8_t four[4] = { 1, 2, 3, 4 };
 	struct hb *exts = hb_new(), *h;
-	struct flow_facts f, was;
+	struct dpix_facts f, was;
 	uint32_t cand;
 
 	/* The SNI parses, then an extension runs past the block. */
@@ -1611,28 +1611,28 @@ static void test_run_facts_only_on_match(void **state)
 	h = one_record(exts);
 	facts_before(&f);
 	was = f;
-	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(run(&cand, h->b, h->n, false, &f), DISSECT_NOT_MINE);
+	cand = dissect_candidates(DPIX_TCP);
+	assert_int_equal(run(&cand, h->b, h->n, false, &f), DPIX_NOT_MINE);
 	assert_memory_equal(&f, &was, sizeof(f));
 
 	/* Need more: nothing changes either. */
-	cand = dissect_candidates(DISSECT_TCP);
-	assert_int_equal(run(&cand, minimal_hello, HEADERS_LEN - 1, false, &f), DISSECT_NEED_MORE);
+	cand = dissect_candidates(DPIX_TCP);
+	assert_int_equal(run(&cand, minimal_hello, HEADERS_LEN - 1, false, &f), DPIX_NEED_MORE);
 	assert_memory_equal(&f, &was, sizeof(f));
 	assert_true(cand & bit_of(&dissect_tls));
 	assert_false(cand & bit_of(&dissect_connect)); /* 0x16 is not 'C' */
 
 	/* A hello cut short is TLS, and none of the old TLS facts stay. */
-	assert_int_equal(run(&cand, minimal_hello, 60, false, &f), DISSECT_MATCH_MORE);
+	assert_int_equal(run(&cand, minimal_hello, 60, false, &f), DPIX_MATCH_MORE);
 	assert_int_equal(f.app, APP_TLS);
 	assert_int_equal(f.sni_len, 0);
 	assert_int_equal(cand, bit_of(&dissect_tls));
 	f = was;
-	cand = dissect_candidates(DISSECT_TCP);
+	cand = dissect_candidates(DPIX_TCP);
 
 	/* A match replaces them. */
 	assert_int_equal(run(&cand, minimal_hello, sizeof(minimal_hello), false, &f),
-	                 DISSECT_MATCH);
+	                 DPIX_MATCH);
 	assert_int_equal(f.app, APP_TLS);
 	assert_int_equal(f.sni_len, 19);
 	assert_string_equal(f.sni, "web.openrainbow.com");
