@@ -10,11 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/plugin.h"
 #include "replay/replay.h"
 #include "rules/rules.h"
 
 #ifndef DPIX_RULESDIR
 #define DPIX_RULESDIR "/usr/local/share/dpix/rules"
+#endif
+#ifndef DPIX_PLUGINDIR
+#define DPIX_PLUGINDIR "/usr/local/lib/dpix"
 #endif
 
 #define EXIT_USAGE 2
@@ -22,13 +26,19 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: dpix replay [--rules PACK]... [--format eve|table] [options] FILE...\n"
+		"usage: dpix replay [--rules PACK]... [--format eve|table|none] [options] FILE...\n"
 		"       dpix --version\n"
 		"\n"
 		"replay options:\n"
 		"  -r, --rules PACK        load this rule pack (repeat for more; default: every\n"
 		"                          *.rules in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
-		"  -f, --format FMT        eve (JSON lines, default) or table\n"
+		"  -f, --format FMT        eve (JSON lines, default), table, or none (only\n"
+		"                          the --output sinks get the events)\n"
+		"  -p, --plugin PLUGIN     load a plugin: a path, or a name looked up as\n"
+		"                          NAME.so in $DPIX_PLUGIN_DIR or " DPIX_PLUGINDIR "\n"
+		"                          (repeat for more)\n"
+		"  -o, --output NAME[:ARG] also send each EVE record to a plugin's output\n"
+		"                          (repeat for more)\n"
 		"      --max-flows N       flow table capacity (default %u)\n"
 		"      --stream-window N   bytes kept per direction (default %u, at most %u)\n"
 		"      --max-packets N     payload packets per flow before deciding (default %u)\n"
@@ -57,11 +67,45 @@ static int parse_uint(const char *opt, const char *s, unsigned long min, unsigne
 	return 0;
 }
 
+/* Load one --plugin argument; 0, or -1 after saying why. */
+static int load_plugin(const char *arg)
+{
+	const char *dir = getenv("DPIX_PLUGIN_DIR");
+	struct plugin_error err;
+	char path[PATH_MAX];
+
+	if (plugin_resolve(arg, dir && *dir ? dir : DPIX_PLUGINDIR, path, sizeof(path)) < 0) {
+		fprintf(stderr, "dpix: --plugin '%s': not a plugin name or path\n", arg);
+		return -1;
+	}
+	if (plugin_load(path, &err) < 0) {
+		fprintf(stderr, "dpix: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open the --output sinks, once every plugin is loaded. */
+static int open_outputs(char **specs, int n)
+{
+	struct plugin_error err;
+
+	for (int i = 0; i < n; i++) {
+		if (plugin_output_open(specs[i], &err) < 0) {
+			fprintf(stderr, "dpix: %s\n", err.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "rules", required_argument, NULL, 'r' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "plugin", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "max-flows", required_argument, NULL, 'F' },
 		{ "stream-window", required_argument, NULL, 'W' },
 		{ "max-packets", required_argument, NULL, 'P' },
@@ -72,28 +116,43 @@ static int cmd_replay(int argc, char **argv)
 	struct replay_opts o = { .format = REPLAY_EVE, .progress = true, .summary = true };
 	struct ruleset rs = { 0 };
 	struct rules_error err;
+	char *outputs[PLUGIN_OUTPUT_MAX];
+	int noutputs = 0;
 	unsigned long v;
 	int c, rc;
 	bool own_rules = false;
 
 	pipeline_config_defaults(&o.cfg);
-	while ((c = getopt_long(argc, argv, "r:f:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:f:p:o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (rules_load(&rs, optarg, &err) < 0) {
 				fprintf(stderr, "dpix: %s\n", err.msg);
-				ruleset_free(&rs);
-				return 1;
+				goto fail;
 			}
 			own_rules = true;
+			break;
+		case 'p':
+			if (load_plugin(optarg) < 0)
+				goto fail;
+			break;
+		case 'o':
+			if (noutputs == PLUGIN_OUTPUT_MAX) {
+				fprintf(stderr, "dpix: at most %d --output\n", PLUGIN_OUTPUT_MAX);
+				goto usage_fail;
+			}
+			outputs[noutputs++] = optarg;
 			break;
 		case 'f':
 			if (!strcmp(optarg, "eve"))
 				o.format = REPLAY_EVE;
 			else if (!strcmp(optarg, "table"))
 				o.format = REPLAY_TABLE;
+			else if (!strcmp(optarg, "none"))
+				o.format = REPLAY_NONE;
 			else {
-				fprintf(stderr, "dpix: --format: '%s': expected eve or table\n",
+				fprintf(stderr,
+					"dpix: --format: '%s': expected eve, table or none\n",
 					optarg);
 				goto usage_fail;
 			}
@@ -119,6 +178,7 @@ static int cmd_replay(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			ruleset_free(&rs);
+			plugin_unload_all();
 			return 0;
 		default:
 			goto usage_fail;
@@ -133,18 +193,25 @@ static int cmd_replay(int argc, char **argv)
 
 		if (rules_load_dir(&rs, dir && *dir ? dir : DPIX_RULESDIR, &err) < 0) {
 			fprintf(stderr, "dpix: %s (give packs with --rules)\n", err.msg);
-			ruleset_free(&rs);
-			return 1;
+			goto fail;
 		}
 	}
+	if (open_outputs(outputs, noutputs) < 0)
+		goto fail;
 	o.files = argv + optind;
 	o.nfiles = argc - optind;
 	o.rules = &rs;
 	rc = replay_run(&o);
 	ruleset_free(&rs);
+	plugin_unload_all();
 	return rc;
+fail:
+	ruleset_free(&rs);
+	plugin_unload_all();
+	return 1;
 usage_fail:
 	ruleset_free(&rs);
+	plugin_unload_all();
 	usage(stderr);
 	return EXIT_USAGE;
 }

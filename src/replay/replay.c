@@ -16,6 +16,7 @@
 #include "decode/decode.h"
 #include "dissect/dissect.h"
 #include "output/output.h"
+#include "plugin/plugin.h"
 #include "replay/replay.h"
 #include "rules/rules.h"
 
@@ -28,16 +29,21 @@ struct sink_ctx {
 	char line[OUTPUT_LINE_MAX];
 };
 
+/* Plugin outputs get the EVE record whatever stdout shows. */
 static void on_verdict(const struct verdict_event *ev, void *arg)
 {
 	struct sink_ctx *s = arg;
-	size_t n;
+	size_t n = 0;
 
 	s->flows++;
+	if (s->o->format == REPLAY_EVE || plugin_outputs_open()) {
+		n = output_eve_format(s->line, sizeof(s->line), ev, s->file);
+		plugin_output_event(s->line, n);
+	}
+	if (s->o->format == REPLAY_NONE)
+		return;
 	if (s->o->format == REPLAY_TABLE)
 		n = output_table_format(s->line, sizeof(s->line), ev);
-	else
-		n = output_eve_format(s->line, sizeof(s->line), ev, s->file);
 	s->line[n] = '\n';
 	fwrite(s->line, 1, n + 1, stdout);
 }

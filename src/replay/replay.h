@@ -6,7 +6,7 @@
 #include "decode/decode-t.h"
 #include "pipeline/pipeline.h"
 
-enum replay_format { REPLAY_EVE, REPLAY_TABLE };
+enum replay_format { REPLAY_EVE, REPLAY_TABLE, REPLAY_NONE /* plugin outputs only */ };
 
 struct replay_opts {
 	char **files;

@@ -61,7 +61,7 @@ printf 'pack bad\nrule r1 bypass sni in nowhere\n' > "$tmp/bad.rules"
 expect 1 "$tmp/bad.rules:2:23: found 'nowhere', expected the name of a set" "bad pack" -- replay --rules "$tmp/bad.rules" "$good"
 [ -s "$tmp/out" ] && { echo "FAIL: bad pack: output written anyway"; fail=1; }
 
-expect 2 "expected eve or table" "bad format" -- replay --format xml "$good"
+expect 2 "expected eve, table or none" "bad format" -- replay --format xml "$good"
 expect 2 "--max-flows: '0' is not a number" "zero flows" -- replay --max-flows 0 "$good"
 expect 2 "--max-packets: '12x' is not a number" "bad number" -- replay --max-packets 12x "$good"
 expect 2 "no capture file given" "no file" -- replay
