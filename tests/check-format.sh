@@ -1,5 +1,5 @@
 #!/bin/sh
-# src/, include/ and plugins/ follow .clang-format (STYLE.md: one style, enforced).
+# src/, include/, plugins/ and the test plugins follow .clang-format (STYLE.md: one style).
 : "${top_srcdir:?}"
 if ! command -v clang-format > /dev/null; then
 	echo "SKIP: clang-format is not installed (apt-get install clang-format)"
@@ -7,7 +7,7 @@ if ! command -v clang-format > /dev/null; then
 fi
 cd "$top_srcdir" || exit 99
 bad=0
-for f in $(find src include plugins -name '*.[ch]' | sort); do
+for f in $(find src include plugins tests/unit/plugins -name '*.[ch]' | sort); do
 	if ! clang-format --dry-run -Werror "$f" 2> /dev/null; then
 		echo "FAIL: $f is not formatted: run clang-format -i $f"
 		bad=1
