@@ -3,7 +3,7 @@
 #
 # Runs each libFuzzer harness for SECONDS seconds on seeds cut from
 # SRCDIR/pcaps/*.pcap and SRCDIR/rules/*.rules. Builds nothing: expects
-# BUILDDIR/tests/fuzz/fuzz_{decode,connect,tls,rules,replay} and
+# BUILDDIR/tests/fuzz/fuzz_{decode,connect,tls,sip,rules,replay} and
 # BUILDDIR/tests/fuzz/extract_seeds (./configure CC=clang --enable-fuzz).
 #
 # Prints one line per harness with its executions. Exits 1 if any harness
@@ -25,7 +25,7 @@ case $seconds in
 	;;
 esac
 
-harnesses="decode connect tls rules replay"
+harnesses="decode connect tls sip rules replay"
 bindir=$builddir/tests/fuzz
 for prog in $harnesses; do
 	if [ ! -x "$bindir/fuzz_$prog" ]; then
@@ -61,6 +61,15 @@ shopt -u nullglob
 # fuzz_replay loads the shipped pack; the others do not read the environment.
 export DPIX_FUZZ_RULES="$srcdir/rules/rainbow.rules"
 
+# The SIP probe reads what the TLS one does: a client's first TCP bytes
+# (the SIP calls of pcaps/sip-*.pcap among them, and ClientHellos).
+seeds_of() {
+	case $1 in
+	sip) echo tls ;;
+	*) echo "$1" ;;
+	esac
+}
+
 failed=0
 for h in $harnesses; do
 	corpus=$work/corpus/$h
@@ -71,7 +80,7 @@ for h in $harnesses; do
 	# New inputs go to the first directory, so the seeds stay as they were.
 	"$bindir/fuzz_$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$artifacts/" \
-		"$corpus" "$work/seeds/$h" >"$log" 2>&1 || rc=$?
+		"$corpus" "$work/seeds/$(seeds_of "$h")" >"$log" 2>&1 || rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	found=$(find "$artifacts" -type f | sort)
 	if [ "$rc" -ne 0 ] || [ -n "$found" ]; then
