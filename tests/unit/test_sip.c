@@ -269,7 +269,11 @@ static void test_tls_5061(void **state)
 	(void)state;
 	assert_int_equal(probe(DPIX_TCP, 5061, hello, sizeof(hello), &f), DPIX_MATCH);
 	assert_string_equal(f.sni, "web.openrainbow.com");
-	assert_int_equal(probe(DPIX_TCP, 5061, hello, 40, &f), DPIX_NEED_MORE);
+	/* Cut short: TLS once its record and handshake headers are in (the
+	 * host's TLS parser), with the SNI to come; before that, need more. */
+	assert_int_equal(probe(DPIX_TCP, 5061, hello, 40, &f), DPIX_MATCH_MORE);
+	assert_int_equal(f.sni_len, 0);
+	assert_int_equal(probe(DPIX_TCP, 5061, hello, 8, &f), DPIX_NEED_MORE);
 	assert_int_equal(run(5061, hello, sizeof(hello), &f), DPIX_MATCH);
 	assert_string_equal(app_proto_name(f.app), "sip");
 	assert_string_equal(f.sni, "web.openrainbow.com");
