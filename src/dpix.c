@@ -196,6 +196,10 @@ static int cmd_replay(int argc, char **argv)
 			goto fail;
 		}
 	}
+	if (ruleset_seal(&rs) < 0) {
+		fprintf(stderr, "dpix: out of memory indexing the rule packs\n");
+		goto fail;
+	}
 	if (open_outputs(outputs, noutputs) < 0)
 		goto fail;
 	o.files = argv + optind;

@@ -23,7 +23,15 @@ struct domain_entry {
 	uint8_t exact; /* the name itself is in the set */
 	uint8_t below; /* every name strictly below it is in the set */
 	uint32_t nglobs;
-	char **globs; /* leftmost-label patterns under this name */
+	char **globs;		 /* leftmost-label patterns under this name */
+	struct domain_tag *tags; /* in a rules index: who wrote which form */
+	uint32_t ntags;
+};
+
+/* A rules index's note on an entry: form 0 exact, 1 below, 2 + i glob i. */
+struct domain_tag {
+	uint32_t form;
+	uint32_t tag;
 };
 
 struct domain_set {
@@ -138,11 +146,14 @@ struct rule_pack {
 	size_t nrules;
 };
 
+struct rules_index;
+
 /* Packs in load order; the first matching rule across them decides. */
 struct ruleset {
 	struct rule_pack **packs;
 	size_t npacks;
-	uint8_t default_action; /* the first declared, else inspect */
+	uint8_t default_action;	   /* the first declared, else inspect */
+	struct rules_index *index; /* ruleset_seal(); NULL: scan every rule */
 };
 
 /* What a rule is evaluated on: a flow's endpoints and its facts. */

@@ -29,6 +29,17 @@ void rules_eval(const struct ruleset *rs, const struct rules_input *in, struct v
 /* Does rule r match? (rules_eval without the index, for tools and tests.) */
 bool rule_matches(const struct rule *r, const struct rules_input *in);
 
+/*
+ * Index the loaded packs (rules_index.c) so that rules_eval asks only the
+ * rules a flow's names and server address can match; loading another pack
+ * drops the index until the next seal. -1: out of memory (rules_eval then
+ * scans every rule, with the same result).
+ */
+int ruleset_seal(struct ruleset *rs);
+struct rules_index *rules_index_build(const struct ruleset *rs);
+void rules_index_free(struct rules_index *ix);
+const struct rule *rules_index_eval(const struct rules_index *ix, const struct rules_input *in);
+
 const char *rule_action_name(enum rule_action a);
 const char *verdict_reason_name(enum verdict_reason r);
 
@@ -40,6 +51,14 @@ void domain_set_free(struct domain_set *s);
 int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const char **why);
 /* Is the name (any case, trailing dot allowed) in the set? */
 bool domain_set_match(const struct domain_set *s, const char *name, size_t len);
+
+/* A rules index's domain table: patterns added with a tag, and every tag
+ * of every pattern a name falls under (each once per pattern). */
+#define DOMAIN_NO_TAG UINT32_MAX
+int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, size_t *col,
+		       const char **why);
+void domain_set_tags(const struct domain_set *s, const char *name, size_t len,
+		     void (*cb)(uint32_t tag, void *arg), void *arg);
 
 /* Address, port and pattern sets (rules_sets.c). A set is filled with
  * *_add, then sealed once (sorted, merged) before any *_match. */

@@ -55,6 +55,7 @@ void domain_set_free(struct domain_set *s)
 		for (uint32_t g = 0; g < e->nglobs; g++)
 			free(e->globs[g]);
 		free(e->globs);
+		free(e->tags);
 	}
 	for (uint32_t i = 0; s->written && i < s->count; i++)
 		free(s->written[i]);
@@ -141,7 +142,30 @@ static int check_pattern(const char *p, size_t n, size_t *col, const char **why)
 	return 0;
 }
 
+enum { FORM_EXACT, FORM_BELOW, FORM_GLOB };
+
+static int add_tag(struct domain_entry *e, uint32_t form, uint32_t tag)
+{
+	struct domain_tag *v;
+
+	if (tag == DOMAIN_NO_TAG)
+		return 0;
+	v = realloc(e->tags, (e->ntags + 1) * sizeof(*v));
+	if (!v)
+		return -1;
+	e->tags = v;
+	e->tags[e->ntags].form = form;
+	e->tags[e->ntags++].tag = tag;
+	return 0;
+}
+
 int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const char **why)
+{
+	return domain_set_add_tag(s, pattern, DOMAIN_NO_TAG, col, why);
+}
+
+int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, size_t *col,
+		       const char **why)
 {
 	char buf[DNS_NAME_MAX + 2];
 	size_t n = strlen(pattern), dot;
@@ -200,8 +224,12 @@ int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const
 	}
 	if (!star) {
 		e->exact = 1;
+		if (add_tag(e, FORM_EXACT, tag) < 0)
+			goto nomem;
 	} else if (!glob) {
 		e->below = 1;
+		if (add_tag(e, FORM_BELOW, tag) < 0)
+			goto nomem;
 	} else {
 		char **g = realloc(e->globs, (e->nglobs + 1) * sizeof(*g));
 
@@ -209,6 +237,9 @@ int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const
 			goto nomem;
 		e->globs = g;
 		e->globs[e->nglobs++] = glob;
+		glob = NULL;
+		if (add_tag(e, FORM_GLOB + e->nglobs - 1, tag) < 0)
+			goto nomem;
 	}
 	return 0;
 nomem:
@@ -242,11 +273,19 @@ static bool glob_match(const char *p, const char *t, size_t tn)
 	return *p == '\0';
 }
 
-bool domain_set_match(const struct domain_set *s, const char *name, size_t len)
+/*
+ * The entries a name falls under, one label at a time: the name itself
+ * (exact), then each suffix after a dot (below, and the globs of the
+ * leftmost label). With no callback, stop at the first and say so; else
+ * call it for every form that matches.
+ */
+typedef void walk_fn(const struct domain_entry *e, uint32_t form, void *arg);
+
+static bool walk(const struct domain_set *s, const char *name, size_t len, walk_fn *cb, void *arg)
 {
 	char buf[DNS_NAME_MAX + 1];
 	const struct domain_entry *e;
-	bool leftmost = true;
+	bool leftmost = true, hit = false;
 
 	if (len > 0 && name[len - 1] == '.')
 		len--;
@@ -260,20 +299,59 @@ bool domain_set_match(const struct domain_set *s, const char *name, size_t len)
 	}
 	buf[len] = '\0';
 	e = find(s, buf, len, fnv1a(buf, len));
-	if (e->name && e->exact)
-		return true;
+	if (e->name && e->exact) {
+		if (!cb)
+			return true;
+		cb(e, FORM_EXACT, arg);
+		hit = true;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] != '.')
 			continue;
 		e = find(s, buf + i + 1, len - i - 1, fnv1a(buf + i + 1, len - i - 1));
 		if (e->name) {
-			if (e->below)
-				return true;
-			for (uint32_t g = 0; leftmost && g < e->nglobs; g++)
-				if (glob_match(e->globs[g], buf, i))
+			if (e->below) {
+				if (!cb)
 					return true;
+				cb(e, FORM_BELOW, arg);
+				hit = true;
+			}
+			for (uint32_t g = 0; leftmost && g < e->nglobs; g++)
+				if (glob_match(e->globs[g], buf, i)) {
+					if (!cb)
+						return true;
+					cb(e, FORM_GLOB + g, arg);
+					hit = true;
+				}
 		}
 		leftmost = false;
 	}
-	return false;
+	return hit;
+}
+
+bool domain_set_match(const struct domain_set *s, const char *name, size_t len)
+{
+	return walk(s, name, len, NULL, NULL);
+}
+
+struct tag_walk {
+	void (*cb)(uint32_t tag, void *arg);
+	void *arg;
+};
+
+static void each_tag(const struct domain_entry *e, uint32_t form, void *arg)
+{
+	const struct tag_walk *w = arg;
+
+	for (uint32_t i = 0; i < e->ntags; i++)
+		if (e->tags[i].form == form)
+			w->cb(e->tags[i].tag, w->arg);
+}
+
+void domain_set_tags(const struct domain_set *s, const char *name, size_t len,
+		     void (*cb)(uint32_t tag, void *arg), void *arg)
+{
+	struct tag_walk w = { cb, arg };
+
+	walk(s, name, len, each_tag, &w);
 }

@@ -109,10 +109,23 @@ bool rule_matches(const struct rule *r, const struct rules_input *in)
 	return true;
 }
 
+int ruleset_seal(struct ruleset *rs)
+{
+	rules_index_free(rs->index);
+	rs->index = rules_index_build(rs);
+	return rs->index ? 0 : -1;
+}
+
 void rules_eval(const struct ruleset *rs, const struct rules_input *in, struct verdict *v)
 {
 	v->action = rs->default_action ? rs->default_action : ACTION_INSPECT;
 	v->rule = NULL;
+	if (rs->index) {
+		v->rule = rules_index_eval(rs->index, in);
+		if (v->rule)
+			v->action = v->rule->action;
+		return;
+	}
 	for (size_t p = 0; p < rs->npacks; p++) {
 		const struct rule_pack *pk = rs->packs[p];
 

@@ -1167,6 +1167,8 @@ int rules_load(struct ruleset *rs, const char *path, struct rules_error *err)
 		ps.pack->rules[i].pack = ps.pack;
 	rs->packs = v;
 	rs->packs[rs->npacks++] = ps.pack;
+	rules_index_free(rs->index); /* stale: the next seal builds it again */
+	rs->index = NULL;
 	if (!rs->default_action)
 		rs->default_action = ps.pack->default_action;
 	ps.pack = NULL;
@@ -1180,6 +1182,8 @@ out:
 
 void ruleset_free(struct ruleset *rs)
 {
+	rules_index_free(rs->index);
+	rs->index = NULL;
 	for (size_t i = 0; i < rs->npacks; i++)
 		pack_free(rs->packs[i]);
 	free(rs->packs);

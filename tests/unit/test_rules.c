@@ -1541,6 +1541,129 @@ static void test_v2_errors(void **state)
 	assert_int_equal(rs.npacks, 0);
 }
 
+/* --- the index gives what a scan of every rule gives -------------------- */
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* Names and addresses drawn from small pools, so that rules overlap. */
+static const char *const labels[] = { "a", "b", "turn-1", "turn-2", "www", "x" };
+static const char *const domains[] = { "example.com", "openrainbow.com", "example.org" };
+
+static void rnd_name(char *buf, size_t n, bool pattern)
+{
+	const char *d = domains[rnd(3)];
+
+	switch (pattern ? 3 : rnd(4)) {
+	case 0:
+		snprintf(buf, n, "%s.%s", labels[rnd(6)], d);
+		break;
+	case 1:
+		snprintf(buf, n, "*.%s", d);
+		break;
+	case 2:
+		snprintf(buf, n, "turn-*.%s", d);
+		break;
+	default:
+		snprintf(buf, n, "%s", d);
+		break;
+	}
+}
+
+static void rnd_pack(char *text, size_t size)
+{
+	static const char *const fields[] = { "sni", "connect", "name", "http-host" };
+	static const char *const nets[] = { "198.51.100.0/24", "198.51.100.128/25",
+					    "198.51.100.7",    "203.0.113.0/24",
+					    "2001:db8::/32",   "2001:db8:1::/48" };
+	size_t n = (size_t)snprintf(text, size, "pack rnd\n");
+
+	for (int i = 0; i < 200; i++) {
+		char name[64];
+		int kind = (int)rnd(6);
+
+		if (kind <= 2) {
+			rnd_name(name, sizeof(name), false);
+			n += (size_t)snprintf(text + n, size - n, "domains d%d = %s", i, name);
+			if (rnd(2)) {
+				rnd_name(name, sizeof(name), false);
+				n += (size_t)snprintf(text + n, size - n, " %s", name);
+			}
+			n += (size_t)snprintf(text + n, size - n,
+					      "\nrule r%d %s %s in d%d%s%s\n", i,
+					      rnd(2) ? "bypass" : "drop", fields[rnd(4)], i,
+					      rnd(3) ? "" : " dport 443",
+					      rnd(4) ? "" : " transport udp");
+		} else if (kind == 3) {
+			n += (size_t)snprintf(text + n, size - n,
+					      "addresses n%d = %s %s\nrule r%d inspect dst in n%d%s\n",
+					      i, nets[rnd(6)], nets[rnd(6)], i, i,
+					      rnd(2) ? "" : " dport 3478");
+		} else if (kind == 4) {
+			n += (size_t)snprintf(text + n, size - n,
+					      "patterns p%d = \"turn-[0-9]\\\\.%s\"\nrule r%d bypass sni "
+					      "in p%d\n",
+					      i, rnd(2) ? "openrainbow\\\\.com" : "example\\\\.com", i, i);
+		} else {
+			n += (size_t)snprintf(text + n, size - n, "rule r%d drop dport %u app %s\n",
+					      i, 440 + rnd(8), rnd(2) ? "tls" : "stun");
+		}
+		assert_true(n < size);
+	}
+}
+
+static void test_index_same_as_scan(void **state)
+{
+	static char text[64 * 1024];
+	static const char *const dsts[] = { "198.51.100.7", "198.51.100.200", "203.0.113.9",
+					    "192.0.2.1",    "2001:db8:1::5", "2001:db9::1" };
+	struct tmp *t = *state;
+	struct ruleset rs = { 0 };
+	struct rules_index *ix;
+
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		rnd_pack(text, sizeof(text));
+		load_ok(&rs, tmp_pack(t, "rnd.rules", text));
+		assert_int_equal(ruleset_seal(&rs), 0);
+		ix = rs.index;
+		for (int k = 0; k < 4000; k++) {
+			struct flow_case *c = flow_case(dsts[rnd(6)], (uint16_t)(440 + rnd(8)),
+							rnd(2) ? 6 : 17);
+			char name[64];
+			struct verdict vi, vs;
+
+			c->f.app = (uint8_t)rnd(APP_COUNT);
+			rnd_name(name, sizeof(name), false);
+			for (char *q = name; *q; q++)
+				if (*q == '*')
+					*q = rnd(2) ? 'q' : '1';
+			if (rnd(2))
+				set_str(c->f.sni, &c->f.sni_len, name);
+			if (rnd(2))
+				set_str(c->f.connect_host, &c->f.connect_host_len, name);
+			if (rnd(3) == 0)
+				set_str(c->f.http_host, &c->f.http_host_len, name);
+			rs.index = ix;
+			rules_eval(&rs, &c->in, &vi);
+			rs.index = NULL;
+			rules_eval(&rs, &c->in, &vs);
+			if (vi.rule != vs.rule || vi.action != vs.action)
+				fail_msg("round %d flow %d (%s, sni '%s', host '%s'): index %s, scan %s",
+					 round, k, name, c->f.sni, c->f.connect_host,
+					 vi.rule ? vi.rule->id : "-", vs.rule ? vs.rule->id : "-");
+		}
+		rs.index = ix;
+		ruleset_free(&rs);
+		assert_null(rs.index);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1593,6 +1716,7 @@ int main(void)
 		TMP_TEST(test_v2_default_first_declared),
 		TMP_TEST(test_v2_lists_and_includes),
 		TMP_TEST(test_v2_errors),
+		TMP_TEST(test_index_same_as_scan),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);

@@ -1,0 +1,225 @@
+/*
+ * rules_index.c: which rules can match a flow, without asking all of them.
+ *
+ * Each rule is filed under its most selective key: the domain names of its
+ * first name condition whose set holds domains (sni, connect, name,
+ * http-host, in that order), else the prefixes of its dst set; a rule with
+ * neither (only ports, patterns, app...) goes on the list every flow
+ * checks. A flow's candidates are the rules filed under its names (one
+ * table probe per label) and under the prefixes holding its server address
+ * (one binary search per prefix length in use), plus that list; the first
+ * of them in load order whose conditions all hold decides, exactly as a
+ * scan of every rule would. So 100,000 rules keyed by names cost a flow a
+ * few probes, not 100,000 comparisons; rules on the always list still cost
+ * one comparison each.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect/dissect.h"
+#include "rules/rules.h"
+
+enum { KEY_SNI, KEY_CONNECT, KEY_NAME, KEY_HTTP_HOST, KEY_NAMES };
+
+/* Prefixes of one length, sorted by address, each with the rule filed. */
+struct prefix_entry {
+	uint8_t addr[16];
+	uint32_t rule;
+};
+
+struct prefix_table {
+	struct prefix_entry *e;
+	size_t n, cap;
+};
+
+struct rules_index {
+	const struct rule **rules; /* by number: load order across packs */
+	uint32_t nrules;
+	struct domain_set *names[KEY_NAMES];
+	struct prefix_table prefixes[129]; /* by prefix length over 128 bits */
+	uint8_t plens[129];		   /* the lengths in use */
+	unsigned nplens;
+	uint32_t *always;
+	uint32_t nalways;
+};
+
+void rules_index_free(struct rules_index *ix)
+{
+	if (!ix)
+		return;
+	for (int k = 0; k < KEY_NAMES; k++)
+		domain_set_free(ix->names[k]);
+	for (int l = 0; l <= 128; l++)
+		free(ix->prefixes[l].e);
+	free(ix->rules);
+	free(ix->always);
+	free(ix);
+}
+
+static int file_names(struct rules_index *ix, int key, const struct rule_set *s, uint32_t g)
+{
+	const struct domain_set *d = s->u.dom;
+	const char *why;
+	size_t col;
+
+	for (uint32_t i = 0; i < d->count; i++)
+		if (domain_set_add_tag(ix->names[key], d->written[i], g, &col, &why) < 0)
+			return -1;
+	return 0;
+}
+
+static int file_prefix(struct rules_index *ix, const struct addr_cidr *c, uint32_t g)
+{
+	struct prefix_table *t = &ix->prefixes[c->plen];
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct prefix_entry *v = realloc(t->e, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		t->e = v;
+		t->cap = cap;
+	}
+	if (t->n == 0)
+		ix->plens[ix->nplens++] = c->plen;
+	memcpy(t->e[t->n].addr, c->addr, 16);
+	t->e[t->n++].rule = g;
+	return 0;
+}
+
+static int cmp_prefix(const void *a, const void *b)
+{
+	const struct prefix_entry *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, 16);
+
+	return c ? c : (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* File rule g under its key (see the top). */
+static int file_rule(struct rules_index *ix, const struct rule *r, uint32_t g)
+{
+	const struct rule_set *names[KEY_NAMES] = {
+		[KEY_SNI] = r->conds & COND_SNI ? r->sni : NULL,
+		[KEY_CONNECT] = r->conds & COND_CONNECT ? r->connect : NULL,
+		[KEY_NAME] = r->conds & COND_NAME ? r->name : NULL,
+		[KEY_HTTP_HOST] = r->conds & COND_HTTP_HOST ? r->http_host : NULL,
+	};
+
+	for (int k = 0; k < KEY_NAMES; k++)
+		if (names[k] && names[k]->kind == SET_DOMAINS)
+			return file_names(ix, k, names[k], g);
+	if (r->conds & COND_DST) {
+		const struct addr_set *a = r->dst->u.addr;
+
+		for (size_t i = 0; i < a->ncidrs; i++)
+			if (file_prefix(ix, &a->cidrs[i], g) < 0)
+				return -1;
+		return 0;
+	}
+	ix->always[ix->nalways++] = g;
+	return 0;
+}
+
+struct rules_index *rules_index_build(const struct ruleset *rs)
+{
+	struct rules_index *ix = calloc(1, sizeof(*ix));
+	uint32_t n = 0, g = 0;
+
+	if (!ix)
+		return NULL;
+	for (size_t p = 0; p < rs->npacks; p++)
+		n += (uint32_t)rs->packs[p]->nrules;
+	ix->nrules = n;
+	ix->rules = malloc((n ? n : 1) * sizeof(*ix->rules));
+	ix->always = malloc((n ? n : 1) * sizeof(*ix->always));
+	if (!ix->rules || !ix->always)
+		goto fail;
+	for (int k = 0; k < KEY_NAMES; k++)
+		if (!(ix->names[k] = domain_set_new("index")))
+			goto fail;
+	for (size_t p = 0; p < rs->npacks; p++)
+		for (size_t i = 0; i < rs->packs[p]->nrules; i++, g++) {
+			ix->rules[g] = &rs->packs[p]->rules[i];
+			if (file_rule(ix, ix->rules[g], g) < 0)
+				goto fail;
+		}
+	for (unsigned i = 0; i < ix->nplens; i++) {
+		struct prefix_table *t = &ix->prefixes[ix->plens[i]];
+
+		qsort(t->e, t->n, sizeof(*t->e), cmp_prefix);
+	}
+	return ix;
+fail:
+	rules_index_free(ix);
+	return NULL;
+}
+
+/* The best candidate so far: the lowest numbered rule that matched. */
+struct best {
+	const struct rules_index *ix;
+	const struct rules_input *in;
+	uint32_t g; /* UINT32_MAX: none yet */
+};
+
+static void consider(uint32_t g, void *arg)
+{
+	struct best *b = arg;
+
+	if (g < b->g && rule_matches(b->ix->rules[g], b->in))
+		b->g = g;
+}
+
+static void names_of(struct best *b, int key, const char *name, size_t len)
+{
+	if (len)
+		domain_set_tags(b->ix->names[key], name, len, consider, b);
+}
+
+static void prefixes_of(struct best *b, const uint8_t addr[16])
+{
+	const struct rules_index *ix = b->ix;
+
+	for (unsigned i = 0; i < ix->nplens; i++) {
+		unsigned plen = ix->plens[i];
+		const struct prefix_table *t = &ix->prefixes[plen];
+		uint8_t key[16] = { 0 };
+		size_t lo = 0, hi = t->n;
+
+		memcpy(key, addr, plen / 8);
+		if (plen % 8)
+			key[plen / 8] = (uint8_t)(addr[plen / 8] & (0xff00u >> (plen % 8)));
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (memcmp(t->e[mid].addr, key, 16) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < t->n && !memcmp(t->e[lo].addr, key, 16); lo++)
+			consider(t->e[lo].rule, b);
+	}
+}
+
+const struct rule *rules_index_eval(const struct rules_index *ix, const struct rules_input *in)
+{
+	const struct dpix_facts *f = in->facts;
+	struct best b = { ix, in, UINT32_MAX };
+
+	/* The always list is in load order: its first match bounds the rest. */
+	for (uint32_t i = 0; i < ix->nalways; i++)
+		if (rule_matches(ix->rules[ix->always[i]], in)) {
+			b.g = ix->always[i];
+			break;
+		}
+	names_of(&b, KEY_SNI, f->sni, f->sni_len);
+	names_of(&b, KEY_NAME, f->sni, f->sni_len);
+	if (f->app == APP_CONNECT) {
+		names_of(&b, KEY_CONNECT, f->connect_host, f->connect_host_len);
+		names_of(&b, KEY_NAME, f->connect_host, f->connect_host_len);
+	}
+	names_of(&b, KEY_HTTP_HOST, f->http_host, f->http_host_len);
+	prefixes_of(&b, in->dst);
+	return b.g == UINT32_MAX ? NULL : ix->rules[b.g];
+}
