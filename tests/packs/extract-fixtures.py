@@ -8,6 +8,7 @@ against them. Re-running it on the same seeds must give the same bytes.
     extract-fixtures.py SEED {domains|addresses}   print one fixture
     extract-fixtures.py --write                    (re)write every fixture
     extract-fixtures.py --check                    the cross-checks below
+    extract-fixtures.py --verify                   the kept fixtures are what it gives
 Options: --seeds DIR (default $DPIX_SEEDS, else ../shared/seeds from the
 top of the source tree).
 
@@ -48,6 +49,8 @@ whose first cells are empty.
     ("As for Rainbow clients", "and", "Deprecated, valid until ...") are
     dropped; a word that looks like neither and is not in ALLOWED_WORDS
     stops the script.
+* 000's TURN row ends with "<u>Deprecated, valid until 31th March
+  2019:</u>" and five names; those get the service "turn-deprecated".
 * 001 section 3.2 ("3.2 Summary of ports/protocols requirements" to "3.3"):
   the Destination column (last cell) of its three tables gives Rainbow
   domains (openrainbow.com, *.openrainbow.com, openrainbow.io), tagged
@@ -163,7 +166,7 @@ SERVICES = [
 # Words of table cells that are neither names nor addresses, and expected.
 ALLOWED_WORDS = {
     "as", "for", "rainbow", "clients", "and", "deprecated", "valid", "until",
-    "31th", "march", "2019:",
+    "31th", "march", "2019:",  # 000: "Deprecated, valid until 31th March 2019:"
 }
 
 # Destinations of 001 3.2 that are not Rainbow domains (see the header).
@@ -286,10 +289,14 @@ def rainbow_tables(seed, lines):
                 svc = lookup(PURPOSE_SERVICE, cells[1], "purpose")
             elif svc is None:
                 die("continuation row before any row: %r" % line)
-            for w in cell_words(cells[2]):
-                if is_address(w):
-                    die("address in a domain table: " + w)
-                doms.add(w, svc, label)
+            # 000's TURN row ends with "<u>Deprecated, valid until 31th March
+            # 2019:</u>" and five names: they get service turn-deprecated.
+            parts = cells[2].split("<u>Deprecated", 1)
+            for n, part in enumerate(parts):
+                for w in cell_words(("Deprecated" if n else "") + part):
+                    if is_address(w):
+                        die("address in a domain table: " + w)
+                    doms.add(w, svc + ("-deprecated" if n else ""), label)
         else:
             first = cells[0].strip()
             if " / " in first and not any(k in first for k, _ in SERVICES):
@@ -436,6 +443,19 @@ def main(argv):
         del args[i:i + 2]
     if args == ["--check"]:
         return check(seeds)
+    if args == ["--verify"]:
+        # The kept fixtures are what this script gives for the seeds.
+        bad = 0
+        for seed in ("000", "001", "002", "004"):
+            d, a = extract(seeds, seed)
+            for kind, fix in (("domains", d), ("addresses", a)):
+                path = os.path.join(HERE, "fixtures", "%s-%s.txt" % (seed, kind))
+                with open(path, encoding="utf-8") as f:
+                    if f.read() != render(seed, kind, fix):
+                        print("FAIL: %s differs from what extract-fixtures.py gives"
+                              " (re-run it with --write and review the diff)" % path)
+                        bad = 1
+        return bad
     if args == ["--write"]:
         outdir = os.path.join(HERE, "fixtures")
         os.makedirs(outdir, exist_ok=True)
