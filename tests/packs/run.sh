@@ -6,7 +6,8 @@
 # When the seed documents are there too ($DPIX_SEEDS, else
 # ../shared/seeds next to the source tree), also checks that the fixtures
 # are what the script extracts from them, and its cross-checks (002
-# against 003, 004's count). Needs python3 only; skipped without it.
+# against 003, 004's count). With $DPIX, replays a synthetic flow of each
+# kind through the packs (verdicts.py). Needs python3; skipped without it.
 set -u
 : "${top_srcdir:?}"
 if ! command -v python3 > /dev/null; then
@@ -27,4 +28,10 @@ else
 fi
 python3 "$top_srcdir/tests/packs/completeness.py" \
 	"$top_srcdir/rules" "$top_srcdir/tests/packs/fixtures" || fail=1
+# What the packs do to a flow of each kind (needs dpix; $DPIX in make check).
+if [ -n "${DPIX:-}" ]; then
+	python3 "$top_srcdir/tests/packs/verdicts.py" "$top_srcdir/rules" || fail=1
+else
+	echo "note: DPIX not set: verdicts.py skipped"
+fi
 exit $fail
