@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_rules.h"
 #include "plugin/plugin.h"
 #include "replay/replay.h"
 #include "rules/rules.h"
+#include "rules/rules_sign.h"
 
 #ifndef DPIX_RULESDIR
 #define DPIX_RULESDIR "/usr/local/share/dpix/rules"
@@ -27,6 +29,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: dpix replay [--rules PACK]... [--format eve|table|none] [options] FILE...\n"
+		"       dpix rules keygen|sign|verify ... (see dpix rules help)\n"
 		"       dpix --version\n"
 		"\n"
 		"replay options:\n"
@@ -43,6 +46,9 @@ static void usage(FILE *out)
 		"      --stream-window N   bytes kept per direction (default %u, at most %u)\n"
 		"      --max-packets N     payload packets per flow before deciding (default %u)\n"
 		"  -q, --quiet             no summary or progress on stderr\n"
+		"      --require-signed    load a pack only if PACK.sig verifies with a\n"
+		"                          --pubkey KEY (a PEM file, or a directory of them;\n"
+		"                          repeat for more)\n"
 		"\n"
 		"See dpix(1).\n",
 		PIPELINE_DEFAULT_FLOWS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
@@ -110,31 +116,45 @@ static int cmd_replay(int argc, char **argv)
 		{ "stream-window", required_argument, NULL, 'W' },
 		{ "max-packets", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "require-signed", no_argument, NULL, 'S' },
+		{ "pubkey", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct replay_opts o = { .format = REPLAY_EVE, .progress = true, .summary = true };
 	struct ruleset rs = { 0 };
 	struct rules_error err;
+	static struct rules_keyring kr;
 	char *outputs[PLUGIN_OUTPUT_MAX];
 	int noutputs = 0;
 	unsigned long v;
-	int c, rc;
-	bool own_rules = false;
+	int c, rc = 1;
+	size_t npacks = 0, nkeys = 0;
+	bool require_signed = false;
+	/* Packs and keys are loaded after the options: keys first, whatever
+	 * their order on the command line. */
+	const char **packs = calloc((size_t)argc, sizeof(*packs));
+	const char **keys = calloc((size_t)argc, sizeof(*keys));
 
+	if (!packs || !keys) {
+		fprintf(stderr, "dpix: out of memory\n");
+		goto out;
+	}
 	pipeline_config_defaults(&o.cfg);
 	while ((c = getopt_long(argc, argv, "r:f:p:o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			if (rules_load(&rs, optarg, &err) < 0) {
-				fprintf(stderr, "dpix: %s\n", err.msg);
-				goto fail;
-			}
-			own_rules = true;
+			packs[npacks++] = optarg;
+			break;
+		case 'S':
+			require_signed = true;
+			break;
+		case 'K':
+			keys[nkeys++] = optarg;
 			break;
 		case 'p':
 			if (load_plugin(optarg) < 0)
-				goto fail;
+				goto out;
 			break;
 		case 'o':
 			if (noutputs == PLUGIN_OUTPUT_MAX) {
@@ -177,9 +197,8 @@ static int cmd_replay(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			ruleset_free(&rs);
-			plugin_unload_all();
-			return 0;
+			rc = 0;
+			goto out;
 		default:
 			goto usage_fail;
 		}
@@ -188,36 +207,56 @@ static int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "dpix replay: no capture file given\n");
 		goto usage_fail;
 	}
-	if (!own_rules) {
+	if (require_signed != (nkeys > 0)) {
+		fprintf(stderr, "dpix replay: %s\n",
+			require_signed ? "--require-signed needs at least one --pubkey"
+				       : "--pubkey is only used with --require-signed");
+		goto usage_fail;
+	}
+	kr.n = 0;
+	for (size_t i = 0; i < nkeys; i++) {
+		if (rules_keyring_add(&kr, keys[i], &err) < 0) {
+			fprintf(stderr, "dpix: %s\n", err.msg);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < npacks; i++) {
+		if ((require_signed ? rules_load_signed(&rs, packs[i], &kr, &err)
+				    : rules_load(&rs, packs[i], &err)) < 0) {
+			fprintf(stderr, "dpix: %s\n", err.msg);
+			goto out;
+		}
+	}
+	if (npacks == 0) {
 		const char *dir = getenv("DPIX_RULES_DIR");
 
-		if (rules_load_dir(&rs, dir && *dir ? dir : DPIX_RULESDIR, &err) < 0) {
+		dir = dir && *dir ? dir : DPIX_RULESDIR;
+		if ((require_signed ? rules_load_dir_signed(&rs, dir, &kr, &err)
+				    : rules_load_dir(&rs, dir, &err)) < 0) {
 			fprintf(stderr, "dpix: %s (give packs with --rules)\n", err.msg);
-			goto fail;
+			goto out;
 		}
 	}
 	if (ruleset_seal(&rs) < 0) {
 		fprintf(stderr, "dpix: out of memory indexing the rule packs\n");
-		goto fail;
+		goto out;
 	}
 	if (open_outputs(outputs, noutputs) < 0)
-		goto fail;
+		goto out;
 	o.files = argv + optind;
 	o.nfiles = argc - optind;
 	o.rules = &rs;
 	rc = replay_run(&o);
+out:
 	ruleset_free(&rs);
 	plugin_unload_all();
+	free(packs);
+	free(keys);
 	return rc;
-fail:
-	ruleset_free(&rs);
-	plugin_unload_all();
-	return 1;
 usage_fail:
-	ruleset_free(&rs);
-	plugin_unload_all();
 	usage(stderr);
-	return EXIT_USAGE;
+	rc = EXIT_USAGE;
+	goto out;
 }
 
 int main(int argc, char **argv)
@@ -227,6 +266,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	if (argc >= 2 && !strcmp(argv[1], "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "rules"))
+		return cmd_rules(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
 		printf("dpix %s\n", PACKAGE_VERSION);
 		return 0;
