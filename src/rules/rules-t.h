@@ -189,4 +189,15 @@ struct rules_error {
 	char msg[512];
 };
 
+/*
+ * A check on every file a pack is read from (the pack, its includes, its
+ * list files), run on the bytes just read, before they are parsed: what
+ * is parsed is what was checked. 0: go on; -1 with err set: refuse.
+ */
+struct rules_verifier {
+	int (*check)(const char *path, const char *data, size_t len, const void *arg,
+		     struct rules_error *err);
+	const void *arg;
+};
+
 #endif

@@ -14,8 +14,16 @@
  */
 int rules_load(struct ruleset *rs, const char *path, struct rules_error *err);
 
-/* Load every *.rules file of a directory, in name order. */
+/* The same, every file the pack is read from checked by verify (NULL:
+ * none) on the bytes that are then parsed. */
+int rules_load_with(struct ruleset *rs, const char *path, const struct rules_verifier *verify,
+		    struct rules_error *err);
+
+/* Load every *.rules file of a directory, in name order (rules_load_with
+ * for each, verify as there); if any fails, none is added to rs. */
 int rules_load_dir(struct ruleset *rs, const char *dir, struct rules_error *err);
+int rules_load_dir_with(struct ruleset *rs, const char *dir, const struct rules_verifier *verify,
+			struct rules_error *err);
 
 void ruleset_free(struct ruleset *rs);
 

@@ -8,8 +8,6 @@
  * conditions hold; the CONNECT conditions (connect, connect-port, tunnel)
  * only hold on a CONNECT flow.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,55 +135,4 @@ void rules_eval(const struct ruleset *rs, const struct rules_input *in, struct v
 			}
 		}
 	}
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int rules_load_dir(struct ruleset *rs, const char *dir, struct rules_error *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0;
-	int rc = 0;
-
-	if (!d) {
-		snprintf(err->msg, sizeof(err->msg), "%s: cannot open rules directory: %s", dir,
-			 strerror(errno));
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		char **v;
-
-		if (len <= 6 || strcmp(de->d_name + len - 6, ".rules") || de->d_name[0] == '.')
-			continue;
-		v = realloc(names, (n + 1) * sizeof(*v));
-		size_t sz = strlen(dir) + len + 2;
-
-		if (!v || !(v[n] = malloc(sz))) {
-			names = v ? v : names;
-			snprintf(err->msg, sizeof(err->msg), "%s: out of memory", dir);
-			rc = -1;
-			break;
-		}
-		names = v;
-		snprintf(names[n++], sz, "%s/%s", dir, de->d_name);
-	}
-	closedir(d);
-	if (rc == 0 && n == 0) {
-		snprintf(err->msg, sizeof(err->msg), "%s: no *.rules files", dir);
-		rc = -1;
-	}
-	if (names)
-		qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = rules_load(rs, names[i], err);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return rc;
 }

@@ -1,12 +1,11 @@
 /*
- * rules_load_signed.c: loading packs only when their signature verifies,
- * and listing the files of a directory in the order dpix loads them.
+ * rules_load_signed.c: loading the packs of a directory, and loading
+ * packs only when their signatures verify.
  *
- * Each file is verified, then parsed: it is read twice, so the rules
- * directory must be writable by its owner alone (a file swapped between
- * the two reads would be parsed unverified). Files a pack refers to are
- * not covered by its signature; a loader that opens more files calls
- * rules_verify_file for each.
+ * Signed loading hands the parser a verifier: every file a pack is read
+ * from (the pack, each included file, each list file) must have its own
+ * valid FILE.sig, checked on the very bytes that are then parsed, so a
+ * file swapped after the check is never parsed unchecked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -94,23 +93,31 @@ int rules_dir_list(const char *dir, char ***names, size_t *n, struct rules_error
 	return rules_dir_list_suffix(dir, suffixes, names, n, err);
 }
 
+static int check_signed(const char *path, const char *data, size_t len, const void *arg,
+			struct rules_error *err)
+{
+	const struct rules_keyring *kr = arg;
+
+	return rules_verify_bytes(path, data, len, kr->keys, kr->n, err) < 0 ? -1 : 0;
+}
+
 int rules_load_signed(struct ruleset *rs, const char *path, const struct rules_keyring *kr,
 		      struct rules_error *err)
 {
-	if (rules_verify_file(path, kr->keys, kr->n, err) < 0)
-		return -1;
-	return rules_load(rs, path, err);
+	const struct rules_verifier v = { check_signed, kr };
+
+	return rules_load_with(rs, path, &v, err);
 }
 
-int rules_load_dir_signed(struct ruleset *rs, const char *dir, const struct rules_keyring *kr,
-			  struct rules_error *err)
+int rules_load_dir_with(struct ruleset *rs, const char *dir, const struct rules_verifier *verify,
+			struct rules_error *err)
 {
+	struct ruleset tmp = { 0 };
 	char **names;
 	size_t n;
 	int rc = 0;
 
 	if (rules_dir_list(dir, &names, &n, err) < 0) {
-		/* The words rules_load_dir uses. */
 		snprintf(err->msg, sizeof(err->msg), "%s: cannot open rules directory: %s", dir,
 			 strerror(errno));
 		return -1;
@@ -119,11 +126,41 @@ int rules_load_dir_signed(struct ruleset *rs, const char *dir, const struct rule
 		snprintf(err->msg, sizeof(err->msg), "%s: no *.rules files", dir);
 		rc = -1;
 	}
-	/* Every file verified before any is parsed: all or nothing is trusted. */
+	/* All or nothing: the packs go to rs only once every one has loaded. */
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = rules_verify_file(names[i], kr->keys, kr->n, err) < 0 ? -1 : 0;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = rules_load_signed(rs, names[i], kr, err);
+		rc = rules_load_with(&tmp, names[i], verify, err);
 	rules_dir_list_free(names, n);
+	if (rc == 0) {
+		struct rule_pack **v = realloc(rs->packs, (rs->npacks + tmp.npacks) * sizeof(*v));
+
+		if (!v) {
+			snprintf(err->msg, sizeof(err->msg), "%s: out of memory", dir);
+			rc = -1;
+		} else {
+			memcpy(v + rs->npacks, tmp.packs, tmp.npacks * sizeof(*v));
+			rs->packs = v;
+			rs->npacks += tmp.npacks;
+			if (!rs->default_action)
+				rs->default_action = tmp.default_action;
+			rules_index_free(rs->index);
+			rs->index = NULL;
+			free(tmp.packs);
+			return 0;
+		}
+	}
+	ruleset_free(&tmp);
 	return rc;
+}
+
+int rules_load_dir(struct ruleset *rs, const char *dir, struct rules_error *err)
+{
+	return rules_load_dir_with(rs, dir, NULL, err);
+}
+
+int rules_load_dir_signed(struct ruleset *rs, const char *dir, const struct rules_keyring *kr,
+			  struct rules_error *err)
+{
+	const struct rules_verifier v = { check_signed, kr };
+
+	return rules_load_dir_with(rs, dir, &v, err);
 }

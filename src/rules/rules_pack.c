@@ -46,7 +46,8 @@ struct parser {
 	struct token tok; /* current token */
 	struct rules_error *err;
 	struct rule_pack *pack;
-	char *text; /* the file's bytes */
+	char *text;			     /* the file's bytes */
+	const struct rules_verifier *verify; /* NULL: files are taken as read */
 };
 
 static int fail(struct parser *ps, const struct token *t, const char *fmt, ...)
@@ -420,7 +421,8 @@ static int add_file(struct parser *ps, const char *path)
 	return 0;
 }
 
-static char *read_file(const char *path, size_t *len, struct rules_error *err);
+static char *read_checked(const struct parser *ps, const char *path, size_t *len,
+			  struct rules_error *err);
 
 /*
  * A list file: one entry per line, '#' starts a comment, blanks around an
@@ -429,14 +431,14 @@ static char *read_file(const char *path, size_t *len, struct rules_error *err);
  */
 static int read_list(struct parser *ps, struct rule_set *s, const struct token *at)
 {
-	struct parser lp = { .line = 1, .err = ps->err, .pack = ps->pack };
+	struct parser lp = { .line = 1, .err = ps->err, .pack = ps->pack, .verify = ps->verify };
 	char *path = relative_path(ps, at), *text;
 	size_t len;
 	int rc = -1;
 
 	if (!path)
 		return fail(ps, at, "out of memory");
-	text = read_file(path, &len, ps->err);
+	text = read_checked(ps, path, &len, ps->err);
 	if (!text) {
 		char why[sizeof(ps->err->msg)];
 
@@ -917,7 +919,7 @@ static int parse_file(struct parser *ps, bool included, unsigned depth);
 /* include "PATH": the file's sets and rules become part of this pack here. */
 static int parse_include(struct parser *ps, unsigned depth)
 {
-	struct parser in = { .line = 1, .err = ps->err, .pack = ps->pack };
+	struct parser in = { .line = 1, .err = ps->err, .pack = ps->pack, .verify = ps->verify };
 	struct token at;
 	char b[80];
 	char *path;
@@ -943,7 +945,7 @@ static int parse_include(struct parser *ps, unsigned depth)
 			free(path);
 			return -1;
 		}
-	in.text = read_file(path, &len, ps->err);
+	in.text = read_checked(ps, path, &len, ps->err);
 	if (!in.text) {
 		char why[sizeof(ps->err->msg)];
 
@@ -1130,14 +1132,33 @@ fail:
 	return NULL;
 }
 
+/* A file of the pack, read once and checked by the verifier, if any. */
+static char *read_checked(const struct parser *ps, const char *path, size_t *len,
+			  struct rules_error *err)
+{
+	char *text = read_file(path, len, err);
+
+	if (text && ps->verify && ps->verify->check(path, text, *len, ps->verify->arg, err) < 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 int rules_load(struct ruleset *rs, const char *path, struct rules_error *err)
 {
-	struct parser ps = { .path = path, .line = 1, .err = err };
+	return rules_load_with(rs, path, NULL, err);
+}
+
+int rules_load_with(struct ruleset *rs, const char *path, const struct rules_verifier *verify,
+		    struct rules_error *err)
+{
+	struct parser ps = { .path = path, .line = 1, .err = err, .verify = verify };
 	struct rule_pack **v;
 	size_t len;
 	int rc = -1;
 
-	ps.text = read_file(path, &len, err);
+	ps.text = read_checked(&ps, path, &len, err);
 	if (!ps.text)
 		return -1;
 	if (memchr(ps.text, '\0', len)) {

@@ -491,15 +491,23 @@ static int ed25519_verify(EVP_PKEY *pk, const uint8_t sig[RULES_SIG_LEN], const 
 int rules_verify_file(const char *path, const struct rules_pubkey *keys, size_t nkeys,
 		      struct rules_error *err)
 {
-	char *sigpath = NULL, *sigtext = NULL, *data = NULL;
+	size_t len;
+	char *data = slurp(path, RULES_SIGNED_MAX, "larger than 64 MiB", &len, NULL, err);
+	int rc = data ? rules_verify_bytes(path, data, len, keys, nkeys, err) : -1;
+
+	free(data);
+	return rc;
+}
+
+int rules_verify_bytes(const char *path, const char *data, size_t len,
+		       const struct rules_pubkey *keys, size_t nkeys, struct rules_error *err)
+{
+	char *sigpath = NULL, *sigtext = NULL;
 	struct rules_sig sig;
 	EVP_PKEY *pk = NULL;
-	size_t len, siglen, k;
+	size_t siglen, k;
 	int rc = -1, good;
 
-	data = slurp(path, RULES_SIGNED_MAX, "larger than 64 MiB", &len, NULL, err);
-	if (!data)
-		goto out;
 	sigpath = sig_path_of(path);
 	if (!sigpath) {
 		failf(err, "%s: out of memory", path);
@@ -540,7 +548,6 @@ out:
 	EVP_PKEY_free(pk);
 	free(sigtext);
 	free(sigpath);
-	free(data);
 	return rc;
 }
 

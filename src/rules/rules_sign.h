@@ -60,6 +60,10 @@ int rules_keyring_add(struct rules_keyring *kr, const char *path, struct rules_e
 int rules_verify_file(const char *path, const struct rules_pubkey *keys, size_t nkeys,
 		      struct rules_error *err);
 
+/* The same for bytes already read from path (the signature is path.sig). */
+int rules_verify_bytes(const char *path, const char *data, size_t len,
+		       const struct rules_pubkey *keys, size_t nkeys, struct rules_error *err);
+
 /*
  * Sign path with the private key in private_pem (PKCS#8 "BEGIN PRIVATE KEY",
  * unencrypted, as `openssl genpkey -algorithm ed25519` writes it; refused

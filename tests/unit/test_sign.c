@@ -458,6 +458,48 @@ static void test_key_directory(void **state)
 	free(keys);
 }
 
+/* Every file a pack is read from needs its own signature: an include, a
+ * list file. */
+static void test_included_files_signed(void **state)
+{
+	struct fx *f = *state;
+	char id[RULES_KEYID_LEN + 1], want[1024];
+	struct ruleset rs = { 0 };
+	char *key, *top, *inc, *list;
+
+	keygen(f, "a", id);
+	trust(f, "a.pub");
+	key = pathdup(f, "a.key");
+	top = pathdup(f, "top.rules");
+	inc = pathdup(f, "inc.rules");
+	list = pathdup(f, "names.txt");
+	write_file(top, "pack top\ninclude \"inc.rules\"\n", 29);
+	write_file(inc, "domains d from \"names.txt\"\nrule r bypass sni in d\n", 50);
+	write_file(list, "a.example.com\n", 14);
+	assert_int_equal(rules_sign_file(top, key, id, &f->err), 0);
+	assert_int_equal(rules_sign_file(inc, key, id, &f->err), 0);
+	/* The list is not signed: the pack is refused, naming it. */
+	assert_int_equal(rules_load_signed(&rs, top, &f->kr, &f->err), -1);
+	snprintf(want, sizeof(want), "%s: not signed: no signature file %s.sig", list, list);
+	assert_non_null(strstr(f->err.msg, want));
+	assert_int_equal(rs.npacks, 0);
+	assert_int_equal(rules_sign_file(list, key, id, &f->err), 0);
+	if (rules_load_signed(&rs, top, &f->kr, &f->err) != 0)
+		fail_msg("%s", f->err.msg);
+	assert_int_equal(rs.npacks, 1);
+	ruleset_free(&rs);
+	/* The included file changed after signing: refused. */
+	write_file(inc, "domains d from \"names.txt\"\nrule r drop   sni in d\n", 50);
+	assert_int_equal(rules_load_signed(&rs, top, &f->kr, &f->err), -1);
+	assert_non_null(strstr(f->err.msg, "bad signature"));
+	assert_non_null(strstr(f->err.msg, "inc.rules"));
+	assert_int_equal(rs.npacks, 0);
+	free(key);
+	free(top);
+	free(inc);
+	free(list);
+}
+
 static void test_load_dir_signed(void **state)
 {
 	struct fx *f = *state;
@@ -503,6 +545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_private_key_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_dir_signed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_included_files_signed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
