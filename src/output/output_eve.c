@@ -184,6 +184,8 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 		put_key_str(&b, "pack", v->rule->pack->name);
 		if (v->rule->service)
 			put_key_str(&b, "service", v->rule->service);
+		if (v->rule->timeout)
+			put(&b, ",\"timeout\":%u", v->rule->timeout);
 	}
 	put(&b, ",\"reason\":\"%s\"}}", verdict_reason_name(v->reason));
 	return b.len;

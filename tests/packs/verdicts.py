@@ -172,10 +172,17 @@ def main(argv):
         print("FAIL: dpix exited %d: %s" % (run.returncode, run.stderr.strip()))
         return 1
     got = {}
+    timeouts = {}
     for line in run.stdout.splitlines():
         j = json.loads(line)
         got[j["src_port"] - 40000] = j["verdict"].get("rule", "-")
+        timeouts[j["verdict"].get("rule", "-")] = j["verdict"].get("timeout")
     bad = 0
+    # The conntrack timeouts the documents ask for travel in the verdict.
+    for rule, want in (("push-fcm", 1800), ("rainbow-turn-udp", 600)):
+        if timeouts.get(rule) != want:
+            print("FAIL: %s: verdict.timeout %s (expected %d)" % (rule, timeouts.get(rule), want))
+            bad = 1
     for n, (what, expect) in enumerate(cases):
         rule = got.get(n, "(no flow)")
         ok = rule == expect
