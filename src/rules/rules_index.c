@@ -18,6 +18,7 @@
 
 #include "dissect/dissect.h"
 #include "rules/rules.h"
+#include "util/vec.h"
 
 enum { KEY_SNI, KEY_CONNECT, KEY_NAME, KEY_HTTP_HOST, KEY_NAMES };
 
@@ -71,16 +72,11 @@ static int file_names(struct rules_index *ix, int key, const struct rule_set *s,
 static int file_prefix(struct rules_index *ix, const struct addr_cidr *c, uint32_t g)
 {
 	struct prefix_table *t = &ix->prefixes[c->plen];
+	void *room = vec_room(t->e, &t->cap, t->n, sizeof(*t->e));
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct prefix_entry *v = realloc(t->e, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		t->e = v;
-		t->cap = cap;
-	}
+	if (!room)
+		return -1;
+	t->e = room;
 	if (t->n == 0)
 		ix->plens[ix->nplens++] = c->plen;
 	memcpy(t->e[t->n].addr, c->addr, 16);

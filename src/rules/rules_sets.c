@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "rules/rules.h"
+#include "util/vec.h"
 
 /* --- addresses ------------------------------------------------------------ */
 
@@ -88,15 +89,11 @@ int addr_parse(const char *text, uint8_t addr[16], uint8_t *plen, uint8_t *famil
 
 int addr_set_add(struct addr_set *s, const uint8_t addr[16], uint8_t plen)
 {
-	if (s->ncidrs == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct addr_cidr *v = realloc(s->cidrs, cap * sizeof(*v));
+	void *room = vec_room(s->cidrs, &s->cap, s->ncidrs, sizeof(*s->cidrs));
 
-		if (!v)
-			return -1;
-		s->cidrs = v;
-		s->cap = cap;
-	}
+	if (!room)
+		return -1;
+	s->cidrs = room;
 	memcpy(s->cidrs[s->ncidrs].addr, addr, 16);
 	s->cidrs[s->ncidrs++].plen = plen;
 	return 0;
@@ -220,15 +217,11 @@ int port_parse(const char *text, uint16_t *lo, uint16_t *hi, const char **why)
 
 int port_set_add(struct port_set *s, uint16_t lo, uint16_t hi)
 {
-	if (s->nwritten == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct port_range *v = realloc(s->written, cap * sizeof(*v));
+	void *room = vec_room(s->written, &s->cap, s->nwritten, sizeof(*s->written));
 
-		if (!v)
-			return -1;
-		s->written = v;
-		s->cap = cap;
-	}
+	if (!room)
+		return -1;
+	s->written = room;
 	s->written[s->nwritten].lo = lo;
 	s->written[s->nwritten++].hi = hi;
 	return 0;
