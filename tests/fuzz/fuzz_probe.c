@@ -4,6 +4,8 @@
  *   FUZZ_DISSECTOR    the descriptor, e.g. dissect_tls
  *   FUZZ_HOST         the facts field it fills, e.g. sni (with sni_len)
  *   FUZZ_SERVER_PORT  the port the client talks to
+ *   FUZZ_HOST_NONE    (optional) the dissector fills no host field on TCP
+ *                     (STUN): FUZZ_HOST is then checked to stay unset
  *
  * The input is the client's byte stream. The probe sees it the way the
  * pipeline shows it: as a growing prefix, here cut every `step` bytes
@@ -19,6 +21,13 @@
  *     string of exactly that length (facts are poisoned before each call,
  *     so only what the probe wrote can pass);
  *   - once a prefix is not mine, every longer prefix is not mine.
+ *
+ * With FUZZ_HOST_NONE the poison would make the host check fail although
+ * the dissector is right: a probe leaves the facts it does not own as
+ * dissect_run() handed them over (a copy of the flow's facts, zeroed when
+ * the flow began). So FUZZ_HOST starts out unset, as on a new flow, and on
+ * a match it must still be unset: nothing may write a field it does not
+ * own.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -75,11 +84,12 @@ static enum dpix_answer probe_prefix(const uint8_t *data, size_t len, size_t siz
 	in.len[0] = len;
 	in.closed[0] = len == size;
 	memset(&facts, 0xa5, sizeof(facts));
-#ifdef FUZZ_PLUGIN
-	/* A plugin writes its host only through set_host, which adds and never
-	 * clears: the length starts at 0, as in the pipeline; the bytes stay
-	 * poisoned. */
+#if defined(FUZZ_PLUGIN) || defined(FUZZ_HOST_NONE)
+	/* The host field starts empty, as on a new flow (the pipeline's facts
+	 * start zeroed): a plugin writes it only through set_host, which adds
+	 * and never clears; STUN over TCP never writes it. */
 	facts.HOST_LEN = 0;
+	facts.FUZZ_HOST[0] = '\0';
 #endif
 	a = FUZZ_DISSECTOR.probe(&in, &facts);
 	free(copy);
@@ -93,6 +103,10 @@ static enum dpix_answer probe_prefix(const uint8_t *data, size_t len, size_t siz
 			fail("host name length > HOST_MAX", len, size);
 		if (n && (facts.FUZZ_HOST[n] != '\0' || strlen(facts.FUZZ_HOST) != n))
 			fail("host name is not a string of its recorded length", len, size);
+#ifdef FUZZ_HOST_NONE
+		if (n || facts.FUZZ_HOST[0] != '\0')
+			fail("a host field it does not fill was written", len, size);
+#endif
 	}
 	return a;
 }
