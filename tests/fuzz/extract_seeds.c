@@ -8,11 +8,23 @@
  *                    link_type), the first MAX_FRAMES frames of each capture
  *   OUTDIR/connect/  the first client bytes of each TCP flow (at most
  *   OUTDIR/tls/      MAX_STREAM), in sequence from the first payload segment
- *                    on, stopping at a gap: "CONNECT " flows go to connect/,
- *                    16 03 flows to tls/, any other flow to both; at most
- *                    MAX_STREAM_SEEDS files in each, of which at most
- *                    MAX_OTHER_SEEDS other flows (so that the first
- *                    captures' HTTP cannot crowd out later CONNECTs)
+ *   OUTDIR/http/     on, stopping at a gap. Each directory takes the flows
+ *   OUTDIR/stun/     of its kind: connect/ "CONNECT ", tls/ 16 03, http/ a
+ *                    method dissect_http knows ("GET " ...), stun/ a first
+ *                    byte whose top bits are 00 (TLS's 0x16 too: a near
+ *                    miss worth having). At most MAX_STREAM_SEEDS files in
+ *                    each, of which at most MAX_OTHER_SEEDS flows of another
+ *                    kind (so that the first captures' HTTP cannot crowd
+ *                    out later CONNECTs). connect/ and tls/ take as other
+ *                    only flows of neither of their kinds, as before.
+ *   OUTDIR/datagram/ each UDP flow's first MAX_DATAGRAMS datagrams with
+ *                    payload, both directions in capture order, as
+ *                    fuzz_datagram.c reads them: dir[1] len[2] bytes[len],
+ *                    dir 0 from the flow's first sender; the first byte
+ *                    also names the flow's ports when fuzz_datagram's
+ *                    table has them. A seed stops at MAX_DATAGRAM_SEED
+ *                    bytes (its last datagram cut short); at most
+ *                    MAX_STREAM_SEEDS files
  *   OUTDIR/replay/   the captures smaller than MAX_REPLAY bytes
  *   OUTDIR/rules/    the *.rules files after --rules
  * Identical seeds are written once. A capture that cannot be read, or has a
@@ -38,12 +50,20 @@
 #define MAX_STREAM_SEEDS 50
 #define MAX_OTHER_SEEDS 25 /* of those, flows of neither kind */
 #define MAX_FLOWS 4096
+#define MAX_DATAGRAMS 16 /* as fuzz_datagram.c's budget */
+#define MAX_DATAGRAM_SEED 32768
 #define MAX_REPLAY (256 * 1024)
 #define MAX_RULES_FILE (1 << 20)
 
-enum { D_DECODE, D_CONNECT, D_TLS, D_REPLAY, D_RULES, D_COUNT };
+enum { D_DECODE, D_CONNECT, D_TLS, D_HTTP, D_STUN, D_DATAGRAM, D_REPLAY, D_RULES, D_COUNT };
 
-static const char *const dir_names[D_COUNT] = { "decode", "connect", "tls", "replay", "rules" };
+static const char *const dir_names[D_COUNT] = {
+	"decode", "connect", "tls", "http", "stun", "datagram", "replay", "rules",
+};
+
+/* fuzz_datagram.c's ports[], so a seed can name its flow's ports. */
+static const uint16_t datagram_ports[8] = { 3478, 3479, 5349, 19302, 443, 53, 50000, 61000 };
+#define DATAGRAM_NO_PORT 6 /* 50000: a port without a STUN hint */
 
 /* One output directory: its path, the next name to try, what it holds. */
 struct seed_dir {
@@ -53,15 +73,19 @@ struct seed_dir {
 	size_t nhashes;
 };
 
-/* Client side of one TCP flow, as far as it is contiguous. */
+/* Client side of one TCP flow, as far as it is contiguous; or the first
+ * datagrams of a UDP flow, both ways (dgrams, MAX_DATAGRAM_SEED bytes). */
 struct seed_flow {
-	uint8_t family;
+	uint8_t family, proto;
 	uint8_t addr[2][16]; /* [0] is the client */
 	uint16_t port[2];
 	bool started, stopped;
 	uint32_t next_seq;
 	size_t len;
 	uint8_t data[MAX_STREAM];
+	uint8_t *dgrams;
+	size_t dgrams_len;
+	unsigned ndgrams;
 };
 
 static struct seed_dir dirs[D_COUNT];
@@ -164,7 +188,7 @@ static struct seed_flow *flow_of(struct seed_flow **flows, size_t *n, const stru
 
 	for (size_t i = 0; i < *n; i++) {
 		f = flows[i];
-		if (f->family != pkt->family)
+		if (f->family != pkt->family || f->proto != pkt->proto)
 			continue;
 		for (int c = 0; c < 2; c++)
 			if (f->port[c] == pkt->sport && f->port[!c] == pkt->dport &&
@@ -177,6 +201,7 @@ static struct seed_flow *flow_of(struct seed_flow **flows, size_t *n, const stru
 	/* A SYN-ACK first: its receiver is the client. */
 	swap = (pkt->tcp_flags & (TH_SYN_ | TH_ACK_)) == (TH_SYN_ | TH_ACK_);
 	f->family = pkt->family;
+	f->proto = pkt->proto;
 	memcpy(f->addr[swap], pkt->src, alen);
 	memcpy(f->addr[!swap], pkt->dst, alen);
 	f->port[swap] = pkt->sport;
@@ -207,6 +232,39 @@ static void add_payload(struct seed_flow *f, const struct packet *pkt)
 	f->started = true;
 }
 
+static uint8_t datagram_port(uint16_t port)
+{
+	for (uint8_t i = 0; i < 8; i++)
+		if (datagram_ports[i] == port)
+			return i;
+	return DATAGRAM_NO_PORT;
+}
+
+/* One UDP datagram onto its flow's seed, while the seed has room. */
+static void add_datagram(struct seed_flow *f, const struct packet *pkt)
+{
+	size_t alen = pkt->family == 4 ? 4 : 16, take;
+	uint8_t dir;
+
+	if (pkt->payload_len == 0 || f->ndgrams == MAX_DATAGRAMS ||
+	    f->dgrams_len + 3 >= MAX_DATAGRAM_SEED)
+		return;
+	if (!f->dgrams && !(f->dgrams = malloc(MAX_DATAGRAM_SEED)))
+		return;
+	dir = pkt->sport != f->port[0] || memcmp(pkt->src, f->addr[0], alen) != 0;
+	if (f->ndgrams == 0) /* the flow's ports, as fuzz_datagram.c reads them */
+		dir |= (uint8_t)(datagram_port(f->port[1]) << 2 | datagram_port(f->port[0]) << 5);
+	f->dgrams[f->dgrams_len++] = dir;
+	f->dgrams[f->dgrams_len++] = (uint8_t)(pkt->payload_len >> 8);
+	f->dgrams[f->dgrams_len++] = (uint8_t)pkt->payload_len;
+	take = pkt->payload_len < MAX_DATAGRAM_SEED - f->dgrams_len
+		   ? pkt->payload_len
+		   : MAX_DATAGRAM_SEED - f->dgrams_len;
+	memcpy(f->dgrams + f->dgrams_len, pkt->payload, take);
+	f->dgrams_len += take;
+	f->ndgrams++;
+}
+
 static unsigned other_seeds[D_COUNT];
 
 static void stream_seed(int d, const struct seed_flow *f, bool other)
@@ -220,21 +278,42 @@ static void stream_seed(int d, const struct seed_flow *f, bool other)
 		other_seeds[d]++;
 }
 
+/* The start of a request dissect_http knows (CONNECT is connect/'s). */
+static bool is_http(const uint8_t *p, size_t n)
+{
+	static const char *const methods[] = {
+		"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "TRACE ",
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (n >= strlen(methods[i]) && !memcmp(p, methods[i], strlen(methods[i])))
+			return true;
+	return false;
+}
+
 static void flow_seeds(struct seed_flow **flows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct seed_flow *f = flows[i];
+		bool is_connect, is_tls;
 
+		if (f->proto == IPPROTO_UDP_) {
+			if (f->dgrams_len && dirs[D_DATAGRAM].count < MAX_STREAM_SEEDS)
+				write_seed(&dirs[D_DATAGRAM], f->dgrams, f->dgrams_len);
+			continue;
+		}
 		if (f->len == 0)
 			continue;
-		if (f->len >= 8 && !memcmp(f->data, "CONNECT ", 8)) {
-			stream_seed(D_CONNECT, f, false);
-		} else if (f->len >= 2 && f->data[0] == 0x16 && f->data[1] == 0x03) {
-			stream_seed(D_TLS, f, false);
+		is_connect = f->len >= 8 && !memcmp(f->data, "CONNECT ", 8);
+		is_tls = f->len >= 2 && f->data[0] == 0x16 && f->data[1] == 0x03;
+		if (is_connect || is_tls) {
+			stream_seed(is_connect ? D_CONNECT : D_TLS, f, false);
 		} else {
 			stream_seed(D_CONNECT, f, true);
 			stream_seed(D_TLS, f, true);
 		}
+		stream_seed(D_HTTP, f, !is_http(f->data, f->len));
+		stream_seed(D_STUN, f, (f->data[0] & 0xc0) != 0);
 	}
 }
 
@@ -279,18 +358,24 @@ static void extract_pcap(const char *path)
 			memcpy(frame + 1, data, caplen);
 			write_seed(&dirs[D_DECODE], frame, caplen + 1);
 		}
-		if (decode_frame(lt, data, caplen, &pkt) != DEC_OK || pkt.proto != IPPROTO_TCP_)
+		if (decode_frame(lt, data, caplen, &pkt) != DEC_OK)
 			continue;
-		if ((f = flow_of(flows, &nflows, &pkt)))
+		if (!(f = flow_of(flows, &nflows, &pkt)))
+			continue;
+		if (pkt.proto == IPPROTO_TCP_)
 			add_payload(f, &pkt);
+		else
+			add_datagram(f, &pkt);
 	}
 	if (rc == PCAP_ERROR)
 		fprintf(stderr, "extract_seeds: %s: %s (seeds from the frames before it kept)\n",
 			path, pcap_geterr(pc));
 	pcap_close(pc);
 	flow_seeds(flows, nflows);
-	for (size_t i = 0; i < nflows; i++)
+	for (size_t i = 0; i < nflows; i++) {
+		free(flows[i]->dgrams);
 		free(flows[i]);
+	}
 	free(flows);
 	if (stat(path, &st) == 0 && st.st_size < MAX_REPLAY)
 		copy_file(&dirs[D_REPLAY], path, MAX_REPLAY);
@@ -333,8 +418,10 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr,
-		"extract_seeds: %s: %u decode, %u connect, %u tls, %u replay, %u rules seeds\n",
+		"extract_seeds: %s: %u decode, %u connect, %u tls, %u http, %u stun, %u datagram, "
+		"%u replay, %u rules seeds\n",
 		argv[1], dirs[D_DECODE].count, dirs[D_CONNECT].count, dirs[D_TLS].count,
+		dirs[D_HTTP].count, dirs[D_STUN].count, dirs[D_DATAGRAM].count,
 		dirs[D_REPLAY].count, dirs[D_RULES].count);
 	for (int d = 0; d < D_COUNT; d++)
 		free(dirs[d].hashes);
