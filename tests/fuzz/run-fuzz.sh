@@ -3,7 +3,7 @@
 #
 # Runs each libFuzzer harness for SECONDS seconds on seeds cut from
 # SRCDIR/pcaps/*.pcap and SRCDIR/rules/*.rules. Builds nothing: expects
-# BUILDDIR/tests/fuzz/fuzz_{decode,connect,tls,sip,rules,replay} and
+# BUILDDIR/tests/fuzz/fuzz_NAME for each NAME in $harnesses below, and
 # BUILDDIR/tests/fuzz/extract_seeds (./configure CC=clang --enable-fuzz).
 #
 # Prints one line per harness with its executions. Exits 1 if any harness
@@ -25,7 +25,7 @@ case $seconds in
 	;;
 esac
 
-harnesses="decode connect tls sip rules replay"
+harnesses="decode connect tls sip http stun datagram rules replay"
 bindir=$builddir/tests/fuzz
 for prog in $harnesses; do
 	if [ ! -x "$bindir/fuzz_$prog" ]; then
@@ -87,7 +87,7 @@ for h in $harnesses; do
 		failed=1
 		keep=1
 		echo "fuzz_$h: FAILED (exit $rc) after ${execs:-?} executions; log: $log"
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz_[a-z]+: )' "$log" | head -n 5 | sed 's/^/  /' || true
+		grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz[_ ][a-z_]+: )' "$log" | head -n 5 | sed 's/^/  /' || true
 		while IFS= read -r a; do
 			[ -n "$a" ] && echo "  artifact: $a (reproduce: $bindir/fuzz_$h $a)"
 		done <<<"$found"
