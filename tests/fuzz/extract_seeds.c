@@ -15,8 +15,8 @@
  *                    miss worth having). At most MAX_STREAM_SEEDS files in
  *                    each, of which at most MAX_OTHER_SEEDS flows of another
  *                    kind (so that the first captures' HTTP cannot crowd
- *                    out later CONNECTs). connect/ and tls/ take as other
- *                    only flows of neither of their kinds, as before.
+ *                    out later CONNECTs); connect/ and tls/ take as other
+ *                    only the flows that are neither CONNECT nor TLS.
  *   OUTDIR/datagram/ each UDP flow's first MAX_DATAGRAMS datagrams with
  *                    payload, both directions in capture order, as
  *                    fuzz_datagram.c reads them: dir[1] len[2] bytes[len],
