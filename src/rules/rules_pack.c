@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dissect/dissect.h"
 #include "rules/rules.h"
@@ -891,10 +892,11 @@ static int parse_rule(struct parser *ps)
 					  r->id, pk->rules[k].file, pk->rules[k].line);
 	if (parse_action(ps, &r->action) < 0)
 		return -1;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		if (next(ps) < 0)
 			return -1;
-		if (ps->tok.type == T_LBRACE && !block && !r->conds) {
+		/* A block opens right after the action, or not at all. */
+		if (ps->tok.type == T_LBRACE && first) {
 			block = true;
 			if (expect_eol(ps) < 0)
 				return -1;
@@ -915,6 +917,16 @@ static int parse_rule(struct parser *ps)
 }
 
 static int parse_file(struct parser *ps, bool included, unsigned depth);
+
+/* The same file, however its path is written (a.rules, ./a.rules, a link). */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return !strcmp(a, b);
+}
 
 /* include "PATH": the file's sets and rules become part of this pack here. */
 static int parse_include(struct parser *ps, unsigned depth)
@@ -937,7 +949,7 @@ static int parse_include(struct parser *ps, unsigned depth)
 	if (!(path = relative_path(ps, &at)))
 		return fail(ps, &at, "out of memory");
 	for (size_t i = 0; i < ps->pack->nfiles; i++)
-		if (!strcmp(ps->pack->files[i], path)) {
+		if (same_file(ps->pack->files[i], path)) {
 			fail(ps, &at,
 			     "'%s' is already part of this pack (an include cycle, or "
 			     "included twice)",

@@ -1468,6 +1468,11 @@ static void test_v2_errors(void **state)
 			  ":4:1: found end of file, expected '}' to close rule 'r'");
 	assert_load_error(t, "pack p\nrule r bypass { dport 443 }\n",
 			  ":2:17: found 'dport', expected the end of the line");
+	/* A block opens right after the action, not after options. */
+	assert_load_error(t, "pack p\nrule r bypass service x {\n\tdport 443\n}\n",
+			  ":2:25: found '{', expected a condition (sni, connect, name, http-host, "
+			  "dst, src, dport, connect-port, transport, app, tunnel, websocket, "
+			  "fronting, push, ja4) or service, msg, ref, timeout");
 	assert_load_error(t, "pack p\ndefault allow\n",
 			  ":2:9: found 'allow', expected an action: bypass, inspect or drop");
 	assert_load_error(t, "pack p\ndefault drop\ndefault bypass\n",
@@ -1510,11 +1515,11 @@ static void test_v2_errors(void **state)
 		 "one",
 		 t->dir);
 	assert_string_equal(err.msg, want);
-	tmp_pack(t, "loop.rules", "include \"loop.rules\"\n");
+	tmp_pack(t, "loop.rules", "include \"./loop.rules\"\n");
 	tmp_pack(t, "bad.rules", "pack p\ninclude \"loop.rules\"\n");
 	assert_int_equal(rules_load(&rs, t->path, &err), -1);
 	snprintf(want, sizeof(want),
-		 "%s/loop.rules:1:9: '%s/loop.rules' is already part of this pack (an include "
+		 "%s/loop.rules:1:9: '%s/./loop.rules' is already part of this pack (an include "
 		 "cycle, or included twice)",
 		 t->dir, t->dir);
 	assert_string_equal(err.msg, want);
