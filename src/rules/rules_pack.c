@@ -25,6 +25,7 @@
 
 #include "dissect/dissect.h"
 #include "rules/rules.h"
+#include "util/vec.h"
 
 #define PACK_MAX_BYTES (64u << 20)
 
@@ -49,7 +50,85 @@ struct parser {
 	struct rule_pack *pack;
 	char *text;			     /* the file's bytes */
 	const struct rules_verifier *verify; /* NULL: files are taken as read */
+	struct pack_names *names;	     /* the pack's, shared with includes */
 };
+
+/*
+ * Names to their place, so that a pack of 100,000 rules loads in time
+ * proportional to its size: set names to their index in pack->sets, rule
+ * ids to theirs in pack->rules. Keys point into those objects.
+ */
+struct name_slot {
+	const char *key;
+	size_t len;
+	uint32_t val;
+};
+
+struct name_map {
+	struct name_slot *slots;
+	uint32_t nslots, used; /* nslots a power of two, at most half used */
+};
+
+struct pack_names {
+	struct name_map sets, rules;
+	size_t sets_cap, rules_cap; /* room in pack->sets and pack->rules */
+};
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static struct name_slot *name_find(const struct name_map *m, const char *key, size_t len)
+{
+	uint32_t mask = m->nslots - 1;
+
+	if (!m->nslots)
+		return NULL;
+	for (uint32_t i = (uint32_t)name_hash(key, len) & mask;; i = (i + 1) & mask) {
+		struct name_slot *s = &m->slots[i];
+
+		if (!s->key || (s->len == len && !memcmp(s->key, key, len)))
+			return s;
+	}
+}
+
+/* Add key (not there yet): 0, or -1 out of memory. */
+static int name_add(struct name_map *m, const char *key, uint32_t val)
+{
+	struct name_slot *s;
+
+	if ((m->used + 1) * 2 > m->nslots) {
+		uint32_t n = m->nslots ? m->nslots * 2 : 64;
+		struct name_map big = { calloc(n, sizeof(*big.slots)), n, m->used };
+
+		if (!big.slots)
+			return -1;
+		for (uint32_t i = 0; i < m->nslots; i++)
+			if (m->slots[i].key)
+				*name_find(&big, m->slots[i].key, m->slots[i].len) = m->slots[i];
+		free(m->slots);
+		*m = big;
+	}
+	s = name_find(m, key, strlen(key));
+	s->key = key;
+	s->len = strlen(key);
+	s->val = val;
+	m->used++;
+	return 0;
+}
+
+/* The value of key, or -1. */
+static int64_t name_get(const struct name_map *m, const char *key, size_t len)
+{
+	const struct name_slot *s = name_find(m, key, len);
+
+	return s && s->key ? (int64_t)s->val : -1;
+}
 
 static int fail(struct parser *ps, const struct token *t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -232,15 +311,11 @@ static const char *const kind_words[SET_KIND_COUNT] = { "domains", "patterns", "
 static const char *const kind_nouns[SET_KIND_COUNT] = { "domain names", "patterns", "addresses",
 							"ports" };
 
-static struct rule_set *find_set(const struct rule_pack *pk, const char *name, size_t n)
+static struct rule_set *find_set(const struct parser *ps, const char *name, size_t n)
 {
-	for (size_t i = 0; i < pk->nsets; i++) {
-		const char *sn = pk->sets[i]->name;
+	int64_t i = name_get(&ps->names->sets, name, n);
 
-		if (sn && strlen(sn) == n && !memcmp(sn, name, n))
-			return pk->sets[i];
-	}
-	return NULL;
+	return i < 0 ? NULL : ps->pack->sets[i];
 }
 
 static void set_free(struct rule_set *s)
@@ -293,8 +368,10 @@ static struct rule_set *set_new(struct parser *ps, enum set_kind kind, char *nam
 		s->u.port = port_set_new();
 		break;
 	}
-	v = s->u.dom ? realloc(pk->sets, (pk->nsets + 1) * sizeof(*v)) : NULL;
-	if (!v) {
+	v = s->u.dom ? vec_room(pk->sets, &ps->names->sets_cap, pk->nsets, sizeof(*v)) : NULL;
+	if (!v || (name && name_add(&ps->names->sets, name, (uint32_t)pk->nsets) < 0)) {
+		if (v)
+			pk->sets = v;
 		set_free(s);
 		return NULL;
 	}
@@ -432,7 +509,11 @@ static char *read_checked(const struct parser *ps, const char *path, size_t *len
  */
 static int read_list(struct parser *ps, struct rule_set *s, const struct token *at)
 {
-	struct parser lp = { .line = 1, .err = ps->err, .pack = ps->pack, .verify = ps->verify };
+	struct parser lp = { .line = 1,
+			     .err = ps->err,
+			     .pack = ps->pack,
+			     .verify = ps->verify,
+			     .names = ps->names };
 	char *path = relative_path(ps, at), *text;
 	size_t len;
 	int rc = -1;
@@ -506,7 +587,7 @@ static int parse_set(struct parser *ps, enum set_kind kind)
 	if (expect_ident(ps, "a set name", &name) < 0)
 		return -1;
 	at = ps->tok;
-	if (find_set(ps->pack, name, strlen(name))) {
+	if (find_set(ps, name, strlen(name))) {
 		free(name);
 		return fail(ps, &at, "set '%.*s' is already defined in this pack", (int)at.len,
 			    at.text);
@@ -749,7 +830,7 @@ static int cond_set(struct parser *ps, const struct cond_kw *k, struct rule *r)
 			    show(&ps->tok, b, sizeof(b)), k->word);
 	if (next(ps) < 0)
 		return -1;
-	if (ps->tok.type != T_WORD || !(s = find_set(ps->pack, ps->tok.text, ps->tok.len)))
+	if (ps->tok.type != T_WORD || !(s = find_set(ps, ps->tok.text, ps->tok.len)))
 		return fail(ps, &ps->tok, "found %s, expected the name of a set defined above",
 			    show(&ps->tok, b, sizeof(b)));
 	if (!(k->kinds & (1u << s->kind))) {
@@ -869,8 +950,9 @@ static int parse_rule(struct parser *ps)
 	struct rule_pack *pk = ps->pack;
 	struct rule *r, *v;
 	bool block = false;
+	int64_t k;
 
-	v = realloc(pk->rules, (pk->nrules + 1) * sizeof(*v));
+	v = vec_room(pk->rules, &ps->names->rules_cap, pk->nrules, sizeof(*v));
 	if (!v)
 		return fail(ps, &ps->tok, "out of memory");
 	pk->rules = v;
@@ -883,13 +965,15 @@ static int parse_rule(struct parser *ps)
 			r->file = pk->files[f];
 	if (expect_ident(ps, "a rule id", &r->id) < 0)
 		return -1;
-	for (size_t k = 0; k + 1 < pk->nrules; k++)
-		if (!strcmp(pk->rules[k].id, r->id))
-			return pk->rules[k].file == r->file
-				   ? fail(ps, &ps->tok, "rule id '%s' is already used on line %u",
-					  r->id, pk->rules[k].line)
-				   : fail(ps, &ps->tok, "rule id '%s' is already used at %s:%u",
-					  r->id, pk->rules[k].file, pk->rules[k].line);
+	k = name_get(&ps->names->rules, r->id, strlen(r->id));
+	if (k >= 0)
+		return pk->rules[k].file == r->file
+			   ? fail(ps, &ps->tok, "rule id '%s' is already used on line %u", r->id,
+				  pk->rules[k].line)
+			   : fail(ps, &ps->tok, "rule id '%s' is already used at %s:%u", r->id,
+				  pk->rules[k].file, pk->rules[k].line);
+	if (name_add(&ps->names->rules, r->id, (uint32_t)(pk->nrules - 1)) < 0)
+		return fail(ps, &ps->tok, "out of memory");
 	if (parse_action(ps, &r->action) < 0)
 		return -1;
 	for (bool first = true;; first = false) {
@@ -931,7 +1015,11 @@ static bool same_file(const char *a, const char *b)
 /* include "PATH": the file's sets and rules become part of this pack here. */
 static int parse_include(struct parser *ps, unsigned depth)
 {
-	struct parser in = { .line = 1, .err = ps->err, .pack = ps->pack, .verify = ps->verify };
+	struct parser in = { .line = 1,
+			     .err = ps->err,
+			     .pack = ps->pack,
+			     .verify = ps->verify,
+			     .names = ps->names };
 	struct token at;
 	char b[80];
 	char *path;
@@ -1165,7 +1253,10 @@ int rules_load(struct ruleset *rs, const char *path, struct rules_error *err)
 int rules_load_with(struct ruleset *rs, const char *path, const struct rules_verifier *verify,
 		    struct rules_error *err)
 {
-	struct parser ps = { .path = path, .line = 1, .err = err, .verify = verify };
+	struct pack_names names = { 0 };
+	struct parser ps = {
+		.path = path, .line = 1, .err = err, .verify = verify, .names = &names
+	};
 	struct rule_pack **v;
 	size_t len;
 	int rc = -1;
@@ -1210,6 +1301,8 @@ out:
 	pack_free(ps.pack);
 	free(ps.strbuf);
 	free(ps.text);
+	free(names.sets.slots);
+	free(names.rules.slots);
 	return rc;
 }
 
