@@ -13,8 +13,6 @@
 #include "cmd_rules.h"
 #include "rules/rules_sign.h"
 
-#define EXIT_USAGE 2
-
 static void rules_usage(FILE *out)
 {
 	fprintf(out, "usage: dpix rules keygen PRIVATE.pem PUBLIC.pem\n"
@@ -132,14 +130,21 @@ static int rules_verify_cmd(int argc, char **argv)
 	return rc;
 }
 
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} rules_cmds[] = {
+	{ "keygen", rules_keygen_cmd }, { "sign", rules_sign_cmd },
+	{ "verify", rules_verify_cmd }, { "print", rules_print_cmd },
+	{ "check", rules_check_cmd },	{ "explain", rules_explain_cmd },
+	{ "diff", rules_diff_cmd },	{ "export", rules_export_cmd },
+};
+
 int cmd_rules(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "keygen"))
-		return rules_keygen_cmd(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "sign"))
-		return rules_sign_cmd(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "verify"))
-		return rules_verify_cmd(argc - 1, argv + 1);
+	for (size_t i = 0; argc >= 2 && i < sizeof(rules_cmds) / sizeof(rules_cmds[0]); i++)
+		if (!strcmp(argv[1], rules_cmds[i].name))
+			return rules_cmds[i].run(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
 		rules_usage(stdout);
 		return 0;
