@@ -1,0 +1,262 @@
+#!/bin/sh
+# End to end: dpixd inline on a gateway between a client and a server, each
+# in a network namespace of its own, with the rules `dpixd --print-rules
+# iptables` prints. Real TLS (openssl s_server, curl) and UDP STUN traffic;
+# asserts the EVE verdicts, the connmarks (conntrack -L), that a bypassed
+# flow stops reaching the queue, that SIGHUP with a bad pack keeps the
+# running one, and what kill -9 does in fail-open and fail-closed mode.
+# Needs root, iproute2, iptables, conntrack, openssl, curl and python3;
+# without them it says what is missing and is skipped (77).
+set -u
+: "${top_srcdir:?}" "${DPIXD:?}"
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root to create network namespaces"
+	exit 77
+fi
+for t in ip iptables conntrack openssl curl python3; do
+	command -v $t > /dev/null || {
+		echo "SKIP: $t is not installed"
+		exit 77
+	}
+done
+
+id=$$
+C=dpx-c-$id G=dpx-g-$id S=dpx-s-$id
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	ip netns del "$C" 2> /dev/null
+	ip netns del "$G" 2> /dev/null
+	ip netns del "$S" 2> /dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+fails=0
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+inG() { ip netns exec "$G" "$@"; }
+
+# client 198.18.1.2 -- 198.18.1.1 gateway 198.18.2.1 -- 198.18.2.2 server
+ip netns add "$C" && ip netns add "$G" && ip netns add "$S" || exit 1
+ip link add c0-$id netns "$C" type veth peer name g0-$id netns "$G"
+ip link add s0-$id netns "$S" type veth peer name g1-$id netns "$G"
+ip -n "$C" addr add 198.18.1.2/24 dev c0-$id
+ip -n "$G" addr add 198.18.1.1/24 dev g0-$id
+ip -n "$G" addr add 198.18.2.1/24 dev g1-$id
+ip -n "$S" addr add 198.18.2.2/24 dev s0-$id
+for ns in "$C" "$G" "$S"; do ip -n "$ns" link set lo up; done
+ip -n "$C" link set c0-$id up
+ip -n "$G" link set g0-$id up
+ip -n "$G" link set g1-$id up
+ip -n "$S" link set s0-$id up
+ip -n "$C" route add default via 198.18.1.1
+ip -n "$S" route add default via 198.18.2.1
+inG sysctl -qw net.ipv4.ip_forward=1
+
+# The server: HTTPS on 443 serving files, a UDP echo on 3478 (STUN answered).
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e -keyout "$tmp/key.pem" \
+	-out "$tmp/cert.pem" 2> /dev/null
+head -c 2000000 /dev/zero > "$tmp/big.bin"
+# A threaded server: a connection whose packets dpixd drops must not hold
+# up the next one.
+(cd "$tmp" && exec ip netns exec "$S" python3 -c '
+import http.server, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("cert.pem", "key.pem")
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+srv.serve_forever()
+' > /dev/null 2>&1) &
+pids="$pids $!"
+ip netns exec "$S" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 3478))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(d, a)
+' &
+pids="$pids $!"
+for _ in $(seq 50); do
+	ip netns exec "$S" ss -ltn | grep -q ':443 ' && ip netns exec "$S" ss -lun | grep -q ':3478 ' && break
+	sleep 0.1
+done
+
+# The pack: names and addresses of this test's own hosts only.
+cat > "$tmp/e2e.rules" << 'EOF'
+pack    e2e
+version 1
+date    2026-12
+source  "tests/e2e/nfq.sh"
+domains turn {
+	turn-*.openrainbow.com
+}
+domains blocked {
+	blocked.example
+}
+addresses server {
+	198.18.2.2
+}
+rule turn-tls bypass app tls sni in turn service turn
+rule blocked drop app tls sni in blocked
+rule stun bypass {
+	transport udp
+	app stun
+	dst in server
+	dport 3478
+	service turn
+}
+EOF
+printf 'pack broken\nrule x bypass sni in nowhere\n' > "$tmp/bad.rules"
+
+start_dpixd() { # MODE-FLAGS...
+	: > "$tmp/eve.json"
+	# Not through inG: $! must be dpixd itself (ip netns exec execs it).
+	ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
+	dpixd=$!
+	pids="$pids $dpixd"
+	for _ in $(seq 50); do
+		grep -q "serving queues" "$tmp/dpixd.log" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	cat "$tmp/dpixd.log"
+	return 1
+}
+rules() { # install the printed rules for this mode
+	inG iptables -t mangle -F
+	inG iptables -t filter -F
+	inG iptables -t mangle -X 2> /dev/null
+	inG iptables -t filter -X 2> /dev/null
+	"$DPIXD" --print-rules iptables "$@" | grep '^iptables ' > "$tmp/rules.sh"
+	(while read -r line; do inG $line || exit 1; done < "$tmp/rules.sh") || bad "rules did not install"
+}
+tls() { # SNI: curl the 2 MB file through the gateway with that name
+	ip netns exec "$C" curl -sk --max-time 5 --resolve "$1:443:198.18.2.2" \
+		-o /dev/null -w '%{size_download}' "https://$1/big.bin"
+}
+queued() { # packets queue 0 has received so far
+	inG awk '$1 == 0 { print $8 }' /proc/net/netfilter/nfnetlink_queue
+}
+eve_has() { # SNI ACTION RULE: an EVE record of that flow with that verdict
+	python3 - "$tmp/eve.json" "$@" << 'EOF'
+import json, sys
+path, sni, action, rule = sys.argv[1:]
+for line in open(path):
+    e = json.loads(line)
+    v = e.get("verdict", {})
+    if e.get("tls", {}).get("sni") == sni and v.get("action") == action and v.get("rule", "") == rule:
+        sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+cp "$tmp/e2e.rules" "$tmp/pack.rules"
+rules
+start_dpixd || {
+	bad "dpixd did not start"
+	exit 1
+}
+
+# 1. A TURN name: bypassed, connmark saved, the bulk never queued.
+q0=$(queued)
+n=$(tls turn-rbx1.openrainbow.com)
+q1=$(queued)
+[ "$n" = 2000000 ] && ok "bypassed TLS download complete" || bad "bypassed download got '$n' bytes"
+sleep 0.3
+eve_has turn-rbx1.openrainbow.com bypass turn-tls && ok "EVE: bypass by turn-tls" ||
+	bad "no EVE bypass record for turn-rbx1.openrainbow.com: $(cat "$tmp/eve.json")"
+# 2 MB is over 1,300 segments; only the handshake may be queued.
+[ $((q1 - q0)) -lt 40 ] && ok "bypassed flow left the queue after $((q1 - q0)) packets" ||
+	bad "bypassed flow: $((q1 - q0)) packets queued"
+inG conntrack -L -p tcp --dport 443 2> /dev/null | grep -q "mark=1048576 " &&
+	ok "connmark 0x100000 (bypass) on the TLS connection" ||
+	bad "no bypass connmark: $(inG conntrack -L -p tcp 2> /dev/null)"
+
+# 2. Another name: inspect (the default), mark saved.
+n=$(tls www.example.com)
+[ "$n" = 2000000 ] && ok "inspected download complete" || bad "inspected download got '$n'"
+sleep 0.3
+eve_has www.example.com inspect "" && ok "EVE: inspect by default" || bad "no EVE inspect record"
+inG conntrack -L -p tcp --dport 443 2> /dev/null | grep -q "mark=2097152 " &&
+	ok "connmark 0x200000 (inspect)" || bad "no inspect connmark"
+
+# 3. A blocked name: dropped after its ClientHello.
+n=$(tls blocked.example)
+[ "${n:-0}" = 0 ] && ok "blocked name got nothing" || bad "blocked name got '$n' bytes"
+sleep 0.3
+eve_has blocked.example drop blocked && ok "EVE: drop by blocked" || bad "no EVE drop record"
+
+# 4. STUN over UDP to the pack's address: bypassed.
+ip netns exec "$C" python3 -c '
+import os, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+req = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + os.urandom(12)
+# STUN over UDP waits for what follows (DTLS, ChannelData) until the flow
+# packet budget (8) runs out: ten exchanges decide it.
+for _ in range(10):
+    s.sendto(req, ("198.18.2.2", 3478))
+    s.recv(2048)
+' && ok "STUN echo through the gateway" || bad "STUN echo failed"
+sleep 0.3
+grep '"dest_port":3478' "$tmp/eve.json" | grep -q '"action":"bypass"' &&
+	ok "EVE: STUN bypass" || bad "no STUN bypass record: $(cat "$tmp/eve.json")"
+inG conntrack -L -p udp --dport 3478 2> /dev/null | grep -q "mark=1048576 " &&
+	ok "connmark bypass on the UDP flow" || bad "no bypass connmark on UDP"
+
+# 5. Reload: a bad pack is refused and the running one keeps deciding.
+cp "$tmp/bad.rules" "$tmp/pack.rules"
+kill -HUP "$dpixd"
+sleep 0.5
+grep -q "reload refused" "$tmp/dpixd.log" && ok "bad pack refused on reload" ||
+	bad "bad pack not refused: $(cat "$tmp/dpixd.log")"
+grep -q "bad.rules\|pack.rules:2" "$tmp/dpixd.log" && ok "the error names the file" ||
+	bad "reload error does not name the pack"
+n=$(tls turn-rbx2.openrainbow.com)
+sleep 0.3
+eve_has turn-rbx2.openrainbow.com bypass turn-tls && ok "old pack still decides after a bad reload" ||
+	bad "after a bad reload: no bypass for turn-rbx2"
+# A good pack that drops what was bypassed: new flows follow it.
+sed 's/^rule turn-tls bypass/rule turn-tls drop/' "$tmp/e2e.rules" > "$tmp/pack.rules"
+kill -HUP "$dpixd"
+sleep 0.5
+n=$(tls turn-rbx3.openrainbow.com)
+sleep 0.3
+eve_has turn-rbx3.openrainbow.com drop turn-tls && ok "reloaded pack decides new flows" ||
+	bad "reloaded pack not used"
+kill -USR1 "$dpixd"
+sleep 0.2
+grep -q "queue 0: packets" "$tmp/dpixd.log" && ok "SIGUSR1 writes counters" || bad "no counters"
+
+# 6. kill -9, fail-open: the queue rule's --queue-bypass lets new flows pass.
+kill -9 "$dpixd"
+wait "$dpixd" 2> /dev/null
+n=$(tls www.example.org)
+[ "$n" = 2000000 ] && ok "fail-open: traffic passes with dpixd killed" ||
+	bad "fail-open: got '$n' bytes with dpixd killed"
+
+# 7. Fail-closed: with dpixd killed new flows are blocked.
+cp "$tmp/e2e.rules" "$tmp/pack.rules"
+rules --fail-closed
+start_dpixd --fail-closed || bad "dpixd did not start fail-closed"
+n=$(tls www.example.net)
+[ "$n" = 2000000 ] && ok "fail-closed: traffic passes while dpixd runs" || bad "fail-closed: got '$n'"
+kill -9 "$dpixd"
+wait "$dpixd" 2> /dev/null
+n=$(tls www.example.com)
+[ "${n:-0}" = 0 ] && ok "fail-closed: new flows blocked with dpixd killed" ||
+	bad "fail-closed: '$n' bytes passed with dpixd killed"
+
+if [ $fails -ne 0 ]; then
+	echo "--- dpixd log"
+	cat "$tmp/dpixd.log"
+	exit 1
+fi
+exit 0
