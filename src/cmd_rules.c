@@ -18,12 +18,18 @@ static void rules_usage(FILE *out)
 	fprintf(out, "usage: dpix rules keygen PRIVATE.pem PUBLIC.pem\n"
 		     "       dpix rules sign --key PRIVATE.pem FILE...\n"
 		     "       dpix rules verify --pubkey PUBLIC.pem|DIR [--pubkey ...] FILE...\n"
+		     "       dpix rules print PACK...\n"
+		     "       dpix rules diff OLD NEW\n"
 		     "\n"
 		     "keygen  make an Ed25519 key pair (PEM, as openssl writes them); the private\n"
 		     "        key file gets mode 0600; existing files are not overwritten\n"
 		     "sign    write FILE.sig, a detached signature of FILE's bytes\n"
 		     "verify  check FILE against FILE.sig with the trusted public keys (a DIR\n"
 		     "        gives its *.pem and *.pub files)\n"
+		     "print   write each pack in canonical form: sets sorted, lists and includes\n"
+		     "        inline, one rule a line\n"
+		     "diff    what NEW adds, removes and reorders against OLD; exit 0 same,\n"
+		     "        1 different, 2 trouble\n"
 		     "\n"
 		     "See dpix(1) and, for the .sig format, dpix.rules(5).\n");
 }

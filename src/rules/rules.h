@@ -2,6 +2,7 @@
 #define DPIX_RULES_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "dissect/dissect-t.h"
 #include "rules/rules-t.h"
@@ -95,5 +96,30 @@ int pattern_set_add(struct pattern_set *s, const char *re, size_t len, size_t *c
 		    size_t whylen);
 /* Does a pattern match the whole name (ignoring case and a trailing dot)? */
 bool pattern_set_match(const struct pattern_set *s, const char *name, size_t len);
+
+/*
+ * Canonical text of a pack (rules_print.c): what rules_load read, written
+ * so that it parses again to the same verdicts and prints the same. Sets
+ * read 'from' a list and included files come out inline. 0, or -1 on an
+ * output or memory error.
+ */
+int rules_print_pack(FILE *out, const struct rule_pack *pk);
+int rules_print_header(FILE *out, const struct rule_pack *pk);
+int rules_print_set(FILE *out, const struct rule_set *s);
+/* One line, "rule ID ACTION ..." and a newline. */
+int rules_print_rule(FILE *out, const struct rule *r);
+/* The same line without the newline, malloc'd; NULL: out of memory. */
+char *rules_rule_text(const struct rule *r);
+/* "TEXT" with \ before '"' and '\', as the parser reads it back. */
+int rules_print_string(FILE *out, const char *s);
+/* A set's entries in canonical text, sorted (names by text, addresses and
+ * ports by value), each once: n strings, freed with rules_entries_free. */
+char **rules_set_entries(const struct rule_set *s, size_t *n);
+void rules_entries_free(char **v, size_t n);
+/* "192.0.2.0/24", "2001:db8::1": IPv4 shown as IPv4, full lengths left out. */
+void rules_addr_text(const uint8_t addr[16], uint8_t plen, char *buf, size_t n);
+/* "443" or "5228-5230". */
+void rules_port_text(uint16_t lo, uint16_t hi, char *buf, size_t n);
+const char *rules_kind_name(unsigned kind);
 
 #endif
