@@ -50,6 +50,12 @@ void rules_index_free(struct rules_index *ix);
 const struct rule *rules_index_eval(const struct rules_index *ix, const struct rules_input *in);
 
 const char *rule_action_name(enum rule_action a);
+
+/* The words of the language for enum tunnel_kind and enum push_service
+ * (NULL: none), shared by the parser and the printer. */
+#define RULES_PUSH_WORDS 3
+extern const char *const rules_tunnel_words[TUNNEL_COUNT];
+extern const char *const rules_push_words[RULES_PUSH_WORDS];
 const char *verdict_reason_name(enum verdict_reason r);
 
 /* Domain sets (rules_domain.c). */

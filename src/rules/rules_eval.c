@@ -22,6 +22,12 @@ static const char *const reason_names[REASON_COUNT] = {
 	"evicted",    "capture_end",  "no_memory",
 };
 
+const char *const rules_tunnel_words[TUNNEL_COUNT] = {
+	[TUNNEL_NONE] = "none",	      [TUNNEL_TURN] = "turn", [TUNNEL_TLS] = "tls",
+	[TUNNEL_UNKNOWN] = "unknown", [TUNNEL_HTTP] = "http", [TUNNEL_WEBSOCKET] = "websocket",
+};
+const char *const rules_push_words[RULES_PUSH_WORDS] = { [PUSH_APNS] = "apns", [PUSH_FCM] = "fcm" };
+
 const char *rule_action_name(enum rule_action a)
 {
 	return (unsigned)a < ACTION_COUNT ? action_names[a] : "invalid";

@@ -696,13 +696,6 @@ static const struct cond_kw {
 	{ "fronting", COND_FRONTING, ARG_NONE, 0, 0 },
 };
 
-static const char *const tunnel_words[TUNNEL_COUNT] = {
-	[TUNNEL_NONE] = "none",	      [TUNNEL_TURN] = "turn", [TUNNEL_TLS] = "tls",
-	[TUNNEL_UNKNOWN] = "unknown", [TUNNEL_HTTP] = "http", [TUNNEL_WEBSOCKET] = "websocket",
-};
-
-static const char *const push_words[] = { [PUSH_APNS] = "apns", [PUSH_FCM] = "fcm" };
-
 /* The bit of a word among names[0..n), or -1. */
 static int word_index(const char *w, size_t len, const char *const *names, size_t n)
 {
@@ -758,7 +751,7 @@ static int add_tunnel(struct parser *ps, void *ctx, const struct token *t)
 {
 	struct rule *r = ctx;
 
-	int i = word_index(t->text, t->len, tunnel_words, TUNNEL_COUNT);
+	int i = word_index(t->text, t->len, rules_tunnel_words, TUNNEL_COUNT);
 
 	if (i < 0)
 		return fail(ps, t,
@@ -773,7 +766,7 @@ static int add_push(struct parser *ps, void *ctx, const struct token *t)
 {
 	struct rule *r = ctx;
 
-	int i = word_index(t->text, t->len, push_words, sizeof(push_words) / sizeof(push_words[0]));
+	int i = word_index(t->text, t->len, rules_push_words, RULES_PUSH_WORDS);
 
 	if (i < 0)
 		return fail(ps, t, "unknown push service '%.*s': expected apns or fcm", (int)t->len,

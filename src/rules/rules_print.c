@@ -29,13 +29,6 @@
 static const char *const kind_words[SET_KIND_COUNT] = { "domains", "patterns", "addresses",
 							"ports" };
 
-/* As rules_pack.c reads them (enum tunnel_kind, enum push_service). */
-static const char *const tunnel_words[TUNNEL_COUNT] = {
-	[TUNNEL_NONE] = "none",	      [TUNNEL_TURN] = "turn", [TUNNEL_TLS] = "tls",
-	[TUNNEL_UNKNOWN] = "unknown", [TUNNEL_HTTP] = "http", [TUNNEL_WEBSOCKET] = "websocket",
-};
-static const char *const push_words[] = { [PUSH_APNS] = "apns", [PUSH_FCM] = "fcm" };
-
 const char *rules_kind_name(unsigned kind)
 {
 	return kind < SET_KIND_COUNT ? kind_words[kind] : "invalid";
@@ -248,13 +241,12 @@ static void print_bits(FILE *out, const char *word, uint32_t bits, const char *(
 
 static const char *tunnel_name(unsigned i)
 {
-	return i < TUNNEL_COUNT && tunnel_words[i] ? tunnel_words[i] : "invalid";
+	return i < TUNNEL_COUNT && rules_tunnel_words[i] ? rules_tunnel_words[i] : "invalid";
 }
 
 static const char *push_name(unsigned i)
 {
-	return i < sizeof(push_words) / sizeof(push_words[0]) && push_words[i] ? push_words[i]
-									       : "invalid";
+	return i < RULES_PUSH_WORDS && rules_push_words[i] ? rules_push_words[i] : "invalid";
 }
 
 static int print_ja4(FILE *out, const struct rule *r)
