@@ -96,9 +96,7 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* The packs named in the configuration, or every pack of the rules
- * directory, loaded and indexed; NULL after logging why. */
-static struct ruleset *load_rules(const struct dpixd_config *c)
+struct ruleset *dpixd_load_rules(const struct dpixd_config *c)
 {
 	struct ruleset *rs = calloc(1, sizeof(*rs));
 	struct rules_error err;
@@ -225,7 +223,7 @@ static void report(void)
 /* SIGHUP: new packs beside the old; swap only if all of them load. */
 static void reload(void)
 {
-	struct ruleset *rs = load_rules(cfg), *old;
+	struct ruleset *rs = dpixd_load_rules(cfg), *old;
 	unsigned gen;
 
 	if (!rs) {
@@ -262,7 +260,7 @@ int dpixd_run(const struct dpixd_config *c)
 			return 1;
 		}
 	}
-	if (!(rs = load_rules(c)))
+	if (!(rs = dpixd_load_rules(c)))
 		return 1;
 	atomic_store(&live_rules, rs);
 	for (unsigned i = 0; i < c->nqueues; i++) {

@@ -46,5 +46,12 @@ int dpixd_run(const struct dpixd_config *c);
  * or nft (as a file for nft -f). */
 void dpixd_print_iptables(FILE *out, const struct dpixd_config *c);
 void dpixd_print_nft(FILE *out, const struct dpixd_config *c);
+/* The conntrack timeout policies and raw-table rules the packs' 'timeout'
+ * options need, as nfct and iptables commands. */
+void dpixd_print_timeouts(FILE *out, const struct dpixd_config *c, const struct ruleset *rs);
+
+/* The configured packs (or the rules directory's), loaded and indexed;
+ * NULL after saying why on stderr. */
+struct ruleset *dpixd_load_rules(const struct dpixd_config *c);
 
 #endif

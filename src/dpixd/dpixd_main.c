@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dpixd/dpixd.h"
+#include "rules/rules.h"
 #include "flow/flow-t.h"
 #include "stream/stream-t.h"
 
@@ -270,10 +271,20 @@ int main(int argc, char **argv)
 	if (check_marks(&c) < 0)
 		return EXIT_USAGE;
 	if (print) {
-		if (!strcmp(print, "nft"))
+		struct ruleset *rs;
+
+		if (!strcmp(print, "nft")) {
 			dpixd_print_nft(stdout, &c);
-		else
-			dpixd_print_iptables(stdout, &c);
+			printf(
+			    "# Conntrack timeouts from the packs: see --print-rules iptables.\n");
+			return 0;
+		}
+		if (!(rs = dpixd_load_rules(&c)))
+			return 1;
+		dpixd_print_iptables(stdout, &c);
+		dpixd_print_timeouts(stdout, &c, rs);
+		ruleset_free(rs);
+		free(rs);
 		return 0;
 	}
 	return dpixd_run(&c);

@@ -10,9 +10,12 @@
  * Drop verdicts need no rule: dpixd drops those packets itself.
  */
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dpixd/dpixd.h"
+#include "rules/rules.h"
 
 static const struct {
 	unsigned bit;
@@ -109,4 +112,161 @@ void dpixd_print_nft(FILE *out, const struct dpixd_config *c)
 		fprintf(out, "\t}\n");
 	}
 	fprintf(out, "}\n");
+}
+
+/*
+ * Conntrack timeouts. A rule's 'timeout' is a minimum for its flows: the
+ * seeds ask stateful gateways to keep TURN UDP state >= 10 minutes and
+ * FCM TCP state >= 30. The kernel gives a connection its timeout policy
+ * when it creates the entry, before any packet is classified, so the
+ * policy (a cttimeout object, `nfct add timeout`) is attached by a raw
+ * table CT rule, which sees only addresses and ports: it is selected by
+ * the rule's transport, src, dst and dport conditions, and is wider than
+ * the rule when the rule asks for more (a name, an app). A policy sets
+ * one state (UDP replied, TCP established); where the kernel's own
+ * timeout for it is already as long, only a comment is printed.
+ */
+static const struct {
+	uint8_t proto;
+	const char *name, *state, *sysctl;
+} ct_protos[] = {
+	{ IPPROTO_TCP, "tcp", "established", "nf_conntrack_tcp_timeout_established" },
+	{ IPPROTO_UDP, "udp", "replied", "nf_conntrack_udp_timeout_stream" },
+};
+
+#define L4_CONDS (COND_TRANSPORT | COND_SRC | COND_DST | COND_DPORT)
+
+/* The kernel's timeout in seconds for a state; 0 if unknown. */
+static unsigned long kernel_timeout(const char *sysctl)
+{
+	char path[128];
+	unsigned long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/netfilter/%s", sysctl);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fscanf(f, "%lu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+static bool is_v4(const struct addr_cidr *c)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return c->plen >= 96 && !memcmp(c->addr, mapped, sizeof(mapped));
+}
+
+/* Entries of an address set in one family: n, and whether any matched.
+ * No set: one entry, "" (any address). */
+static size_t family_count(const struct rule_set *s, bool v6)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 1;
+	for (size_t i = 0; i < s->u.addr->ncidrs; i++)
+		n += is_v4(&s->u.addr->cidrs[i]) != v6;
+	return n;
+}
+
+/* The option text of the i-th entry of family v6 ("" for no set). */
+static void family_entry(const struct rule_set *s, bool v6, size_t i, const char *opt, char *buf,
+			 size_t len)
+{
+	char a[64];
+
+	buf[0] = '\0';
+	if (!s)
+		return;
+	for (size_t k = 0; k < s->u.addr->ncidrs; k++) {
+		const struct addr_cidr *c = &s->u.addr->cidrs[k];
+
+		if (is_v4(c) == v6 || i--)
+			continue;
+		rules_addr_text(c->addr, c->plen, a, sizeof(a));
+		snprintf(buf, len, " %s %s", opt, a);
+		return;
+	}
+}
+
+/* The CT rules of one policy in one family. */
+static void ct_rules(FILE *out, const struct dpixd_config *c, const struct rule *r, bool v6,
+		     const char *proto, const char *name, bool *chain_made)
+{
+	const char *ipt = v6 ? "ip6tables" : "iptables";
+	const struct rule_set *src = r->conds & COND_SRC ? r->src : NULL;
+	const struct rule_set *dst = r->conds & COND_DST ? r->dst : NULL;
+	const struct port_set *ports = r->conds & COND_DPORT ? r->dport->u.port : NULL;
+	size_t ns = family_count(src, v6), nd = family_count(dst, v6);
+	size_t np = ports ? ports->nwritten : 1;
+
+	if (!ns || !nd)
+		return;
+	if (!*chain_made) {
+		fprintf(out, "%s -t raw -N DPIX_TIMEOUT\n", ipt);
+		if (c->hooks & (HOOK_FORWARD | HOOK_INPUT))
+			fprintf(out, "%s -t raw -A PREROUTING -j DPIX_TIMEOUT\n", ipt);
+		if (c->hooks & HOOK_OUTPUT)
+			fprintf(out, "%s -t raw -A OUTPUT -j DPIX_TIMEOUT\n", ipt);
+		*chain_made = true;
+	}
+	for (size_t i = 0; i < ns; i++)
+		for (size_t k = 0; k < nd; k++)
+			for (size_t p = 0; p < np; p++) {
+				char s[80], d[80], port[32] = "";
+
+				family_entry(src, v6, i, "-s", s, sizeof(s));
+				family_entry(dst, v6, k, "-d", d, sizeof(d));
+				if (ports && ports->written[p].lo == ports->written[p].hi)
+					snprintf(port, sizeof(port), " --dport %u",
+						 ports->written[p].lo);
+				else if (ports)
+					snprintf(port, sizeof(port), " --dport %u:%u",
+						 ports->written[p].lo, ports->written[p].hi);
+				fprintf(
+				    out,
+				    "%s -t raw -A DPIX_TIMEOUT -p %s%s%s%s -j CT --timeout %s\n",
+				    ipt, proto, s, d, port, name);
+			}
+}
+
+void dpixd_print_timeouts(FILE *out, const struct dpixd_config *c, const struct ruleset *rs)
+{
+	bool chain_made[2] = { false, false };
+	unsigned n = 0;
+
+	fprintf(out,
+		"# Conntrack timeouts the packs ask for (needs nfct, from conntrack-tools).\n");
+	for (size_t k = 0; k < rs->npacks; k++)
+		for (size_t i = 0; i < rs->packs[k]->nrules; i++) {
+			const struct rule *r = &rs->packs[k]->rules[i];
+
+			for (size_t p = 0; r->timeout && p < 2; p++) {
+				unsigned long kt = kernel_timeout(ct_protos[p].sysctl);
+				char name[32];
+
+				if ((r->conds & COND_TRANSPORT) &&
+				    r->transport != ct_protos[p].proto)
+					continue;
+				fprintf(out, "# %s (%s:%u): %s %s at least %us", r->id, r->file,
+					r->line, ct_protos[p].name, ct_protos[p].state, r->timeout);
+				if (kt >= r->timeout) {
+					fprintf(out, ": the kernel's %s is %lus already\n",
+						ct_protos[p].sysctl, kt);
+					continue;
+				}
+				fprintf(out, "%s\n",
+					r->conds & ~L4_CONDS ? "; chosen by addresses and ports "
+							       "only, wider than the rule"
+							     : "");
+				snprintf(name, sizeof(name), "dpix-%s-%u", ct_protos[p].name, ++n);
+				fprintf(out, "nfct add timeout %s inet %s %s %u\n", name,
+					ct_protos[p].name, ct_protos[p].state, r->timeout);
+				ct_rules(out, c, r, false, ct_protos[p].name, name, &chain_made[0]);
+				ct_rules(out, c, r, true, ct_protos[p].name, name, &chain_made[1]);
+			}
+		}
 }

@@ -2,10 +2,10 @@
 # End to end: dpixd inline on a gateway between a client and a server, each
 # in a network namespace of its own, with the rules `dpixd --print-rules
 # iptables` prints. Real TLS (openssl s_server, curl) and UDP STUN traffic;
-# asserts the EVE verdicts, the connmarks (conntrack -L), that a bypassed
-# flow stops reaching the queue, that SIGHUP with a bad pack keeps the
+# asserts the EVE verdicts, the connmarks and a rule's conntrack timeout
+# (conntrack -L), that a bypassed flow stops reaching the queue, that SIGHUP with a bad pack keeps the
 # running one, and what kill -9 does in fail-open and fail-closed mode.
-# Needs root, iproute2, iptables, conntrack, openssl, curl and python3;
+# Needs root, iproute2, iptables, conntrack, nfct, openssl, curl and python3;
 # without them it says what is missing and is skipped (77).
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root to create network namespaces"
 	exit 77
 fi
-for t in ip iptables conntrack openssl curl python3; do
+for t in ip iptables conntrack nfct openssl curl python3; do
 	command -v $t > /dev/null || {
 		echo "SKIP: $t is not installed"
 		exit 77
@@ -111,6 +111,7 @@ rule stun bypass {
 	app stun
 	dst in server
 	dport 3478
+	timeout 10m
 	service turn
 }
 EOF
@@ -134,8 +135,15 @@ rules() { # install the printed rules for this mode
 	inG iptables -t filter -F
 	inG iptables -t mangle -X 2> /dev/null
 	inG iptables -t filter -X 2> /dev/null
-	"$DPIXD" --print-rules iptables "$@" | grep '^iptables ' > "$tmp/rules.sh"
-	(while read -r line; do inG $line || exit 1; done < "$tmp/rules.sh") || bad "rules did not install"
+	inG iptables -t raw -F
+	inG iptables -t raw -X 2> /dev/null
+	"$DPIXD" --rules "$tmp/pack.rules" --print-rules iptables "$@" |
+		grep -E '^(iptables|nfct) ' > "$tmp/rules.sh"
+	# A timeout policy made by an earlier install is still there.
+	(while read -r line; do
+		inG $line 2> /dev/null || { [ "${line%% *}" = nfct ] && inG nfct get timeout "$(echo "$line" | cut -d' ' -f4)" > /dev/null; } ||
+			exit 1
+	done < "$tmp/rules.sh") || bad "rules did not install: $(cat "$tmp/rules.sh")"
 }
 tls() { # SNI: curl the 2 MB file through the gateway with that name
 	ip netns exec "$C" curl -sk --max-time 5 --resolve "$1:443:198.18.2.2" \
@@ -195,7 +203,7 @@ eve_has blocked.example drop blocked && ok "EVE: drop by blocked" || bad "no EVE
 
 # 4. STUN over UDP to the pack's address: bypassed.
 ip netns exec "$C" python3 -c '
-import os, socket, struct
+import os, socket, struct, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(2)
 req = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + os.urandom(12)
@@ -204,12 +212,20 @@ req = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + os.urandom(12)
 for _ in range(10):
     s.sendto(req, ("198.18.2.2", 3478))
     s.recv(2048)
+# Conntrack gives a UDP flow its replied timeout once it lives past 2 s.
+time.sleep(2.2)
+s.sendto(req, ("198.18.2.2", 3478))
+s.recv(2048)
 ' && ok "STUN echo through the gateway" || bad "STUN echo failed"
 sleep 0.3
 grep '"dest_port":3478' "$tmp/eve.json" | grep -q '"action":"bypass"' &&
 	ok "EVE: STUN bypass" || bad "no STUN bypass record: $(cat "$tmp/eve.json")"
 inG conntrack -L -p udp --dport 3478 2> /dev/null | grep -q "mark=1048576 " &&
 	ok "connmark bypass on the UDP flow" || bad "no bypass connmark on UDP"
+# The rule's 'timeout 10m', through the printed nfct policy and CT rule.
+t=$(inG conntrack -L -p udp --dport 3478 2> /dev/null | awk '{ print $3; exit }')
+[ "${t:-0}" -gt 500 ] && ok "TURN UDP conntrack timeout ${t}s (rule asks 600)" ||
+	bad "TURN UDP conntrack timeout '${t:-}', expected about 600"
 
 # 5. Reload: a bad pack is refused and the running one keeps deciding.
 cp "$tmp/bad.rules" "$tmp/pack.rules"
