@@ -18,12 +18,16 @@ static void rules_usage(FILE *out)
 	fprintf(out, "usage: dpix rules keygen PRIVATE.pem PUBLIC.pem\n"
 		     "       dpix rules sign --key PRIVATE.pem FILE...\n"
 		     "       dpix rules verify --pubkey PUBLIC.pem|DIR [--pubkey ...] FILE...\n"
+		     "       dpix rules export nft|iptables|squid [--rules PACK]...\n"
+		     "                         [--action bypass|inspect|drop] [--mark VALUE/MASK]\n"
 		     "\n"
 		     "keygen  make an Ed25519 key pair (PEM, as openssl writes them); the private\n"
 		     "        key file gets mode 0600; existing files are not overwritten\n"
 		     "sign    write FILE.sig, a detached signature of FILE's bytes\n"
 		     "verify  check FILE against FILE.sig with the trusted public keys (a DIR\n"
 		     "        gives its *.pem and *.pub files)\n"
+		     "export  write the address and port rules of one action as an nft table or\n"
+		     "        ipset lists with iptables rules, or their sets as Squid ACLs\n"
 		     "\n"
 		     "See dpix(1) and, for the .sig format, dpix.rules(5).\n");
 }

@@ -1,12 +1,841 @@
-/* cmd_rules_export.c: `dpix rules export` (being written). */
-#include <stdio.h>
+/*
+ * cmd_rules_export.c: `dpix rules export nft|iptables|squid`, the rules
+ * of one action turned into what a gateway's own tools load: an nft
+ * table, ipset lists with iptables rules, or Squid ACLs
+ * (cmd_rules_export_squid.c). Only what those tools can check is
+ * exported: addresses, ports and the transport for nft and iptables;
+ * every rule that needs more (a server name, a CONNECT target, the
+ * application) is listed in a comment and counted on stderr, never
+ * dropped silently.
+ *
+ * Semantics kept: dpix gives a flow the action of the first matching
+ * rule, pack after pack. A rule of another action above an exported one
+ * takes its flows first, so where it can be exported it is, as a rule
+ * that leaves the chain without marking; where it cannot, a comment says
+ * so. dst is the server (the side that opened nothing), hence the
+ * conntrack original direction (`ct original`) in nft.
+ *
+ * Exit status: 0, 1 when a pack does not load (its error on stderr), 2
+ * for a usage error.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cmd_rules.h"
+#include "cmd_rules_export.h"
+#include "rules/rules.h"
+
+#ifndef DPIX_RULESDIR
+#define DPIX_RULESDIR "/usr/local/share/dpix/rules"
+#endif
+
+/* ipset names are at most 31 characters (IPSET_MAXNAMELEN - 1). */
+#define IPSET_NAME_MAX 31
+/* nft keeps a rule's comment to 128 bytes with its NUL. */
+#define NFT_COMMENT_MAX 127
+
+static void export_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: dpix rules export nft|iptables|squid [--rules PACK]...\n"
+		"                         [--action bypass|inspect|drop] [--mark VALUE/MASK]\n");
+}
+
+/* ---- names ---------------------------------------------------------- */
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static bool name_taken(const struct export_ctx *x, const char *name)
+{
+	for (size_t i = 0; i < x->nnames; i++)
+		if (!strcmp(x->names[i].name, name))
+			return true;
+	return false;
+}
+
+const char *export_set_name(struct export_ctx *x, const struct rule_set *s, const struct rule *r,
+			    const char *prefix, char sep, size_t maxlen)
+{
+	char full[512], *d;
+	const char *pk, *own;
+	struct export_name *n;
+	size_t len;
+
+	for (size_t i = 0; i < x->nnames; i++)
+		if (x->names[i].set == s)
+			return x->names[i].name;
+	if (x->nnames == x->names_cap) {
+		size_t cap = x->names_cap ? 2 * x->names_cap : 16;
+		void *v = realloc(x->names, cap * sizeof(*x->names));
+
+		if (!v)
+			return NULL;
+		x->names = v;
+		x->names_cap = cap;
+	}
+	/* A set or rule named after its pack ("rainbow-turn" in rainbow)
+	 * already says which pack it is from; an inline list is the rule's. */
+	pk = r->pack->name;
+	own = s->name ? s->name : r->id;
+	if (!strncmp(own, pk, strlen(pk)) &&
+	    (!own[strlen(pk)] || own[strlen(pk)] == '-' || own[strlen(pk)] == '_'))
+		snprintf(full, sizeof(full), "%s%s%s", prefix, own, s->name ? "" : "-ports");
+	else
+		snprintf(full, sizeof(full), "%s%s%c%s%s", prefix, pk, sep, own,
+			 s->name ? "" : "-ports");
+	for (d = full + strlen(prefix); *d; d++)
+		if (!((*d >= 'a' && *d <= 'z') || (*d >= 'A' && *d <= 'Z') ||
+		      (*d >= '0' && *d <= '9') || *d == '_'))
+			*d = sep;
+	if (maxlen >= sizeof(x->names[0].name))
+		maxlen = sizeof(x->names[0].name) - 1;
+	n = &x->names[x->nnames];
+	n->set = s;
+	n->roles = 0;
+	len = strlen(full);
+	if (len > maxlen) /* cut, and a hash of the whole name keeps it apart */
+		snprintf(full + maxlen - 5, 6, "%c%04x", sep, fnv1a(full) & 0xffff);
+	snprintf(n->name, sizeof(n->name), "%s", full);
+	for (unsigned k = 2; name_taken(x, n->name); k++) {
+		char tail[16];
+		int t = snprintf(tail, sizeof(tail), "%c%u", sep, k);
+		size_t keep = strlen(full);
+
+		if (keep + (size_t)t > maxlen)
+			keep = maxlen - (size_t)t;
+		snprintf(n->name, sizeof(n->name), "%.*s%s", (int)keep, full, tail);
+	}
+	x->nnames++;
+	return n->name;
+}
+
+unsigned *export_set_roles(struct export_ctx *x, const struct rule_set *s)
+{
+	for (size_t i = 0; i < x->nnames; i++)
+		if (x->names[i].set == s)
+			return &x->names[i].roles;
+	return NULL; /* not reached: the set was named first */
+}
+
+/* ---- addresses ------------------------------------------------------ */
+
+static const uint8_t v4_lo[16] = { [10] = 0xff, [11] = 0xff };
+static const uint8_t v4_hi[16] = {
+	[10] = 0xff, [11] = 0xff, [12] = 0xff, [13] = 0xff, [14] = 0xff, [15] = 0xff
+};
+
+static bool addr_inc(uint8_t a[16])
+{
+	for (int i = 15; i >= 0; i--)
+		if (++a[i] != 0)
+			return true;
+	return false; /* wrapped: it was all ones */
+}
+
+static void addr_dec(uint8_t a[16])
+{
+	for (int i = 15; i >= 0; i--)
+		if (a[i]-- != 0)
+			return;
+}
+
+static bool addr_bit(const uint8_t a[16], unsigned k) /* k from the lowest bit */
+{
+	return a[15 - k / 8] >> (k % 8) & 1;
+}
+
+struct cidr_out {
+	int family;
+	size_t n;
+	void (*cb)(const char *text, size_t i, void *arg);
+	void *arg;
+};
+
+static void cidr_emit(struct cidr_out *o, const uint8_t a[16], unsigned plen)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	size_t len;
+
+	if (o->family == 4) {
+		inet_ntop(AF_INET, a + 12, text, sizeof(text));
+		plen -= 96;
+	} else {
+		inet_ntop(AF_INET6, a, text, sizeof(text));
+	}
+	len = strlen(text);
+	if (plen != (o->family == 4 ? 32u : 128u))
+		snprintf(text + len, sizeof(text) - len, "/%u", plen);
+	o->cb(text, o->n++, o->arg);
+}
+
+/* The range lo..hi as the fewest CIDRs, lowest first. */
+static void cidr_range(struct cidr_out *o, const uint8_t lo_in[16], const uint8_t hi[16])
+{
+	uint8_t lo[16], top[16], t[16];
+
+	memcpy(lo, lo_in, 16);
+	for (;;) {
+		unsigned k = 0;
+
+		memcpy(top, lo, 16);
+		while (k < 128 && !addr_bit(lo, k)) {
+			memcpy(t, top, 16);
+			t[15 - k / 8] |= (uint8_t)(1u << (k % 8));
+			if (memcmp(t, hi, 16) > 0)
+				break;
+			memcpy(top, t, 16);
+			k++;
+		}
+		cidr_emit(o, lo, 128 - k);
+		if (memcmp(top, hi, 16) >= 0)
+			return;
+		memcpy(lo, top, 16);
+		if (!addr_inc(lo))
+			return;
+	}
+}
+
+size_t export_cidrs(const struct addr_set *a, int family,
+		    void (*cb)(const char *text, size_t i, void *arg), void *arg)
+{
+	struct cidr_out o = { .family = family, .cb = cb, .arg = arg };
+	uint8_t lo[16], hi[16];
+
+	for (size_t i = 0; i < a->nranges; i++) {
+		const struct addr_range *r = &a->ranges[i];
+
+		if (family == 4) { /* the part inside ::ffff:0:0/96 */
+			if (memcmp(r->hi, v4_lo, 16) < 0 || memcmp(r->lo, v4_hi, 16) > 0)
+				continue;
+			memcpy(lo, memcmp(r->lo, v4_lo, 16) < 0 ? v4_lo : r->lo, 16);
+			memcpy(hi, memcmp(r->hi, v4_hi, 16) > 0 ? v4_hi : r->hi, 16);
+			cidr_range(&o, lo, hi);
+			continue;
+		}
+		/* IPv6: the parts below and above the IPv4-mapped block. */
+		if (memcmp(r->lo, v4_lo, 16) < 0) {
+			memcpy(hi, v4_lo, 16);
+			addr_dec(hi);
+			if (memcmp(r->hi, hi, 16) < 0)
+				memcpy(hi, r->hi, 16);
+			cidr_range(&o, r->lo, hi);
+		}
+		if (memcmp(r->hi, v4_hi, 16) > 0) {
+			memcpy(lo, v4_hi, 16);
+			addr_inc(lo);
+			if (memcmp(r->lo, lo, 16) > 0)
+				memcpy(lo, r->lo, 16);
+			cidr_range(&o, lo, r->hi);
+		}
+	}
+	return o.n;
+}
+
+static void count_only(const char *text, size_t i, void *arg)
+{
+	(void)text;
+	(void)i;
+	(void)arg;
+}
+
+static bool has_family(const struct rule_set *s, int family)
+{
+	return export_cidrs(s->u.addr, family, count_only, NULL) > 0;
+}
+
+/* Can r match a flow of this family (4 or 6)? */
+static bool rule_in_family(const struct rule *r, int f)
+{
+	return (!r->dst || has_family(r->dst, f)) && (!r->src || has_family(r->src, f));
+}
+
+/* ---- rules ---------------------------------------------------------- */
+
+/* Every condition, in the order dpix.rules(5) lists them; the first two
+ * are what nft and iptables can match, with dst and src. */
+static const struct {
+	uint32_t bit;
+	const char *name;
+} cond_names[] = {
+	{ COND_TRANSPORT, "transport" },
+	{ COND_DPORT, "dport" },
+	{ COND_DST, "dst" },
+	{ COND_SRC, "src" },
+	{ COND_APP, "app" },
+	{ COND_SNI, "sni" },
+	{ COND_CONNECT, "connect" },
+	{ COND_NAME, "name" },
+	{ COND_HTTP_HOST, "http-host" },
+	{ COND_CONNECT_PORT, "connect-port" },
+	{ COND_TUNNEL, "tunnel" },
+	{ COND_WEBSOCKET, "websocket" },
+	{ COND_FRONTING, "fronting" },
+	{ COND_PUSH, "push" },
+	{ COND_JA4, "ja4" },
+};
+
+#define NET_CONDS (COND_TRANSPORT | COND_DPORT | COND_DST | COND_SRC)
+
+const char *export_l7_cond(const struct rule *r)
+{
+	for (size_t i = 0; i < sizeof(cond_names) / sizeof(cond_names[0]); i++)
+		if (r->conds & cond_names[i].bit & ~(uint32_t)NET_CONDS)
+			return cond_names[i].name;
+	return NULL;
+}
+
+void export_conds(FILE *out, uint32_t conds)
+{
+	const char *sep = "";
+
+	for (size_t i = 0; i < sizeof(cond_names) / sizeof(cond_names[0]); i++) {
+		if (conds & cond_names[i].bit) {
+			fprintf(out, "%s%s", sep, cond_names[i].name);
+			sep = ", ";
+		}
+	}
+}
+
+void export_header(const struct export_ctx *x, const char *format, const char *how)
+{
+	fprintf(x->out, "# dpix rules export %s --action %s, from\n", format,
+		rule_action_name((enum rule_action)x->action));
+	for (size_t i = 0; i < x->rs->npacks; i++) {
+		const struct rule_pack *p = x->rs->packs[i];
+
+		fprintf(x->out, "#   pack %s version %s date %s\n", p->name,
+			p->version ? p->version : "-", p->date ? p->date : "-");
+	}
+	if (x->rs->default_action == x->action)
+		fprintf(x->out,
+			"# Note: %s is also the packs' default, which dpix gives the flows no\n"
+			"# rule matches; that default is not exported.\n",
+			rule_action_name((enum rule_action)x->action));
+	fprintf(x->out, "%s", how);
+}
+
+/* Is r, of another action, above the last rule that is exported, so that
+ * it takes some flows first? (Only such rules are written.) */
+struct rule_pos {
+	size_t pack, rule;
+};
+
+static bool before(struct rule_pos a, struct rule_pos b)
+{
+	return a.pack < b.pack || (a.pack == b.pack && a.rule < b.rule);
+}
+
+static bool last_selected(const struct export_ctx *x, struct rule_pos *last)
+{
+	bool any = false;
+
+	for (size_t p = 0; p < x->rs->npacks; p++)
+		for (size_t i = 0; i < x->rs->packs[p]->nrules; i++)
+			if (x->rs->packs[p]->rules[i].action == x->action) {
+				last->pack = p;
+				last->rule = i;
+				any = true;
+			}
+	return any;
+}
+
+/* Calls one(x, r, selected) for each rule to write, in dpix's order. */
+static int each_rule(struct export_ctx *x,
+		     int (*one)(struct export_ctx *x, const struct rule *r, bool selected))
+{
+	struct rule_pos last;
+
+	if (!last_selected(x, &last))
+		return 0;
+	for (size_t p = 0; p < x->rs->npacks; p++) {
+		const struct rule_pack *pk = x->rs->packs[p];
+
+		for (size_t i = 0; i < pk->nrules; i++) {
+			const struct rule *r = &pk->rules[i];
+			struct rule_pos here = { p, i };
+			bool selected = r->action == x->action;
+			const char *l7 = export_l7_cond(r);
+
+			if (!selected && !before(here, last))
+				continue;
+			if (l7 && x->quiet)
+				continue;
+			if (l7) {
+				fprintf(x->out, "%s# not exported: rule %s/%s (%s) needs %s%s\n",
+					x->indent, pk->name, r->id, rule_action_name(r->action), l7,
+					selected ? ""
+						 : ", and takes its flows before the rules below");
+				if (selected)
+					x->skipped++;
+				else
+					x->shadowed++;
+				continue;
+			}
+			if (one(x, r, selected) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- nft ------------------------------------------------------------ */
+
+struct list_out {
+	FILE *out;
+	const char *sep0, *sep; /* before the first item, before the others */
+};
+
+static void list_item(const char *text, size_t i, void *arg)
+{
+	struct list_out *l = arg;
+
+	fprintf(l->out, "%s%s", i ? l->sep : l->sep0, text);
+}
+
+static void port_items(FILE *out, const struct port_set *ps, const char *sep0, const char *sep)
+{
+	for (size_t i = 0; i < ps->nranges; i++) {
+		const struct port_range *r = &ps->ranges[i];
+
+		fprintf(out, "%s%u", i ? sep : sep0, r->lo);
+		if (r->hi != r->lo)
+			fprintf(out, "-%u", r->hi);
+	}
+}
+
+static const char *nft_name(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
+{
+	return export_set_name(x, s, r, "", '_', 60);
+}
+
+static int nft_addr_set(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
+{
+	const char *name = nft_name(x, s, r);
+
+	if (!name)
+		return -1;
+	for (int f = 4; f <= 6; f += 2) {
+		struct list_out l = { x->out, "\t\telements = { ", ",\n\t\t\t     " };
+
+		if (!has_family(s, f))
+			continue;
+		fprintf(x->out, "\tset %s_v%d {\n\t\ttype %s\n\t\tflags interval\n", name, f,
+			f == 4 ? "ipv4_addr" : "ipv6_addr");
+		export_cidrs(s->u.addr, f, list_item, &l);
+		fprintf(x->out, " }\n\t}\n");
+	}
+	return 0;
+}
+
+static int nft_port_set(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
+{
+	const char *name = nft_name(x, s, r);
+
+	if (!name)
+		return -1;
+	fprintf(x->out, "\tset %s {\n\t\ttype inet_service\n\t\tflags interval\n", name);
+	port_items(x->out, s->u.port, "\t\telements = { ", ", ");
+	fprintf(x->out, " }\n\t}\n");
+	return 0;
+}
+
+/* The named sets the written rules use, each once, in rule order. */
+static int nft_sets_of(struct export_ctx *x, const struct rule *r, bool selected)
+{
+	const struct rule_set *sets[3] = { r->dst, r->src, r->dport };
+
+	(void)selected;
+	for (int i = 0; i < 3; i++) {
+		const struct rule_set *s = sets[i];
+		bool seen = false;
+
+		if (!s || !s->name)
+			continue;
+		for (size_t k = 0; k < x->nnames; k++)
+			seen |= x->names[k].set == s;
+		if (seen)
+			continue;
+		if ((s->kind == SET_PORTS ? nft_port_set(x, s, r) : nft_addr_set(x, s, r)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void nft_comment(FILE *out, const struct rule *r)
+{
+	char c[NFT_COMMENT_MAX + 1];
+
+	snprintf(c, sizeof(c), "%s/%s", r->pack->name, r->id);
+	fprintf(out, " comment \"%s\"\n", c);
+}
+
+static int nft_rule(struct export_ctx *x, const struct rule *r, bool selected)
+{
+	int fams = 0;
+
+	for (int f = 4; f <= 6; f += 2) {
+		const char *fam = f == 4 ? "ip" : "ip6";
+
+		if (!rule_in_family(r, f))
+			continue;
+		if (!r->dst && !r->src && f == 6)
+			break; /* one rule for both families */
+		fams++;
+		fprintf(x->out, "\t\t");
+		if (r->conds & COND_TRANSPORT)
+			fprintf(x->out, "meta l4proto %s", r->transport == 17 ? "udp" : "tcp");
+		else
+			fprintf(x->out, "meta l4proto { tcp, udp }");
+		if (r->dst)
+			fprintf(x->out, " ct original %s daddr @%s_v%d", fam,
+				nft_name(x, r->dst, r), f);
+		if (r->src)
+			fprintf(x->out, " ct original %s saddr @%s_v%d", fam,
+				nft_name(x, r->src, r), f);
+		if (r->dport && r->dport->name) {
+			fprintf(x->out, " ct original proto-dst @%s", nft_name(x, r->dport, r));
+		} else if (r->dport) {
+			const struct port_set *ps = r->dport->u.port;
+			bool one = ps->nranges == 1 && ps->ranges[0].lo == ps->ranges[0].hi;
+
+			port_items(x->out, ps,
+				   one ? " ct original proto-dst " : " ct original proto-dst { ",
+				   ", ");
+			if (!one)
+				fprintf(x->out, " }");
+		}
+		if (!selected)
+			fprintf(x->out, " counter return");
+		else if (x->action == ACTION_DROP)
+			fprintf(x->out, " counter drop");
+		else
+			fprintf(x->out, " counter ct mark set ct mark & 0x%08x | 0x%08x return",
+				~x->mask, x->mark);
+		nft_comment(x->out, r);
+	}
+	if (!fams)
+		fprintf(x->out,
+			"%s# rule %s/%s matches no flow: its dst and src sets share no "
+			"address family\n",
+			x->indent, r->pack->name, r->id);
+	return 0;
+}
+
+static int export_nft(struct export_ctx *x)
+{
+	const char *act = rule_action_name((enum rule_action)x->action);
+
+	export_header(x, "nft",
+		      "# Load with: nft -f FILE (it replaces the table inet dpix). A flow\n"
+		      "# that an exported rule matches gets the mark (ct mark, under the mask)\n"
+		      "# that the site's inspection skips; rules of another action above it\n"
+		      "# return without marking, as in dpix the first matching rule decides.\n");
+	fprintf(x->out, "table inet dpix\ndelete table inet dpix\ntable inet dpix {\n");
+	x->quiet = true;
+	if (each_rule(x, nft_sets_of) < 0)
+		return -1;
+	x->quiet = false;
+	fprintf(x->out, "\tchain dpix_%s {\n", act);
+	x->indent = "\t\t";
+	if (each_rule(x, nft_rule) < 0)
+		return -1;
+	x->indent = "";
+	fprintf(x->out, "\t}\n");
+	for (int h = 0; h < 2; h++)
+		fprintf(x->out,
+			"\tchain %s {\n\t\ttype %s hook %s priority mangle; policy accept;\n"
+			"\t\tct mark & 0x%08x == 0x%08x jump dpix_%s\n\t}\n",
+			h ? "output" : "prerouting", h ? "route" : "filter",
+			h ? "output" : "prerouting", x->mask, 0u, act);
+	fprintf(x->out, "}\n");
+	return 0;
+}
+
+/* ---- ipset and iptables --------------------------------------------- */
+
+static const char *ipset_name(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
+{
+	/* room for the family suffix "-v4" */
+	return export_set_name(x, s, r, "dpix-", '-', IPSET_NAME_MAX - 3);
+}
+
+struct ipset_out {
+	FILE *out;
+	const char *name;
+	int family;
+};
+
+static void ipset_add(const char *text, size_t i, void *arg)
+{
+	struct ipset_out *o = arg;
+
+	(void)i;
+	fprintf(o->out, "add %s-v%d %s\n", o->name, o->family, text);
+}
+
+static int ipset_sets_of(struct export_ctx *x, const struct rule *r, bool selected)
+{
+	const struct rule_set *sets[3] = { r->dst, r->src, r->dport };
+
+	(void)selected;
+	for (int i = 0; i < 3; i++) {
+		const struct rule_set *s = sets[i];
+		const char *name;
+		bool seen = false;
+
+		if (!s)
+			continue;
+		for (size_t k = 0; k < x->nnames; k++)
+			seen |= x->names[k].set == s;
+		if (seen)
+			continue;
+		if (!(name = ipset_name(x, s, r)))
+			return -1;
+		if (s->kind == SET_PORTS) {
+			fprintf(x->out, "create %s bitmap:port range 0-65535 -exist\nflush %s\n",
+				name, name);
+			for (size_t k = 0; k < s->u.port->nranges; k++) {
+				const struct port_range *pr = &s->u.port->ranges[k];
+
+				fprintf(x->out, "add %s %u", name, pr->lo);
+				if (pr->hi != pr->lo)
+					fprintf(x->out, "-%u", pr->hi);
+				fprintf(x->out, "\n");
+			}
+			continue;
+		}
+		for (int f = 4; f <= 6; f += 2) {
+			struct ipset_out o = { x->out, name, f };
+
+			if (!has_family(s, f))
+				continue;
+			fprintf(x->out, "create %s-v%d hash:net family %s -exist\nflush %s-v%d\n",
+				name, f, f == 4 ? "inet" : "inet6", name, f);
+			export_cidrs(s->u.addr, f, ipset_add, &o);
+		}
+	}
+	return 0;
+}
+
+static void iptables_rule_fam(struct export_ctx *x, const struct rule *r, bool selected, int f)
+{
+	const char *tag = f == 4 ? "#iptables " : "#ip6tables ";
+
+	fprintf(x->out, "%s-A dpix-%s", tag, rule_action_name((enum rule_action)x->action));
+	if (r->conds & COND_TRANSPORT)
+		fprintf(x->out, " -p %s", r->transport == 17 ? "udp" : "tcp");
+	if (r->dst)
+		fprintf(x->out, " -m set --match-set %s-v%d dst", ipset_name(x, r->dst, r), f);
+	if (r->src)
+		fprintf(x->out, " -m set --match-set %s-v%d src", ipset_name(x, r->src, r), f);
+	if (r->dport)
+		fprintf(x->out, " -m set --match-set %s dst", ipset_name(x, r->dport, r));
+	fprintf(x->out, " -m comment --comment \"%s/%s\"", r->pack->name, r->id);
+	if (!selected)
+		fprintf(x->out, " -j RETURN\n");
+	else if (x->action == ACTION_DROP)
+		fprintf(x->out, " -j DROP\n");
+	else
+		fprintf(x->out, " -j CONNMARK --set-xmark 0x%x/0x%x\n", x->mark, x->mask);
+}
+
+static int iptables_rule(struct export_ctx *x, const struct rule *r, bool selected)
+{
+	if (!rule_in_family(r, 4) && !rule_in_family(r, 6)) {
+		if (!x->quiet)
+			fprintf(x->out,
+				"# rule %s/%s matches no flow: its dst and src sets share no "
+				"address family\n",
+				r->pack->name, r->id);
+		return 0;
+	}
+	if (rule_in_family(r, x->family))
+		iptables_rule_fam(x, r, selected, x->family);
+	return 0;
+}
+
+static int export_iptables(struct export_ctx *x)
+{
+	const char *act = rule_action_name((enum rule_action)x->action);
+
+	export_header(x, "iptables",
+		      "# An ipset restore file, with the iptables and ip6tables rules in\n"
+		      "# comments. Load with:\n"
+		      "#   ipset restore < FILE\n"
+		      "#   sed -n 's/^#iptables //p' FILE | iptables-restore --noflush\n"
+		      "#   sed -n 's/^#ip6tables //p' FILE | ip6tables-restore --noflush\n"
+		      "# and send the flows to the chain, e.g. iptables -t mangle -A PREROUTING\n"
+		      "# -m connmark --mark 0/MASK -j dpix-ACTION. A flow that an exported\n"
+		      "# rule matches gets the mark (connmark, under the mask) that the\n"
+		      "# site's inspection skips; rules of another action above it return\n"
+		      "# first, as in dpix the first matching rule decides.\n");
+	x->quiet = true;
+	if (each_rule(x, ipset_sets_of) < 0)
+		return -1;
+	for (int f = 4; f <= 6; f += 2) {
+		const char *tag = f == 4 ? "#iptables " : "#ip6tables ";
+
+		fprintf(x->out, "%s*mangle\n%s:dpix-%s - [0:0]\n%s-F dpix-%s\n", tag, tag, act, tag,
+			act);
+		x->family = f;
+		x->quiet = f == 6; /* the comments once, in the first section */
+		if (each_rule(x, iptables_rule) < 0)
+			return -1;
+		fprintf(x->out, "%sCOMMIT\n", tag);
+	}
+	return 0;
+}
+
+/* ---- the command ---------------------------------------------------- */
+
+static int parse_mark(const char *s, uint32_t *mark, uint32_t *mask)
+{
+	char *end;
+	unsigned long v, m;
+
+	v = strtoul(s, &end, 0);
+	if (end == s || *end != '/' || v > UINT32_MAX)
+		return -1;
+	s = end + 1;
+	m = strtoul(s, &end, 0);
+	if (end == s || *end || m > UINT32_MAX || m == 0 || (v & ~m))
+		return -1;
+	*mark = (uint32_t)v;
+	*mask = (uint32_t)m;
+	return 0;
+}
 
 int rules_export_cmd(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "dpix rules export: not built yet\n");
-	return 1;
+	static const struct option longopts[] = {
+		{ "rules", required_argument, NULL, 'r' },
+		{ "action", required_argument, NULL, 'a' },
+		{ "mark", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ruleset rs = { 0 };
+	struct export_ctx x = { .rs = &rs, .action = ACTION_BYPASS, .out = stdout, .indent = "" };
+	struct rules_error err;
+	const char *format, *markopt = NULL;
+	int c, rc = 1;
+	size_t npacks = 0;
+	const char **packs = calloc((size_t)argc, sizeof(*packs));
+
+	if (!packs) {
+		fprintf(stderr, "dpix: out of memory\n");
+		return 1;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "r:a:m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			packs[npacks++] = optarg;
+			break;
+		case 'a':
+			for (x.action = ACTION_BYPASS; x.action < ACTION_COUNT; x.action++)
+				if (!strcmp(optarg, rule_action_name(x.action)))
+					break;
+			if (x.action == ACTION_COUNT) {
+				fprintf(stderr,
+					"dpix rules export: --action: '%s': expected bypass, "
+					"inspect or drop\n",
+					optarg);
+				goto usage;
+			}
+			break;
+		case 'm':
+			markopt = optarg;
+			break;
+		case 'h':
+			export_usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "dpix rules export: %s\n",
+			optind >= argc ? "expected a format: nft, iptables or squid"
+				       : "one format only");
+		goto usage;
+	}
+	format = argv[optind];
+	if (strcmp(format, "nft") && strcmp(format, "iptables") && strcmp(format, "squid")) {
+		fprintf(stderr, "dpix rules export: '%s': expected nft, iptables or squid\n",
+			format);
+		goto usage;
+	}
+	x.mark = x.action == ACTION_INSPECT ? 0x2 : 0x1;
+	x.mask = 0x3;
+	if (markopt && parse_mark(markopt, &x.mark, &x.mask) < 0) {
+		fprintf(stderr,
+			"dpix rules export: --mark: '%s': expected VALUE/MASK, such as 0x1/0x3, "
+			"the value inside a non-zero mask\n",
+			markopt);
+		goto usage;
+	}
+	for (size_t i = 0; i < npacks; i++) {
+		if (rules_load(&rs, packs[i], &err) < 0) {
+			fprintf(stderr, "dpix: %s\n", err.msg);
+			goto out;
+		}
+	}
+	if (npacks == 0) {
+		const char *dir = getenv("DPIX_RULES_DIR");
+
+		dir = dir && *dir ? dir : DPIX_RULESDIR;
+		if (rules_load_dir(&rs, dir, &err) < 0) {
+			fprintf(stderr, "dpix: %s (give packs with --rules)\n", err.msg);
+			goto out;
+		}
+	}
+	if (!strcmp(format, "nft"))
+		rc = export_nft(&x);
+	else if (!strcmp(format, "iptables"))
+		rc = export_iptables(&x);
+	else
+		rc = export_squid(&x);
+	if (rc < 0) {
+		fprintf(stderr, "dpix: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	if (x.bad_patterns)
+		fprintf(stderr,
+			"dpix rules export: %u pattern%s not exported (no POSIX equivalent): see "
+			"the comments in the output\n",
+			x.bad_patterns, x.bad_patterns == 1 ? "" : "s");
+	if (x.skipped || x.shadowed)
+		fprintf(stderr,
+			"dpix rules export: %u %s rule%s not exported (%s), %u rule%s of other "
+			"actions above them not exported: see the comments in the output\n",
+			x.skipped, rule_action_name((enum rule_action)x.action),
+			x.skipped == 1 ? "" : "s",
+			!strcmp(format, "squid") ? "no name or address set"
+						 : "they need layer-7 facts",
+			x.shadowed, x.shadowed == 1 ? "" : "s");
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "dpix: writing the export failed\n");
+		rc = 1;
+	}
+out:
+	free(x.names);
+	free(packs);
+	ruleset_free(&rs);
+	return rc;
+usage:
+	export_usage(stderr);
+	rc = EXIT_USAGE;
+	goto out;
 }

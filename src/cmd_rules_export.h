@@ -1,0 +1,65 @@
+/*
+ * cmd_rules_export.h: what the formats of `dpix rules export` share
+ * (cmd_rules_export.c: options, packs, names, addresses, nft and ipset;
+ * cmd_rules_export_squid.c: Squid ACL files).
+ */
+#ifndef DPIX_CMD_RULES_EXPORT_H
+#define DPIX_CMD_RULES_EXPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rules/rules-t.h"
+
+/* A name given to a set in the output, unique within one export. */
+struct export_name {
+	const struct rule_set *set;
+	unsigned roles; /* for a format's own use */
+	char name[80];
+};
+
+struct export_ctx {
+	const struct ruleset *rs;
+	uint8_t action; /* the rules exported: enum rule_action */
+	uint32_t mark, mask;
+	FILE *out;
+	unsigned skipped;      /* rules of the action not exported */
+	unsigned shadowed;     /* rules of another action above them, not exported */
+	unsigned bad_patterns; /* squid: patterns without a POSIX equivalent */
+	int family;	       /* the section being written: 4 or 6 */
+	const char *indent;    /* before a comment line */
+	bool quiet;	       /* a second pass: no comments, no counts */
+	struct export_name *names;
+	size_t nnames, names_cap;
+};
+
+/* The output's name for a set: prefix, then the pack's and the set's name
+ * (an unnamed one: rule's id), characters outside [A-Za-z0-9_] turned into
+ * sep, at most maxlen characters (a hash keeps a cut name unique), unique
+ * across the sets of this export. NULL: out of memory. */
+const char *export_set_name(struct export_ctx *x, const struct rule_set *s, const struct rule *r,
+			    const char *prefix, char sep, size_t maxlen);
+
+/* The roles word of a set named by export_set_name. */
+unsigned *export_set_roles(struct export_ctx *x, const struct rule_set *s);
+
+/* The names of the conditions in conds, as a pack writes them, with ", ". */
+void export_conds(FILE *out, uint32_t conds);
+
+/* The CIDRs of an address set, merged, for one family (4 or 6): cb gets
+ * each one as text ("192.0.2.0/24", a single address without a length).
+ * Returns how many. */
+size_t export_cidrs(const struct addr_set *a, int family,
+		    void (*cb)(const char *text, size_t i, void *arg), void *arg);
+
+/* The first condition of r that needs more than addresses, ports and the
+ * transport (a layer-7 fact), or NULL. */
+const char *export_l7_cond(const struct rule *r);
+
+/* The comment header every format starts with: the packs, the action. */
+void export_header(const struct export_ctx *x, const char *format, const char *how);
+
+int export_squid(struct export_ctx *x);
+
+#endif
