@@ -141,13 +141,6 @@ static bool addr_inc(uint8_t a[16])
 	return false; /* wrapped: it was all ones */
 }
 
-static void addr_dec(uint8_t a[16])
-{
-	for (int i = 15; i >= 0; i--)
-		if (a[i]-- != 0)
-			return;
-}
-
 static bool addr_bit(const uint8_t a[16], unsigned k) /* k from the lowest bit */
 {
 	return a[15 - k / 8] >> (k % 8) & 1;
@@ -155,6 +148,7 @@ static bool addr_bit(const uint8_t a[16], unsigned k) /* k from the lowest bit *
 
 struct cidr_out {
 	int family;
+	bool no_zero; /* a /0 as two /1 */
 	size_t n;
 	void (*cb)(const char *text, size_t i, void *arg);
 	void *arg;
@@ -163,17 +157,29 @@ struct cidr_out {
 static void cidr_emit(struct cidr_out *o, const uint8_t a[16], unsigned plen)
 {
 	char text[INET6_ADDRSTRLEN + 8];
-	size_t len;
+	/* IPv4 text for a CIDR inside the IPv4-mapped block (family 0: one
+	 * space, as Squid keeps it, each CIDR written as what it is). */
+	bool v4 = o->family == 4 || (o->family == 0 && plen >= 96 && !memcmp(a, v4_lo, 12));
+	unsigned len, flen = v4 ? plen - 96 : plen;
 
-	if (o->family == 4) {
-		inet_ntop(AF_INET, a + 12, text, sizeof(text));
-		plen -= 96;
-	} else {
-		inet_ntop(AF_INET6, a, text, sizeof(text));
+	if (flen == 0 && o->no_zero) { /* the two halves */
+		uint8_t half[16];
+
+		memcpy(half, a, 16);
+		o->no_zero = false;
+		cidr_emit(o, half, plen + 1);
+		half[v4 ? 12 : 0] = 0x80;
+		cidr_emit(o, half, plen + 1);
+		o->no_zero = true;
+		return;
 	}
-	len = strlen(text);
-	if (plen != (o->family == 4 ? 32u : 128u))
-		snprintf(text + len, sizeof(text) - len, "/%u", plen);
+	if (v4)
+		inet_ntop(AF_INET, a + 12, text, sizeof(text));
+	else
+		inet_ntop(AF_INET6, a, text, sizeof(text));
+	len = (unsigned)strlen(text);
+	if (flen != (v4 ? 32u : 128u))
+		snprintf(text + len, sizeof(text) - len, "/%u", flen);
 	o->cb(text, o->n++, o->arg);
 }
 
@@ -204,15 +210,21 @@ static void cidr_range(struct cidr_out *o, const uint8_t lo_in[16], const uint8_
 	}
 }
 
-size_t export_cidrs(const struct addr_set *a, int family,
+size_t export_cidrs(const struct addr_set *a, int family, unsigned flags,
 		    void (*cb)(const char *text, size_t i, void *arg), void *arg)
 {
-	struct cidr_out o = { .family = family, .cb = cb, .arg = arg };
+	struct cidr_out o = {
+		.family = family, .no_zero = flags & EXPORT_NO_ZERO_PREFIX, .cb = cb, .arg = arg
+	};
 	uint8_t lo[16], hi[16];
 
 	for (size_t i = 0; i < a->nranges; i++) {
 		const struct addr_range *r = &a->ranges[i];
 
+		if (family == 0) { /* one space */
+			cidr_range(&o, r->lo, r->hi);
+			continue;
+		}
 		if (family == 4) { /* the part inside ::ffff:0:0/96 */
 			if (memcmp(r->hi, v4_lo, 16) < 0 || memcmp(r->lo, v4_hi, 16) > 0)
 				continue;
@@ -221,21 +233,12 @@ size_t export_cidrs(const struct addr_set *a, int family,
 			cidr_range(&o, lo, hi);
 			continue;
 		}
-		/* IPv6: the parts below and above the IPv4-mapped block. */
-		if (memcmp(r->lo, v4_lo, 16) < 0) {
-			memcpy(hi, v4_lo, 16);
-			addr_dec(hi);
-			if (memcmp(r->hi, hi, 16) < 0)
-				memcpy(hi, r->hi, 16);
-			cidr_range(&o, r->lo, hi);
-		}
-		if (memcmp(r->hi, v4_hi, 16) > 0) {
-			memcpy(lo, v4_hi, 16);
-			addr_inc(lo);
-			if (memcmp(r->lo, lo, 16) > 0)
-				memcpy(lo, r->lo, 16);
-			cidr_range(&o, lo, r->hi);
-		}
+		/* IPv6: a range as it is, unless it is all IPv4 (a range that
+		 * overlaps the IPv4-mapped block keeps it: so does dpix, which
+		 * matches an IPv6 flow to ::ffff:a.b.c.d against it). */
+		if (memcmp(r->lo, v4_lo, 16) >= 0 && memcmp(r->hi, v4_hi, 16) <= 0)
+			continue;
+		cidr_range(&o, r->lo, r->hi);
 	}
 	return o.n;
 }
@@ -249,7 +252,7 @@ static void count_only(const char *text, size_t i, void *arg)
 
 static bool has_family(const struct rule_set *s, int family)
 {
-	return export_cidrs(s->u.addr, family, count_only, NULL) > 0;
+	return export_cidrs(s->u.addr, family, 0, count_only, NULL) > 0;
 }
 
 /* Can r match a flow of this family (4 or 6)? */
@@ -430,7 +433,7 @@ static int nft_addr_set(struct export_ctx *x, const struct rule_set *s, const st
 			continue;
 		fprintf(x->out, "\tset %s_v%d {\n\t\ttype %s\n\t\tflags interval\n", name, f,
 			f == 4 ? "ipv4_addr" : "ipv6_addr");
-		export_cidrs(s->u.addr, f, list_item, &l);
+		export_cidrs(s->u.addr, f, 0, list_item, &l);
 		fprintf(x->out, " }\n\t}\n");
 	}
 	return 0;
@@ -620,7 +623,7 @@ static int ipset_sets_of(struct export_ctx *x, const struct rule *r, bool select
 				continue;
 			fprintf(x->out, "create %s-v%d hash:net family %s -exist\nflush %s-v%d\n",
 				name, f, f == 4 ? "inet" : "inet6", name, f);
-			export_cidrs(s->u.addr, f, ipset_add, &o);
+			export_cidrs(s->u.addr, f, EXPORT_NO_ZERO_PREFIX, ipset_add, &o);
 		}
 	}
 	return 0;

@@ -49,8 +49,13 @@ void export_conds(FILE *out, uint32_t conds);
 
 /* The CIDRs of an address set, merged, for one family (4 or 6): cb gets
  * each one as text ("192.0.2.0/24", a single address without a length).
- * Returns how many. */
-size_t export_cidrs(const struct addr_set *a, int family,
+ * IPv4 is the IPv4-mapped block; IPv6 every range not inside it; family
+ * 0 is the one space as dpix and Squid keep it, a CIDR inside the mapped
+ * block written as IPv4. Returns how many. */
+#define EXPORT_NO_ZERO_PREFIX \
+	1u /* a /0 as two /1: ipset refuses /0, Squid
+				  * reads 0.0.0.0/0 as 'all', IPv6 too */
+size_t export_cidrs(const struct addr_set *a, int family, unsigned flags,
 		    void (*cb)(const char *text, size_t i, void *arg), void *arg);
 
 /* The first condition of r that needs more than addresses, ports and the

@@ -12,7 +12,8 @@
  * leftmost label is a regular expression too. A patterns set is written
  * only where its PCRE2 pattern means the same as a POSIX extended one
  * (Squid's regex flavour); else a comment says it was not exported. An
- * addresses set becomes a dst ACL (a src one when a rule uses it as src).
+ * addresses set becomes a dst ACL (a src one when a rule uses it as src),
+ * over one address space as dpix's, which is also Squid's.
  * Squid cannot see a rule's ports, transport or application: each rule's
  * comment names the ACLs it needs and the conditions they leave out.
  */
@@ -381,8 +382,7 @@ static const char *squid_acl(struct export_ctx *x, const struct rule *r, const s
 			struct addr_lines a = { x->out, buf, role };
 
 			*roles |= src ? 2u : 1u;
-			for (int f = 4; f <= 6; f += 2)
-				export_cidrs(s->u.addr, f, addr_line, &a);
+			export_cidrs(s->u.addr, 0, EXPORT_NO_ZERO_PREFIX, addr_line, &a);
 		}
 		return buf;
 	}

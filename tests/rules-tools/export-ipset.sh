@@ -32,6 +32,8 @@ load "$tmp/test.ipset" "the test pack's export" || fail=1
 load "$tmp/test.ipset" "the test pack's export, loaded again" || fail=1
 n=$(ip netns exec "$ns" ipset list dpix-exp-relays-v4 | grep -c '^[0-9]')
 [ "$n" = 6 ] || { echo "FAIL: dpix-exp-relays-v4 holds $n entries, expected 6"; fail=1; }
+export_to edge.ipset iptables --rules "$top_srcdir/tests/rules-tools/export-edge.rules" || fail=1
+load "$tmp/edge.ipset" "the edge pack's export" || fail=1
 # shellcheck disable=SC2046
 export_to shipped.ipset iptables $(shipped) || fail=1
 load "$tmp/shipped.ipset" "the shipped packs' export" || fail=1

@@ -8,6 +8,8 @@ for action in bypass inspect drop; do
 	export_to test-$action.nft nft --action "$action" --rules "$pack" || fail=1
 	nft -c -f "$tmp/test-$action.nft" || { echo "FAIL: nft -c refuses the test pack's export (--action $action)"; fail=1; }
 done
+export_to edge.nft nft --rules "$top_srcdir/tests/rules-tools/export-edge.rules" || fail=1
+nft -c -f "$tmp/edge.nft" || { echo "FAIL: nft -c refuses the edge pack's export"; fail=1; }
 # shellcheck disable=SC2046
 export_to shipped.nft nft $(shipped) || fail=1
 nft -c -f "$tmp/shipped.nft" || { echo "FAIL: nft -c refuses the shipped packs' export"; fail=1; }

@@ -25,6 +25,9 @@ export_to test.squid squid --rules "$pack" || fail=1
 parse "$tmp/test.squid" "ssl_bump splice dpix_exp_media" "ssl_bump splice dpix_exp_relays" \
 	"ssl_bump splice dpix_exp_names" "http_access allow CONNECT dpix_exp_media_host" ||
 	{ echo "FAIL: squid -k parse refuses the test pack's export"; cat "$tmp/parse.log"; fail=1; }
+export_to edge.squid squid --rules "$top_srcdir/tests/rules-tools/export-edge.rules" || fail=1
+parse "$tmp/edge.squid" "ssl_bump splice dpix_edge_all6 dpix_edge_ends_src" ||
+	{ echo "FAIL: squid -k parse refuses the edge pack's export"; cat "$tmp/parse.log"; fail=1; }
 # shellcheck disable=SC2046
 export_to shipped.squid squid $(shipped) || fail=1
 parse "$tmp/shipped.squid" "ssl_bump splice dpix_rainbow_turn" "ssl_bump splice dpix_rainbow" ||

@@ -38,6 +38,11 @@ check export-test.iptables iptables
 check export-test.squid squid
 check export-test-drop.nft nft --action drop
 check export-test-inspect.iptables iptables --action inspect --mark 0x200/0xf00
+pack=$dir/export-edge.rules
+check export-edge.nft nft
+check export-edge.iptables iptables
+check export-edge.squid squid
+pack=$dir/export-test.rules
 
 # Nothing dropped silently: the rules left out are counted on stderr.
 "$DPIX" rules export nft --rules "$pack" 2>&1 > /dev/null |
