@@ -1,8 +1,8 @@
 /*
  * cmd_rules_export.c: `dpix rules export nft|iptables|squid`, the rules
  * of one action turned into what a gateway's own tools load: an nft
- * table, ipset lists with iptables rules, or Squid ACLs
- * (cmd_rules_export_squid.c). Only what those tools can check is
+ * table, ipset lists with iptables rules, or Squid ACLs (one file per
+ * format: cmd_rules_export_nft.c, _ipt.c, _squid.c). Only what those tools can check is
  * exported: addresses, ports and the transport for nft and iptables;
  * every rule that needs more (a server name, a CONNECT target, the
  * application) is listed in a comment and counted on stderr, never
@@ -12,8 +12,7 @@
  * rule, pack after pack. A rule of another action above an exported one
  * takes its flows first, so where it can be exported it is, as a rule
  * that leaves the chain without marking; where it cannot, a comment says
- * so. dst is the server (the side that opened nothing), hence the
- * conntrack original direction (`ct original`) in nft.
+ * so.
  *
  * Exit status: 0, 1 when a pack does not load (its error on stderr), 2
  * for a usage error.
@@ -30,11 +29,6 @@
 #ifndef DPIX_RULESDIR
 #define DPIX_RULESDIR "/usr/local/share/dpix/rules"
 #endif
-
-/* ipset names are at most 31 characters (IPSET_MAXNAMELEN - 1). */
-#define IPSET_NAME_MAX 31
-/* nft keeps a rule's comment to 128 bytes with its NUL. */
-#define NFT_COMMENT_MAX 127
 
 static void export_usage(FILE *out)
 {
@@ -250,15 +244,15 @@ static void count_only(const char *text, size_t i, void *arg)
 	(void)arg;
 }
 
-static bool has_family(const struct rule_set *s, int family)
+bool export_has_family(const struct rule_set *s, int family)
 {
 	return export_cidrs(s->u.addr, family, 0, count_only, NULL) > 0;
 }
 
-/* Can r match a flow of this family (4 or 6)? */
-static bool rule_in_family(const struct rule *r, int f)
+bool export_rule_in_family(const struct rule *r, int f)
 {
-	return (!r->dst || has_family(r->dst, f)) && (!r->src || has_family(r->src, f));
+	return (!r->dst || export_has_family(r->dst, f)) &&
+	       (!r->src || export_has_family(r->src, f));
 }
 
 /* ---- rules ---------------------------------------------------------- */
@@ -351,8 +345,7 @@ static bool last_selected(const struct export_ctx *x, struct rule_pos *last)
 	return any;
 }
 
-/* Calls one(x, r, selected) for each rule to write, in dpix's order. */
-static int each_rule(struct export_ctx *x,
+int export_each_rule(struct export_ctx *x,
 		     int (*one)(struct export_ctx *x, const struct rule *r, bool selected))
 {
 	struct rule_pos last;
@@ -386,314 +379,6 @@ static int each_rule(struct export_ctx *x,
 			if (one(x, r, selected) < 0)
 				return -1;
 		}
-	}
-	return 0;
-}
-
-/* ---- nft ------------------------------------------------------------ */
-
-struct list_out {
-	FILE *out;
-	const char *sep0, *sep; /* before the first item, before the others */
-};
-
-static void list_item(const char *text, size_t i, void *arg)
-{
-	struct list_out *l = arg;
-
-	fprintf(l->out, "%s%s", i ? l->sep : l->sep0, text);
-}
-
-static void port_items(FILE *out, const struct port_set *ps, const char *sep0, const char *sep)
-{
-	for (size_t i = 0; i < ps->nranges; i++) {
-		const struct port_range *r = &ps->ranges[i];
-
-		fprintf(out, "%s%u", i ? sep : sep0, r->lo);
-		if (r->hi != r->lo)
-			fprintf(out, "-%u", r->hi);
-	}
-}
-
-static const char *nft_name(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
-{
-	return export_set_name(x, s, r, "", '_', 60);
-}
-
-static int nft_addr_set(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
-{
-	const char *name = nft_name(x, s, r);
-
-	if (!name)
-		return -1;
-	for (int f = 4; f <= 6; f += 2) {
-		struct list_out l = { x->out, "\t\telements = { ", ",\n\t\t\t     " };
-
-		if (!has_family(s, f))
-			continue;
-		fprintf(x->out, "\tset %s_v%d {\n\t\ttype %s\n\t\tflags interval\n", name, f,
-			f == 4 ? "ipv4_addr" : "ipv6_addr");
-		export_cidrs(s->u.addr, f, 0, list_item, &l);
-		fprintf(x->out, " }\n\t}\n");
-	}
-	return 0;
-}
-
-static int nft_port_set(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
-{
-	const char *name = nft_name(x, s, r);
-
-	if (!name)
-		return -1;
-	fprintf(x->out, "\tset %s {\n\t\ttype inet_service\n\t\tflags interval\n", name);
-	port_items(x->out, s->u.port, "\t\telements = { ", ", ");
-	fprintf(x->out, " }\n\t}\n");
-	return 0;
-}
-
-/* The named sets the written rules use, each once, in rule order. */
-static int nft_sets_of(struct export_ctx *x, const struct rule *r, bool selected)
-{
-	const struct rule_set *sets[3] = { r->dst, r->src, r->dport };
-
-	(void)selected;
-	for (int i = 0; i < 3; i++) {
-		const struct rule_set *s = sets[i];
-		bool seen = false;
-
-		if (!s || !s->name)
-			continue;
-		for (size_t k = 0; k < x->nnames; k++)
-			seen |= x->names[k].set == s;
-		if (seen)
-			continue;
-		if ((s->kind == SET_PORTS ? nft_port_set(x, s, r) : nft_addr_set(x, s, r)) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static void nft_comment(FILE *out, const struct rule *r)
-{
-	char c[NFT_COMMENT_MAX + 1];
-
-	snprintf(c, sizeof(c), "%s/%s", r->pack->name, r->id);
-	fprintf(out, " comment \"%s\"\n", c);
-}
-
-static int nft_rule(struct export_ctx *x, const struct rule *r, bool selected)
-{
-	int fams = 0;
-
-	for (int f = 4; f <= 6; f += 2) {
-		const char *fam = f == 4 ? "ip" : "ip6";
-
-		if (!rule_in_family(r, f))
-			continue;
-		if (!r->dst && !r->src && f == 6)
-			break; /* one rule for both families */
-		fams++;
-		fprintf(x->out, "\t\t");
-		if (r->conds & COND_TRANSPORT)
-			fprintf(x->out, "meta l4proto %s", r->transport == 17 ? "udp" : "tcp");
-		else
-			fprintf(x->out, "meta l4proto { tcp, udp }");
-		if (r->dst)
-			fprintf(x->out, " ct original %s daddr @%s_v%d", fam,
-				nft_name(x, r->dst, r), f);
-		if (r->src)
-			fprintf(x->out, " ct original %s saddr @%s_v%d", fam,
-				nft_name(x, r->src, r), f);
-		if (r->dport && r->dport->name) {
-			fprintf(x->out, " ct original proto-dst @%s", nft_name(x, r->dport, r));
-		} else if (r->dport) {
-			const struct port_set *ps = r->dport->u.port;
-			bool one = ps->nranges == 1 && ps->ranges[0].lo == ps->ranges[0].hi;
-
-			port_items(x->out, ps,
-				   one ? " ct original proto-dst " : " ct original proto-dst { ",
-				   ", ");
-			if (!one)
-				fprintf(x->out, " }");
-		}
-		if (!selected)
-			fprintf(x->out, " counter return");
-		else if (x->action == ACTION_DROP)
-			fprintf(x->out, " counter drop");
-		else
-			fprintf(x->out, " counter ct mark set ct mark & 0x%08x | 0x%08x return",
-				~x->mask, x->mark);
-		nft_comment(x->out, r);
-	}
-	if (!fams)
-		fprintf(x->out,
-			"%s# rule %s/%s matches no flow: its dst and src sets share no "
-			"address family\n",
-			x->indent, r->pack->name, r->id);
-	return 0;
-}
-
-static int export_nft(struct export_ctx *x)
-{
-	const char *act = rule_action_name((enum rule_action)x->action);
-
-	export_header(x, "nft",
-		      "# Load with: nft -f FILE (it replaces the table inet dpix). A flow\n"
-		      "# that an exported rule matches gets the mark (ct mark, under the mask)\n"
-		      "# that the site's inspection skips; rules of another action above it\n"
-		      "# return without marking, as in dpix the first matching rule decides.\n");
-	fprintf(x->out, "table inet dpix\ndelete table inet dpix\ntable inet dpix {\n");
-	x->quiet = true;
-	if (each_rule(x, nft_sets_of) < 0)
-		return -1;
-	x->quiet = false;
-	fprintf(x->out, "\tchain dpix_%s {\n", act);
-	x->indent = "\t\t";
-	if (each_rule(x, nft_rule) < 0)
-		return -1;
-	x->indent = "";
-	fprintf(x->out, "\t}\n");
-	for (int h = 0; h < 2; h++)
-		fprintf(x->out,
-			"\tchain %s {\n\t\ttype %s hook %s priority mangle; policy accept;\n"
-			"\t\tct mark & 0x%08x == 0x%08x jump dpix_%s\n\t}\n",
-			h ? "output" : "prerouting", h ? "route" : "filter",
-			h ? "output" : "prerouting", x->mask, 0u, act);
-	fprintf(x->out, "}\n");
-	return 0;
-}
-
-/* ---- ipset and iptables --------------------------------------------- */
-
-static const char *ipset_name(struct export_ctx *x, const struct rule_set *s, const struct rule *r)
-{
-	/* room for the family suffix "-v4" */
-	return export_set_name(x, s, r, "dpix-", '-', IPSET_NAME_MAX - 3);
-}
-
-struct ipset_out {
-	FILE *out;
-	const char *name;
-	int family;
-};
-
-static void ipset_add(const char *text, size_t i, void *arg)
-{
-	struct ipset_out *o = arg;
-
-	(void)i;
-	fprintf(o->out, "add %s-v%d %s\n", o->name, o->family, text);
-}
-
-static int ipset_sets_of(struct export_ctx *x, const struct rule *r, bool selected)
-{
-	const struct rule_set *sets[3] = { r->dst, r->src, r->dport };
-
-	(void)selected;
-	for (int i = 0; i < 3; i++) {
-		const struct rule_set *s = sets[i];
-		const char *name;
-		bool seen = false;
-
-		if (!s)
-			continue;
-		for (size_t k = 0; k < x->nnames; k++)
-			seen |= x->names[k].set == s;
-		if (seen)
-			continue;
-		if (!(name = ipset_name(x, s, r)))
-			return -1;
-		if (s->kind == SET_PORTS) {
-			fprintf(x->out, "create %s bitmap:port range 0-65535 -exist\nflush %s\n",
-				name, name);
-			for (size_t k = 0; k < s->u.port->nranges; k++) {
-				const struct port_range *pr = &s->u.port->ranges[k];
-
-				fprintf(x->out, "add %s %u", name, pr->lo);
-				if (pr->hi != pr->lo)
-					fprintf(x->out, "-%u", pr->hi);
-				fprintf(x->out, "\n");
-			}
-			continue;
-		}
-		for (int f = 4; f <= 6; f += 2) {
-			struct ipset_out o = { x->out, name, f };
-
-			if (!has_family(s, f))
-				continue;
-			fprintf(x->out, "create %s-v%d hash:net family %s -exist\nflush %s-v%d\n",
-				name, f, f == 4 ? "inet" : "inet6", name, f);
-			export_cidrs(s->u.addr, f, EXPORT_NO_ZERO_PREFIX, ipset_add, &o);
-		}
-	}
-	return 0;
-}
-
-static void iptables_rule_fam(struct export_ctx *x, const struct rule *r, bool selected, int f)
-{
-	const char *tag = f == 4 ? "#iptables " : "#ip6tables ";
-
-	fprintf(x->out, "%s-A dpix-%s", tag, rule_action_name((enum rule_action)x->action));
-	if (r->conds & COND_TRANSPORT)
-		fprintf(x->out, " -p %s", r->transport == 17 ? "udp" : "tcp");
-	if (r->dst)
-		fprintf(x->out, " -m set --match-set %s-v%d dst", ipset_name(x, r->dst, r), f);
-	if (r->src)
-		fprintf(x->out, " -m set --match-set %s-v%d src", ipset_name(x, r->src, r), f);
-	if (r->dport)
-		fprintf(x->out, " -m set --match-set %s dst", ipset_name(x, r->dport, r));
-	fprintf(x->out, " -m comment --comment \"%s/%s\"", r->pack->name, r->id);
-	if (!selected)
-		fprintf(x->out, " -j RETURN\n");
-	else if (x->action == ACTION_DROP)
-		fprintf(x->out, " -j DROP\n");
-	else
-		fprintf(x->out, " -j CONNMARK --set-xmark 0x%x/0x%x\n", x->mark, x->mask);
-}
-
-static int iptables_rule(struct export_ctx *x, const struct rule *r, bool selected)
-{
-	if (!rule_in_family(r, 4) && !rule_in_family(r, 6)) {
-		if (!x->quiet)
-			fprintf(x->out,
-				"# rule %s/%s matches no flow: its dst and src sets share no "
-				"address family\n",
-				r->pack->name, r->id);
-		return 0;
-	}
-	if (rule_in_family(r, x->family))
-		iptables_rule_fam(x, r, selected, x->family);
-	return 0;
-}
-
-static int export_iptables(struct export_ctx *x)
-{
-	const char *act = rule_action_name((enum rule_action)x->action);
-
-	export_header(x, "iptables",
-		      "# An ipset restore file, with the iptables and ip6tables rules in\n"
-		      "# comments. Load with:\n"
-		      "#   ipset restore < FILE\n"
-		      "#   sed -n 's/^#iptables //p' FILE | iptables-restore --noflush\n"
-		      "#   sed -n 's/^#ip6tables //p' FILE | ip6tables-restore --noflush\n"
-		      "# and send the flows to the chain, e.g. iptables -t mangle -A PREROUTING\n"
-		      "# -m connmark --mark 0/MASK -j dpix-ACTION. A flow that an exported\n"
-		      "# rule matches gets the mark (connmark, under the mask) that the\n"
-		      "# site's inspection skips; rules of another action above it return\n"
-		      "# first, as in dpix the first matching rule decides.\n");
-	x->quiet = true;
-	if (each_rule(x, ipset_sets_of) < 0)
-		return -1;
-	for (int f = 4; f <= 6; f += 2) {
-		const char *tag = f == 4 ? "#iptables " : "#ip6tables ";
-
-		fprintf(x->out, "%s*mangle\n%s:dpix-%s - [0:0]\n%s-F dpix-%s\n", tag, tag, act, tag,
-			act);
-		x->family = f;
-		x->quiet = f == 6; /* the comments once, in the first section */
-		if (each_rule(x, iptables_rule) < 0)
-			return -1;
-		fprintf(x->out, "%sCOMMIT\n", tag);
 	}
 	return 0;
 }

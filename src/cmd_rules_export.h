@@ -1,7 +1,7 @@
 /*
  * cmd_rules_export.h: what the formats of `dpix rules export` share
- * (cmd_rules_export.c: options, packs, names, addresses, nft and ipset;
- * cmd_rules_export_squid.c: Squid ACL files).
+ * (cmd_rules_export.c: options, packs, names, addresses, the rules to
+ * write; one file per format).
  */
 #ifndef DPIX_CMD_RULES_EXPORT_H
 #define DPIX_CMD_RULES_EXPORT_H
@@ -65,6 +65,23 @@ const char *export_l7_cond(const struct rule *r);
 /* The comment header every format starts with: the packs, the action. */
 void export_header(const struct export_ctx *x, const char *format, const char *how);
 
-int export_squid(struct export_ctx *x);
+/* Does the set hold addresses of this family (4 or 6)? Can r match a
+ * flow of it? */
+bool export_has_family(const struct rule_set *s, int family);
+bool export_rule_in_family(const struct rule *r, int family);
+
+/*
+ * Calls one(x, r, selected) for each rule to write, in dpix's order: the
+ * rules of the action and, above the last of them, those of the others
+ * (selected false), which take their flows first. A rule that needs a
+ * layer-7 fact gets a comment instead (unless x->quiet) and is counted.
+ */
+int export_each_rule(struct export_ctx *x,
+		     int (*one)(struct export_ctx *x, const struct rule *r, bool selected));
+
+/* The formats: 0, or -1 when out of memory. */
+int export_nft(struct export_ctx *x);	   /* cmd_rules_export_nft.c */
+int export_iptables(struct export_ctx *x); /* cmd_rules_export_ipt.c */
+int export_squid(struct export_ctx *x);	   /* cmd_rules_export_squid.c */
 
 #endif
