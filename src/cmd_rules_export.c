@@ -257,8 +257,8 @@ bool export_rule_in_family(const struct rule *r, int f)
 
 /* ---- rules ---------------------------------------------------------- */
 
-/* Every condition, in the order dpix.rules(5) lists them; the first two
- * are what nft and iptables can match, with dst and src. */
+/* Every condition; the first four (NET_CONDS) are what nft and iptables
+ * can match. */
 static const struct {
 	uint32_t bit;
 	const char *name;
@@ -312,7 +312,7 @@ void export_header(const struct export_ctx *x, const char *format, const char *h
 		fprintf(x->out, "#   pack %s version %s date %s\n", p->name,
 			p->version ? p->version : "-", p->date ? p->date : "-");
 	}
-	if (x->rs->default_action == x->action)
+	if ((x->rs->default_action ? x->rs->default_action : ACTION_INSPECT) == x->action)
 		fprintf(x->out,
 			"# Note: %s is also the packs' default, which dpix gives the flows no\n"
 			"# rule matches; that default is not exported.\n",
@@ -320,8 +320,7 @@ void export_header(const struct export_ctx *x, const char *format, const char *h
 	fprintf(x->out, "%s", how);
 }
 
-/* Is r, of another action, above the last rule that is exported, so that
- * it takes some flows first? (Only such rules are written.) */
+/* Where a rule is, in dpix's order. */
 struct rule_pos {
 	size_t pack, rule;
 };
@@ -390,10 +389,14 @@ static int parse_mark(const char *s, uint32_t *mark, uint32_t *mask)
 	char *end;
 	unsigned long v, m;
 
+	if (*s < '0' || *s > '9') /* strtoul would take blanks and a sign */
+		return -1;
 	v = strtoul(s, &end, 0);
 	if (end == s || *end != '/' || v > UINT32_MAX)
 		return -1;
 	s = end + 1;
+	if (*s < '0' || *s > '9')
+		return -1;
 	m = strtoul(s, &end, 0);
 	if (end == s || *end || m > UINT32_MAX || m == 0 || (v & ~m))
 		return -1;

@@ -5,6 +5,7 @@
  * dpix-ACTION in comments, in iptables-restore form, each line tagged
  * "#iptables " or "#ip6tables " for sed to pick out.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 
 #include "cmd_rules_export.h"
@@ -83,7 +84,7 @@ static void iptables_rule_fam(struct export_ctx *x, const struct rule *r, bool s
 
 	fprintf(x->out, "%s-A dpix-%s", tag, rule_action_name((enum rule_action)x->action));
 	if (r->conds & COND_TRANSPORT)
-		fprintf(x->out, " -p %s", r->transport == 17 ? "udp" : "tcp");
+		fprintf(x->out, " -p %s", r->transport == IPPROTO_UDP ? "udp" : "tcp");
 	if (r->dst)
 		fprintf(x->out, " -m set --match-set %s-v%d dst", ipset_name(x, r->dst, r), f);
 	if (r->src)

@@ -7,6 +7,7 @@
  * the conntrack original direction: the server and the client as dpix
  * sees them, whichever way a packet goes.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 
 #include "cmd_rules_export.h"
@@ -118,7 +119,8 @@ static int nft_rule(struct export_ctx *x, const struct rule *r, bool selected)
 		fams++;
 		fprintf(x->out, "\t\t");
 		if (r->conds & COND_TRANSPORT)
-			fprintf(x->out, "meta l4proto %s", r->transport == 17 ? "udp" : "tcp");
+			fprintf(x->out, "meta l4proto %s",
+				r->transport == IPPROTO_UDP ? "udp" : "tcp");
 		else
 			fprintf(x->out, "meta l4proto { tcp, udp }");
 		if (r->dst)
