@@ -44,6 +44,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* qsort with no array (NULL, 0) is undefined. */
+static void sort_strs(char **v, size_t n)
+{
+	if (n)
+		qsort(v, n, sizeof(char *), cmp_str);
+}
+
 static bool is_star(const struct squid_set *q, const char *d)
 {
 	return q->nstars && bsearch(&d, q->stars, q->nstars, sizeof(char *), cmp_str);
@@ -108,7 +115,8 @@ static int push(char ***v, size_t *n, char *s)
  * expression? Accepted: what both define alike. Refused: escapes other
  * than of a special character (\d, \w, \b, ... mean other things or
  * nothing in ERE), a backslash inside brackets (literal in ERE), (?...)
- * groups, lazy and possessive quantifiers, and anything regcomp refuses.
+ * groups and (*VERB)s, {,N}, lazy and possessive quantifiers, and
+ * anything regcomp refuses.
  */
 static bool pcre_is_ere(const char *p, char *why, size_t whylen)
 {
@@ -149,8 +157,12 @@ static bool pcre_is_ere(const char *p, char *why, size_t whylen)
 				s++;
 			if (s[1] == ']')
 				s++;
-		} else if (*s == '(' && s[1] == '?') {
-			snprintf(why, whylen, "(? groups have no POSIX equivalent");
+		} else if (*s == '(' && (s[1] == '?' || s[1] == '*')) {
+			snprintf(why, whylen, "(%c groups and verbs have no POSIX equivalent",
+				 s[1]);
+			return false;
+		} else if (*s == '{' && s[1] == ',') {
+			snprintf(why, whylen, "{,N} is a literal in PCRE2, a quantifier in POSIX");
 			return false;
 		} else if (strchr("*+?}", *s) && (s[1] == '?' || s[1] == '+')) {
 			snprintf(why, whylen,
@@ -224,8 +236,8 @@ static int domain_items(struct squid_set *q, const struct domain_set *ds)
 			free(s);
 		}
 	}
-	qsort(q->stars, q->nstars, sizeof(char *), cmp_str);
-	qsort(exact, nexact, sizeof(char *), cmp_str);
+	sort_strs(q->stars, q->nstars);
+	sort_strs(exact, nexact);
 	for (size_t i = 0; i < q->nstars; i++) {
 		const char *d = q->stars[i];
 		size_t n = strlen(d) + 2;
@@ -272,7 +284,7 @@ static void uniq(char **v, size_t *n)
 {
 	size_t k = 0;
 
-	qsort(v, *n, sizeof(char *), cmp_str);
+	sort_strs(v, *n);
 	for (size_t i = 0; i < *n; i++) {
 		if (k && !strcmp(v[k - 1], v[i]))
 			free(v[i]);

@@ -49,7 +49,7 @@ pack=$dir/export-test.rules
 	grep -q '^dpix rules export: 2 bypass rules not exported (they need layer-7 facts), 1 rule of other actions above them not exported' ||
 	{ echo "FAIL: nft: the count of rules not exported"; fail=1; }
 "$DPIX" rules export squid --rules "$pack" 2>&1 > /dev/null |
-	grep -q '^dpix rules export: 1 pattern not exported (no POSIX equivalent)' ||
+	grep -q '^dpix rules export: 4 patterns not exported (no POSIX equivalent)' ||
 	{ echo "FAIL: squid: the count of patterns not exported"; fail=1; }
 
 # status expected, then the arguments
