@@ -237,16 +237,21 @@ size_t export_cidrs(const struct addr_set *a, int family, unsigned flags,
 	return o.n;
 }
 
-static void count_only(const char *text, size_t i, void *arg)
-{
-	(void)text;
-	(void)i;
-	(void)arg;
-}
-
+/* As export_cidrs would split the ranges, without writing them. */
 bool export_has_family(const struct rule_set *s, int family)
 {
-	return export_cidrs(s->u.addr, family, 0, count_only, NULL) > 0;
+	const struct addr_set *a = s->u.addr;
+
+	for (size_t i = 0; i < a->nranges; i++) {
+		bool meets = memcmp(a->ranges[i].hi, v4_lo, 16) >= 0 &&
+			     memcmp(a->ranges[i].lo, v4_hi, 16) <= 0;
+		bool inside = memcmp(a->ranges[i].lo, v4_lo, 16) >= 0 &&
+			      memcmp(a->ranges[i].hi, v4_hi, 16) <= 0;
+
+		if (family == 4 ? meets : !inside)
+			return true;
+	}
+	return false;
 }
 
 bool export_rule_in_family(const struct rule *r, int f)
