@@ -518,8 +518,7 @@ int rules_export_cmd(int argc, char **argv)
 			"actions above them not exported: see the comments in the output\n",
 			x.skipped, rule_action_name((enum rule_action)x.action),
 			x.skipped == 1 ? "" : "s",
-			!strcmp(format, "squid") ? "no name or address set"
-						 : "they need layer-7 facts",
+			!strcmp(format, "squid") ? "no name or address set" : "layer-7 conditions",
 			x.shadowed, x.shadowed == 1 ? "" : "s");
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "dpix: writing the export failed\n");

@@ -46,7 +46,7 @@ pack=$dir/export-test.rules
 
 # Nothing dropped silently: the rules left out are counted on stderr.
 "$DPIX" rules export nft --rules "$pack" 2>&1 > /dev/null |
-	grep -q '^dpix rules export: 2 bypass rules not exported (they need layer-7 facts), 1 rule of other actions above them not exported' ||
+	grep -q '^dpix rules export: 2 bypass rules not exported (layer-7 conditions), 1 rule of other actions above them not exported' ||
 	{ echo "FAIL: nft: the count of rules not exported"; fail=1; }
 "$DPIX" rules export squid --rules "$pack" 2>&1 > /dev/null |
 	grep -q '^dpix rules export: 4 patterns not exported (no POSIX equivalent)' ||
