@@ -20,6 +20,8 @@ static void rules_usage(FILE *out)
 		     "       dpix rules verify --pubkey PUBLIC.pem|DIR [--pubkey ...] FILE...\n"
 		     "       dpix rules print PACK...\n"
 		     "       dpix rules diff OLD NEW\n"
+		     "       dpix rules export nft|iptables|squid [--rules PACK]...\n"
+		     "                         [--action bypass|inspect|drop] [--mark VALUE/MASK]\n"
 		     "\n"
 		     "keygen  make an Ed25519 key pair (PEM, as openssl writes them); the private\n"
 		     "        key file gets mode 0600; existing files are not overwritten\n"
@@ -30,6 +32,8 @@ static void rules_usage(FILE *out)
 		     "        inline, one rule a line\n"
 		     "diff    what NEW adds, removes and reorders against OLD; exit 0 same,\n"
 		     "        1 different, 2 trouble\n"
+		     "export  write the address and port rules of one action as an nft table or\n"
+		     "        ipset lists with iptables rules, or their sets as Squid ACLs\n"
 		     "\n"
 		     "See dpix(1) and, for the .sig format, dpix.rules(5).\n");
 }
