@@ -1,12 +1,489 @@
-/* cmd_rules_check.c: `dpix rules check` (being written). */
+/*
+ * cmd_rules_check.c: `dpix rules check [--strict] PACK...`, a lint for rule
+ * packs. Loads the packs in the order given, as `dpix replay --rules` does
+ * (an error stops that pack, as there, and is printed file:line:column),
+ * then warns, each warning `file:line: warning: ...` naming the rules and
+ * sets involved:
+ *  - a rule that an earlier rule shadows (rules_cover.c: certain cases
+ *    only), which under first-match evaluation never decides;
+ *  - a named set no rule uses, and an empty set;
+ *  - an entry (a domain name or a server address) in the sets of two rules
+ *    with different service labels and different actions: the earlier rule
+ *    decides a flow to it, whatever the later one's author meant.
+ * Exit status: 0 clean, 1 when a pack has an error (or, with --strict, when
+ * there is a warning), 2 for a usage error.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cmd_rules.h"
+#include "rules/rules.h"
+
+/* Every rule of the loaded packs, in evaluation order. */
+struct check {
+	const struct rule **rules;
+	size_t nrules;
+	unsigned warnings;
+};
+
+static const char *set_label(const struct rule_set *s)
+{
+	return s->name ? s->name : "(inline)";
+}
+
+static const char *service_of(const struct rule *r)
+{
+	return r->service ? r->service : "";
+}
+
+/* ---- shadowed rules ---- */
+
+static void check_shadowed(struct check *ck)
+{
+	for (size_t j = 1; j < ck->nrules; j++) {
+		const struct rule *b = ck->rules[j];
+
+		for (size_t i = 0; i < j; i++) {
+			const struct rule *a = ck->rules[i];
+
+			if ((a->conds & ~b->conds) || !rule_covers(a, b))
+				continue;
+			printf(
+			    "%s:%u: warning: rule '%s' is shadowed by rule '%s' (%s:%u, pack %s): "
+			    "every flow it matches, '%s' matches first, so it never decides",
+			    b->file, b->line, b->id, a->id, a->file, a->line, a->pack->name, a->id);
+			if (a->action == b->action)
+				printf(" (same action %s: it is dead code)\n",
+				       rule_action_name(a->action));
+			else
+				printf(" (its %s is never given: '%s' gives %s)\n",
+				       rule_action_name(b->action), a->id,
+				       rule_action_name(a->action));
+			ck->warnings++;
+			break;
+		}
+	}
+}
+
+/* ---- unused and empty sets ---- */
+
+static size_t set_size(const struct rule_set *s)
+{
+	switch (s->kind) {
+	case SET_DOMAINS:
+		return s->u.dom->count;
+	case SET_PATTERNS:
+		return s->u.pat->n;
+	case SET_ADDRESSES:
+		return s->u.addr->ncidrs;
+	default:
+		return s->u.port->nwritten;
+	}
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (const void *const *)a,
+		  y = (uintptr_t) * (const void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void check_sets(struct check *ck, const struct rule_pack *pk)
+{
+	/* The sets the pack's rules use, sorted for bsearch. */
+	size_t n = 0;
+	const struct rule_set **used = malloc((pk->nrules * 8 + 1) * sizeof(*used));
+
+	if (!used)
+		return;
+	for (size_t i = 0; i < pk->nrules; i++) {
+		const struct rule *r = &pk->rules[i];
+		const struct rule_set *s[8] = { r->sni, r->connect, r->name,  r->http_host,
+						r->dst, r->src,	    r->dport, r->connect_port };
+
+		for (int k = 0; k < 8; k++)
+			if (s[k])
+				used[n++] = s[k];
+	}
+	qsort(used, n, sizeof(*used), cmp_ptr);
+	for (size_t i = 0; i < pk->nsets; i++) {
+		const struct rule_set *s = pk->sets[i];
+		const char *file = s->file ? s->file : pk->path;
+
+		if (!s->name)
+			continue;
+		if (!bsearch(&s, used, n, sizeof(*used), cmp_ptr)) {
+			printf("%s:%u: warning: set '%s' is not used by any rule of pack %s\n",
+			       file, s->line, s->name, pk->name);
+			ck->warnings++;
+		}
+		if (set_size(s) == 0) {
+			printf("%s:%u: warning: set '%s' is empty\n", file, s->line, s->name);
+			ck->warnings++;
+		}
+	}
+	free(used);
+}
+
+/* ---- cross-service overlap ---- */
+
+/* One entry of one set of one rule: a domain (exact or '*.x') or an
+ * address range. */
+struct occ {
+	const char *name; /* domains: the entry as written (lower case) */
+	uint8_t lo[16], hi[16];
+	uint32_t rule; /* index in evaluation order */
+	const struct rule_set *set;
+};
+
+/* Two rules that share entries, and the first shared entry seen. */
+struct pair {
+	uint32_t a, b;
+	const struct occ *oa, *ob;
+};
+
+struct pairs {
+	struct pair *v;
+	size_t n, cap;
+};
+
+static bool conflict(const struct check *ck, uint32_t a, uint32_t b)
+{
+	const struct rule *x = ck->rules[a], *y = ck->rules[b];
+
+	return a != b && x->action != y->action && strcmp(service_of(x), service_of(y)) != 0;
+}
+
+static int pair_add(struct pairs *p, const struct occ *x, const struct occ *y)
+{
+	if (x->rule > y->rule) {
+		const struct occ *t = x;
+
+		x = y, y = t;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct pair *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		p->v = v, p->cap = cap;
+	}
+	p->v[p->n++] = (struct pair){ x->rule, y->rule, x, y };
+	return 0;
+}
+
+static int cmp_occ_name(const void *a, const void *b)
+{
+	const struct occ *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+static int cmp_occ_lo(const void *a, const void *b)
+{
+	const struct occ *x = a, *y = b;
+
+	return memcmp(x->lo, y->lo, 16);
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return (x->b > y->b) - (x->b < y->b);
+}
+
+/* The first occurrence of key in the sorted array, or n. */
+static size_t occ_find(const struct occ *v, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid].name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The entries that cover a name entry: the same entry, and '*.y' for y
+ * above it. One binary search per label, so the whole check costs
+ * O(E log E) for E entries, plus the pairs found.
+ */
+static int domain_pairs(const struct check *ck, struct occ *v, size_t n, struct pairs *p)
+{
+	char key[300];
+
+	qsort(v, n, sizeof(*v), cmp_occ_name);
+	for (size_t i = 0; i < n; i++) {
+		const char *x = v[i].name, *d;
+
+		/* The same entry: pair with the earlier ones of its group. */
+		for (size_t j = i; j-- > 0 && !strcmp(v[j].name, x);)
+			if (conflict(ck, v[j].rule, v[i].rule) && pair_add(p, &v[j], &v[i]) < 0)
+				return -1;
+		if (x[0] == '*')
+			x += 2;
+		else if (strchr(x, '*'))
+			continue; /* globs: not compared */
+		for (d = strchr(x, '.'); d; d = strchr(d + 1, '.')) {
+			size_t k;
+
+			if (snprintf(key, sizeof(key), "*.%s", d + 1) >= (int)sizeof(key))
+				break;
+			for (k = occ_find(v, n, key); k < n && !strcmp(v[k].name, key); k++)
+				if (conflict(ck, v[k].rule, v[i].rule) &&
+				    pair_add(p, &v[k], &v[i]) < 0)
+					return -1;
+		}
+	}
+	return 0;
+}
+
+/* Overlapping address ranges: a sweep in the order of their starts. */
+static int addr_pairs(const struct check *ck, struct occ *v, size_t n, struct pairs *p)
+{
+	size_t *open = malloc((n + 1) * sizeof(*open)), nopen = 0;
+
+	if (!open)
+		return -1;
+	qsort(v, n, sizeof(*v), cmp_occ_lo);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		for (size_t j = 0; j < nopen; j++)
+			if (memcmp(v[open[j]].hi, v[i].lo, 16) >= 0)
+				open[k++] = open[j];
+		nopen = k;
+		for (size_t j = 0; j < nopen; j++)
+			if (conflict(ck, v[open[j]].rule, v[i].rule) &&
+			    pair_add(p, &v[open[j]], &v[i]) < 0) {
+				free(open);
+				return -1;
+			}
+		open[nopen++] = i;
+	}
+	free(open);
+	return 0;
+}
+
+static void addr_text(const struct occ *o, char *buf, size_t len)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	char a[INET6_ADDRSTRLEN];
+	unsigned plen = 128;
+
+	/* The prefix length back from the range. */
+	for (unsigned b = 0; b < 128; b++) {
+		uint8_t m = (uint8_t)(0x80u >> (b % 8));
+
+		if ((o->lo[b / 8] & m) != (o->hi[b / 8] & m)) {
+			plen = b;
+			break;
+		}
+	}
+	if (!memcmp(o->lo, mapped, 12)) {
+		inet_ntop(AF_INET, o->lo + 12, a, sizeof(a));
+		plen = plen >= 96 ? plen - 96 : 0;
+		snprintf(buf, len, plen == 32 ? "%s" : "%s/%u", a, plen);
+	} else {
+		inet_ntop(AF_INET6, o->lo, a, sizeof(a));
+		snprintf(buf, len, plen == 128 ? "%s" : "%s/%u", a, plen);
+	}
+}
+
+static void entry_text(const struct occ *o, char *buf, size_t len)
+{
+	if (o->name)
+		snprintf(buf, len, "%s", o->name);
+	else
+		addr_text(o, buf, len);
+}
+
+/* One warning per pair of rules, at the later one, with its first entry. */
+static void report_pairs(struct check *ck, struct pairs *p)
+{
+	qsort(p->v, p->n, sizeof(*p->v), cmp_pair);
+	for (size_t i = 0, j; i < p->n; i = j) {
+		const struct pair *q = &p->v[i];
+		const struct rule *a = ck->rules[q->a], *b = ck->rules[q->b];
+		char ea[80], eb[80];
+
+		for (j = i + 1; j < p->n && p->v[j].a == q->a && p->v[j].b == q->b;)
+			j++;
+		entry_text(q->oa, ea, sizeof(ea));
+		entry_text(q->ob, eb, sizeof(eb));
+		printf(
+		    "%s:%u: warning: '%s' in set '%s' of rule '%s' (service '%s', %s) overlaps "
+		    "'%s' in set '%s' of rule '%s' (%s:%u, service '%s', %s), which decides first",
+		    b->file, b->line, eb, set_label(q->ob->set), b->id, service_of(b),
+		    rule_action_name(b->action), ea, set_label(q->oa->set), a->id, a->file, a->line,
+		    service_of(a), rule_action_name(a->action));
+		if (j - i > 1)
+			printf(" (and %zu more overlaps between these rules)", j - i - 1);
+		printf("\n");
+		ck->warnings++;
+	}
+}
+
+static int occ_push(struct occ **v, size_t *n, size_t *cap, const struct occ *o)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct occ *w = realloc(*v, c * sizeof(*w));
+
+		if (!w)
+			return -1;
+		*v = w, *cap = c;
+	}
+	(*v)[(*n)++] = *o;
+	return 0;
+}
+
+/* Entries of the sets a rule looks up names and server addresses in
+ * (src, the client side, is left out). */
+static int collect(const struct check *ck, struct occ **dv, size_t *dn, size_t *dcap,
+		   struct occ **av, size_t *an, size_t *acap)
+{
+	for (uint32_t r = 0; r < ck->nrules; r++) {
+		const struct rule *ru = ck->rules[r];
+		const struct rule_set *s[5] = { ru->sni, ru->connect, ru->name, ru->http_host,
+						ru->dst };
+
+		for (int k = 0; k < 5; k++) {
+			bool again = !s[k];
+
+			/* The same set twice in one rule adds nothing. */
+			for (int m = 0; m < k; m++)
+				again |= s[m] == s[k];
+			if (again)
+				continue;
+			if (s[k]->kind == SET_DOMAINS) {
+				for (uint32_t e = 0; e < s[k]->u.dom->count; e++) {
+					struct occ o = { .name = s[k]->u.dom->written[e],
+							 .rule = r,
+							 .set = s[k] };
+
+					if (occ_push(dv, dn, dcap, &o) < 0)
+						return -1;
+				}
+			} else if (s[k]->kind == SET_ADDRESSES) {
+				const struct addr_set *as = s[k]->u.addr;
+
+				for (size_t e = 0; e < as->ncidrs; e++) {
+					struct occ o = { .rule = r, .set = s[k] };
+
+					memcpy(o.lo, as->cidrs[e].addr, 16);
+					memcpy(o.hi, o.lo, 16);
+					for (unsigned b = as->cidrs[e].plen; b < 128; b++)
+						o.hi[b / 8] |= (uint8_t)(0x80u >> (b % 8));
+					if (occ_push(av, an, acap, &o) < 0)
+						return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static int check_overlap(struct check *ck)
+{
+	struct occ *dv = NULL, *av = NULL;
+	size_t dn = 0, dcap = 0, an = 0, acap = 0;
+	struct pairs p = { 0 };
+	int rc = -1;
+
+	if (collect(ck, &dv, &dn, &dcap, &av, &an, &acap) < 0 || domain_pairs(ck, dv, dn, &p) < 0 ||
+	    addr_pairs(ck, av, an, &p) < 0)
+		goto out;
+	report_pairs(ck, &p);
+	rc = 0;
+out:
+	free(p.v);
+	free(dv);
+	free(av);
+	return rc;
+}
+
+static void check_usage(FILE *out)
+{
+	fprintf(out, "usage: dpix rules check [--strict] PACK...\n");
+}
 
 int rules_check_cmd(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "dpix rules check: not built yet\n");
-	return 1;
+	static const struct option longopts[] = {
+		{ "strict", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ruleset rs = { 0 };
+	struct check ck = { 0 };
+	struct rules_error err;
+	bool strict = false;
+	int c, rc = 1, errors = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 's') {
+			strict = true;
+		} else if (c == 'h') {
+			check_usage(stdout);
+			return 0;
+		} else {
+			check_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "dpix rules check: no pack given\n");
+		check_usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* Every pack is loaded, so that one run reports each bad one. */
+	for (int i = optind; i < argc; i++) {
+		if (rules_load(&rs, argv[i], &err) < 0) {
+			fprintf(stderr, "%s\n", err.msg);
+			errors++;
+		}
+	}
+	if (errors)
+		goto out;
+	for (size_t p = 0; p < rs.npacks; p++)
+		ck.nrules += rs.packs[p]->nrules;
+	ck.rules = malloc((ck.nrules + 1) * sizeof(*ck.rules));
+	if (!ck.rules)
+		goto nomem;
+	ck.nrules = 0;
+	for (size_t p = 0; p < rs.npacks; p++)
+		for (size_t i = 0; i < rs.packs[p]->nrules; i++)
+			ck.rules[ck.nrules++] = &rs.packs[p]->rules[i];
+	check_shadowed(&ck);
+	for (size_t p = 0; p < rs.npacks; p++)
+		check_sets(&ck, rs.packs[p]);
+	if (check_overlap(&ck) < 0)
+		goto nomem;
+	printf("%zu pack%s, %zu rule%s: %u warning%s\n", rs.npacks, rs.npacks == 1 ? "" : "s",
+	       ck.nrules, ck.nrules == 1 ? "" : "s", ck.warnings, ck.warnings == 1 ? "" : "s");
+	rc = strict && ck.warnings ? 1 : 0;
+	goto out;
+nomem:
+	fprintf(stderr, "dpix rules check: out of memory\n");
+	rc = 1;
+out:
+	free(ck.rules);
+	ruleset_free(&rs);
+	return rc;
 }
