@@ -325,14 +325,15 @@ static void report_pairs(struct check *ck, struct pairs *p)
 			j++;
 		entry_text(q->oa, ea, sizeof(ea));
 		entry_text(q->ob, eb, sizeof(eb));
-		printf(
-		    "%s:%u: warning: '%s' in set '%s' of rule '%s' (service '%s', %s) overlaps "
-		    "'%s' in set '%s' of rule '%s' (%s:%u, service '%s', %s), which decides first",
-		    b->file, b->line, eb, set_label(q->ob->set), b->id, service_of(b),
-		    rule_action_name(b->action), ea, set_label(q->oa->set), a->id, a->file, a->line,
-		    service_of(a), rule_action_name(a->action));
+		printf("%s:%u: warning: '%s' in set '%s' of rule '%s' (service '%s', %s) overlaps "
+		       "'%s' in set '%s' of rule '%s' (%s:%u, service '%s', %s): a flow both match "
+		       "gets %s from '%s', which comes first",
+		       b->file, b->line, eb, set_label(q->ob->set), b->id, service_of(b),
+		       rule_action_name(b->action), ea, set_label(q->oa->set), a->id, a->file,
+		       a->line, service_of(a), rule_action_name(a->action),
+		       rule_action_name(a->action), a->id);
 		if (j - i > 1)
-			printf(" (and %zu more overlaps between these rules)", j - i - 1);
+			printf(" (and %zu more shared entr%s)", j - i - 1, j - i > 2 ? "ies" : "y");
 		printf("\n");
 		ck->warnings++;
 	}
@@ -436,6 +437,7 @@ int rules_check_cmd(int argc, char **argv)
 	int c, rc = 1, errors = 0;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 's') {
 			strict = true;
@@ -443,6 +445,8 @@ int rules_check_cmd(int argc, char **argv)
 			check_usage(stdout);
 			return 0;
 		} else {
+			fprintf(stderr, "dpix rules check: unknown option '%s'\n",
+				argv[optind - 1]);
 			check_usage(stderr);
 			return EXIT_USAGE;
 		}

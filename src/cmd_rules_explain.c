@@ -566,14 +566,20 @@ int rules_explain_cmd(int argc, char **argv)
 	memset(&sp, 0, sizeof(sp));
 	sp.app = sp.tunnel = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":r:", longopts, NULL)) != -1) {
 		if (c == OPT_RULES) {
 			packs[npacks++] = optarg;
 		} else if (c == OPT_HELP) {
 			explain_usage(stdout);
 			rc = 0;
 			goto out;
-		} else if (c == '?' || parse_flag(&sp, c, optarg) < 0) {
+		} else if (c == '?' || c == ':') {
+			fprintf(stderr, "dpix rules explain: %s '%s'\n",
+				c == '?' ? "unknown option" : "a value is needed after",
+				argv[optind - 1]);
+			goto usage;
+		} else if (parse_flag(&sp, c, optarg) < 0) {
 			goto usage;
 		}
 	}
