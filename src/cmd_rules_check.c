@@ -41,31 +41,145 @@ static const char *service_of(const struct rule *r)
 
 /* ---- shadowed rules ---- */
 
-static void check_shadowed(struct check *ck)
+/*
+ * Finding the rule that shadows b without asking every earlier rule: a
+ * rule that covers b has every condition of b's it has, so if b has a
+ * name condition on a domains set, a covering rule either lacks that
+ * condition or its set accepts any name b's accepts, in particular a
+ * witness name b's first entry accepts. A table per name condition, every
+ * entry tagged with its rule, gives the rules whose set accepts the
+ * witness in one lookup; only the rules without that condition are
+ * scanned (a mask test each). Rules without a name condition on a domains
+ * set are compared with every earlier rule.
+ */
+enum { NK_SNI, NK_CONNECT, NK_NAME, NK_HTTP_HOST, NK_COUNT };
+
+static const uint32_t nk_cond[NK_COUNT] = { COND_SNI, COND_CONNECT, COND_NAME, COND_HTTP_HOST };
+
+static const struct rule_set *nk_set(const struct rule *r, int k)
 {
-	for (size_t j = 1; j < ck->nrules; j++) {
-		const struct rule *b = ck->rules[j];
+	const struct rule_set *s[NK_COUNT] = { r->sni, r->connect, r->name, r->http_host };
 
-		for (size_t i = 0; i < j; i++) {
-			const struct rule *a = ck->rules[i];
+	return (r->conds & nk_cond[k]) ? s[k] : NULL;
+}
 
-			if ((a->conds & ~b->conds) || !rule_covers(a, b))
+struct shadow {
+	struct check *ck;
+	struct domain_set *tab[NK_COUNT];
+	uint32_t *lacking[NK_COUNT]; /* rules without the condition, in order */
+	size_t nlacking[NK_COUNT];
+	size_t j;    /* the rule being checked */
+	size_t best; /* the earliest rule found to cover it, or j */
+};
+
+/* A name that b's entry accepts and any set covering it must accept
+ * (rules_cover.c): the name itself, "!.!.x" for *.x, a glob without its
+ * stars. */
+static bool witness(const char *entry, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (entry[0] == '*' && entry[1] == '.')
+		return (size_t)snprintf(buf, len, "!.!.%s", entry + 2) < len;
+	for (const char *p = entry; *p; p++)
+		if (*p != '*' && n + 1 < len)
+			buf[n++] = *p;
+	buf[n] = '\0';
+	return n > 0 && n + 1 < len && buf[0] != '.';
+}
+
+static void try_cover(struct shadow *sh, size_t i)
+{
+	const struct rule *a = sh->ck->rules[i], *b = sh->ck->rules[sh->j];
+
+	if (i < sh->best && !(a->conds & ~b->conds) && rule_covers(a, b))
+		sh->best = i;
+}
+
+static void on_tag(uint32_t tag, void *arg)
+{
+	try_cover(arg, tag);
+}
+
+static int shadow_tables(struct shadow *sh)
+{
+	struct check *ck = sh->ck;
+
+	for (int k = 0; k < NK_COUNT; k++) {
+		if (!(sh->tab[k] = domain_set_new("")) ||
+		    !(sh->lacking[k] = malloc((ck->nrules + 1) * sizeof(uint32_t))))
+			return -1;
+		for (uint32_t r = 0; r < ck->nrules; r++) {
+			const struct rule_set *s = nk_set(ck->rules[r], k);
+			const char *why;
+			size_t col;
+
+			if (!s) {
+				sh->lacking[k][sh->nlacking[k]++] = r;
 				continue;
-			printf(
-			    "%s:%u: warning: rule '%s' is shadowed by rule '%s' (%s:%u, pack %s): "
-			    "every flow it matches, '%s' matches first, so it never decides",
-			    b->file, b->line, b->id, a->id, a->file, a->line, a->pack->name, a->id);
-			if (a->action == b->action)
-				printf(" (same action %s: it is dead code)\n",
-				       rule_action_name(a->action));
-			else
-				printf(" (its %s is never given: '%s' gives %s)\n",
-				       rule_action_name(b->action), a->id,
-				       rule_action_name(a->action));
-			ck->warnings++;
-			break;
+			}
+			if (s->kind != SET_DOMAINS)
+				continue; /* never covers a domains set */
+			for (uint32_t e = 0; e < s->u.dom->count; e++)
+				if (domain_set_add_tag(sh->tab[k], s->u.dom->written[e], r, &col,
+						       &why) < 0)
+					return -1;
 		}
 	}
+	return 0;
+}
+
+static void report_shadow(struct check *ck, const struct rule *a, const struct rule *b)
+{
+	printf("%s:%u: warning: rule '%s' is shadowed by rule '%s' (%s:%u, pack %s): "
+	       "every flow it matches, '%s' matches first, so it never decides",
+	       b->file, b->line, b->id, a->id, a->file, a->line, a->pack->name, a->id);
+	if (a->action == b->action)
+		printf(" (same action %s: it is dead code)\n", rule_action_name(a->action));
+	else
+		printf(" (its %s is never given: '%s' gives %s)\n", rule_action_name(b->action),
+		       a->id, rule_action_name(a->action));
+	ck->warnings++;
+}
+
+static int check_shadowed(struct check *ck)
+{
+	struct shadow sh = { .ck = ck };
+	char w[300];
+	int rc = -1;
+
+	if (shadow_tables(&sh) < 0)
+		goto out;
+	for (size_t j = 1; j < ck->nrules; j++) {
+		const struct rule *b = ck->rules[j];
+		int k = 0;
+
+		sh.j = sh.best = j;
+		for (; k < NK_COUNT; k++) {
+			const struct rule_set *s = nk_set(b, k);
+
+			if (s && s->kind == SET_DOMAINS && s->u.dom->count &&
+			    witness(s->u.dom->written[0], w, sizeof(w)))
+				break;
+		}
+		if (k == NK_COUNT) {
+			for (size_t i = 0; i < j && sh.best == j; i++)
+				try_cover(&sh, i);
+		} else {
+			domain_set_tags(sh.tab[k], w, strlen(w), on_tag, &sh);
+			for (size_t i = 0; i < sh.nlacking[k] && sh.lacking[k][i] < sh.best; i++)
+				try_cover(&sh, sh.lacking[k][i]);
+		}
+		if (sh.best < j)
+			report_shadow(ck, ck->rules[sh.best], b);
+	}
+	rc = 0;
+out:
+	for (int k = 0; k < NK_COUNT; k++) {
+		domain_set_free(sh.tab[k]);
+		free(sh.lacking[k]);
+	}
+	return rc;
 }
 
 /* ---- unused and empty sets ---- */
@@ -474,7 +588,8 @@ int rules_check_cmd(int argc, char **argv)
 	for (size_t p = 0; p < rs.npacks; p++)
 		for (size_t i = 0; i < rs.packs[p]->nrules; i++)
 			ck.rules[ck.nrules++] = &rs.packs[p]->rules[i];
-	check_shadowed(&ck);
+	if (check_shadowed(&ck) < 0)
+		goto nomem;
 	for (size_t p = 0; p < rs.npacks; p++)
 		check_sets(&ck, rs.packs[p]);
 	if (check_overlap(&ck) < 0)

@@ -353,6 +353,59 @@ static void test_mismatch_agrees(void **state)
 	ruleset_free(&rs);
 }
 
+/* Rules that cover each other in several ways, over the values that
+ * random_facts draws. */
+static const char covering[] = "pack c\n"
+			       "domains w = *.a.com b.com t-*.c.com\n"
+			       "domains x = x.a.com t-1.c.com\n"
+			       "domains t = t-*.c.com\n"
+			       "addresses n8 = 10.0.0.0/8\n"
+			       "addresses n24 = 10.0.0.0/24\n"
+			       "rule c1 bypass sni in w\n"
+			       "rule c2 bypass sni in x transport tcp\n"
+			       "rule c3 bypass name in w dst in n8\n"
+			       "rule c4 bypass name in t dst in n24 dport 443\n"
+			       "rule c5 bypass connect in w connect-port 443,8443\n"
+			       "rule c6 bypass connect in x connect-port 443 tunnel tls\n"
+			       "rule c7 bypass app tls,http,connect\n"
+			       "rule c8 bypass app tls sni in t\n"
+			       "rule c9 bypass http-host in w src in n8\n"
+			       "rule c10 bypass http-host in x src in n24 websocket\n";
+
+/* Soundness: whenever a rule said to cover another matches less, fail. */
+static void test_covers_sound(void **state)
+{
+	struct ruleset rs = { 0 };
+	const struct rule_pack *pk;
+	struct dpix_facts f;
+	struct rules_input in;
+	unsigned pairs = 0, both = 0;
+
+	(void)state;
+	load(&rs, covering);
+	pk = rs.packs[0];
+	for (size_t a = 0; a < pk->nrules; a++)
+		for (size_t b = 0; b < pk->nrules; b++)
+			pairs += a != b && rule_covers(&pk->rules[a], &pk->rules[b]);
+	assert_true(pairs >= 5);
+	srand(7);
+	for (int n = 0; n < 20000; n++) {
+		random_facts(&f, &in);
+		for (size_t a = 0; a < pk->nrules; a++)
+			for (size_t b = 0; b < pk->nrules; b++) {
+				if (!rule_covers(&pk->rules[a], &pk->rules[b]) ||
+				    !rule_matches(&pk->rules[b], &in))
+					continue;
+				if (!rule_matches(&pk->rules[a], &in))
+					fail_msg("%s covers %s, but only %s matches",
+						 pk->rules[a].id, pk->rules[b].id, pk->rules[b].id);
+				both++;
+			}
+	}
+	assert_true(both > 100);
+	ruleset_free(&rs);
+}
+
 /* Each condition's failure, one at a time, on a flow that meets r1. */
 static void test_mismatch_bits(void **state)
 {
@@ -385,7 +438,7 @@ int main(void)
 		cmocka_unit_test(test_domains),	      cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_ports),	      cmocka_unit_test(test_rule_covers),
 		cmocka_unit_test(test_cond_name),     cmocka_unit_test(test_mismatch_agrees),
-		cmocka_unit_test(test_mismatch_bits),
+		cmocka_unit_test(test_mismatch_bits), cmocka_unit_test(test_covers_sound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
