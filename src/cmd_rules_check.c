@@ -258,6 +258,7 @@ struct occ {
 struct pair {
 	uint32_t a, b;
 	const struct occ *oa, *ob;
+	size_t count; /* entries shared, once merged */
 };
 
 struct pairs {
@@ -272,14 +273,67 @@ static bool conflict(const struct check *ck, uint32_t a, uint32_t b)
 	return a != b && x->action != y->action && strcmp(service_of(x), service_of(y)) != 0;
 }
 
+/* Entries in a fixed order: names, then addresses; for the same text,
+ * by set name. */
+static int cmp_occ(const struct occ *x, const struct occ *y)
+{
+	int c;
+
+	if (!x->name != !y->name)
+		return x->name ? -1 : 1;
+	c = x->name ? strcmp(x->name, y->name) : memcmp(x->lo, y->lo, 16);
+	if (!c && !x->name)
+		c = memcmp(x->hi, y->hi, 16);
+	if (!c)
+		c = strcmp(x->set->name ? x->set->name : "", y->set->name ? y->set->name : "");
+	return c;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+	int c;
+
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	if (x->b != y->b)
+		return x->b < y->b ? -1 : 1;
+	c = cmp_occ(x->oa, y->oa);
+	return c ? c : cmp_occ(x->ob, y->ob);
+}
+
+/* Sorted, one pair per two rules: the smallest entries, and the count.
+ * Done when the list fills past a million, so that sets shared by many
+ * rules cost memory per pair of rules, not per shared entry. */
+static void pairs_merge(struct pairs *p)
+{
+	size_t k = 0;
+
+	qsort(p->v, p->n, sizeof(*p->v), cmp_pair);
+	for (size_t i = 0; i < p->n; i++) {
+		if (k && p->v[k - 1].a == p->v[i].a && p->v[k - 1].b == p->v[i].b) {
+			p->v[k - 1].count += p->v[i].count;
+			continue;
+		}
+		p->v[k++] = p->v[i];
+	}
+	p->n = k;
+}
+
 static int pair_add(struct pairs *p, const struct occ *x, const struct occ *y)
 {
+	bool full = p->n == p->cap;
+
 	if (x->rule > y->rule) {
 		const struct occ *t = x;
 
 		x = y, y = t;
 	}
-	if (p->n == p->cap) {
+	if (full && p->cap >= (1u << 20)) {
+		pairs_merge(p);
+		full = p->n * 2 > p->cap; /* still crowded: grow too */
+	}
+	if (full) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
 		struct pair *v = realloc(p->v, cap * sizeof(*v));
 
@@ -287,7 +341,7 @@ static int pair_add(struct pairs *p, const struct occ *x, const struct occ *y)
 			return -1;
 		p->v = v, p->cap = cap;
 	}
-	p->v[p->n++] = (struct pair){ x->rule, y->rule, x, y };
+	p->v[p->n++] = (struct pair){ x->rule, y->rule, x, y, 1 };
 	return 0;
 }
 
@@ -304,15 +358,6 @@ static int cmp_occ_lo(const void *a, const void *b)
 	const struct occ *x = a, *y = b;
 
 	return memcmp(x->lo, y->lo, 16);
-}
-
-static int cmp_pair(const void *a, const void *b)
-{
-	const struct pair *x = a, *y = b;
-
-	if (x->a != y->a)
-		return x->a < y->a ? -1 : 1;
-	return (x->b > y->b) - (x->b < y->b);
 }
 
 /* The first occurrence of key in the sorted array, or n. */
@@ -429,14 +474,12 @@ static void entry_text(const struct occ *o, char *buf, size_t len)
 /* One warning per pair of rules, at the later one, with its first entry. */
 static void report_pairs(struct check *ck, struct pairs *p)
 {
-	qsort(p->v, p->n, sizeof(*p->v), cmp_pair);
-	for (size_t i = 0, j; i < p->n; i = j) {
+	pairs_merge(p);
+	for (size_t i = 0; i < p->n; i++) {
 		const struct pair *q = &p->v[i];
 		const struct rule *a = ck->rules[q->a], *b = ck->rules[q->b];
 		char ea[80], eb[80];
 
-		for (j = i + 1; j < p->n && p->v[j].a == q->a && p->v[j].b == q->b;)
-			j++;
 		entry_text(q->oa, ea, sizeof(ea));
 		entry_text(q->ob, eb, sizeof(eb));
 		printf("%s:%u: warning: '%s' in set '%s' of rule '%s' (service '%s', %s) overlaps "
@@ -446,8 +489,9 @@ static void report_pairs(struct check *ck, struct pairs *p)
 		       rule_action_name(b->action), ea, set_label(q->oa->set), a->id, a->file,
 		       a->line, service_of(a), rule_action_name(a->action),
 		       rule_action_name(a->action), a->id);
-		if (j - i > 1)
-			printf(" (and %zu more shared entr%s)", j - i - 1, j - i > 2 ? "ies" : "y");
+		if (q->count > 1)
+			printf(" (and %zu more shared entr%s)", q->count - 1,
+			       q->count > 2 ? "ies" : "y");
 		printf("\n");
 		ck->warnings++;
 	}
