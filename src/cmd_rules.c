@@ -18,7 +18,7 @@ static void rules_usage(FILE *out)
 	fprintf(out, "usage: dpix rules keygen PRIVATE.pem PUBLIC.pem\n"
 		     "       dpix rules sign --key PRIVATE.pem FILE...\n"
 		     "       dpix rules verify --pubkey PUBLIC.pem|DIR [--pubkey ...] FILE...\n"
-		     "       dpix rules check [--strict] PACK...\n"
+		     "       dpix rules check [--strict] PACK|DIR...\n"
 		     "       dpix rules explain [--rules PACK]... [FLOW FLAGS]\n"
 		     "\n"
 		     "keygen  make an Ed25519 key pair (PEM, as openssl writes them); the private\n"

@@ -1,7 +1,9 @@
 /*
- * cmd_rules_check.c: `dpix rules check [--strict] PACK...`, a lint for rule
- * packs. Loads the packs in the order given, as `dpix replay --rules` does
- * (an error stops that pack, as there, and is printed file:line:column),
+ * cmd_rules_check.c: `dpix rules check [--strict] PACK|DIR...`, a lint for
+ * rule packs. Loads the packs in the order given, as `dpix replay --rules`
+ * does, a directory's *.rules in name order as replay loads the rules
+ * directory (an error stops that pack, as there, and is printed
+ * file:line:column),
  * then warns, each warning `file:line: warning: ...` naming the rules and
  * sets involved:
  *  - a rule that an earlier rule shadows (rules_cover.c: certain cases
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd_rules.h"
 #include "rules/rules.h"
@@ -578,7 +581,7 @@ out:
 
 static void check_usage(FILE *out)
 {
-	fprintf(out, "usage: dpix rules check [--strict] PACK...\n");
+	fprintf(out, "usage: dpix rules check [--strict] PACK|DIR...\n");
 }
 
 int rules_check_cmd(int argc, char **argv)
@@ -616,7 +619,11 @@ int rules_check_cmd(int argc, char **argv)
 	}
 	/* Every pack is loaded, so that one run reports each bad one. */
 	for (int i = optind; i < argc; i++) {
-		if (rules_load(&rs, argv[i], &err) < 0) {
+		struct stat st;
+		bool dir = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode);
+
+		if ((dir ? rules_load_dir(&rs, argv[i], &err) : rules_load(&rs, argv[i], &err)) <
+		    0) {
 			fprintf(stderr, "%s\n", err.msg);
 			errors++;
 		}

@@ -32,6 +32,7 @@ t check-bad check
 t check-bad check --nope $dir/clean.rules
 # shellcheck disable=SC2086
 t check-shipped check $shipped
+t check-shipped check rules
 
 export DPIX_RULES_DIR=rules
 t explain-turn-connect explain --connect turn-rbx1.openrainbow.com:443
