@@ -3,9 +3,8 @@
  * rule packs. Loads the packs in the order given, as `dpix replay --rules`
  * does, a directory's *.rules in name order as replay loads the rules
  * directory (an error stops that pack, as there, and is printed
- * file:line:column),
- * then warns, each warning `file:line: warning: ...` naming the rules and
- * sets involved:
+ * file:line:column), then warns, each warning `file:line: warning: ...`
+ * naming the rules and sets involved:
  *  - a rule that an earlier rule shadows (rules_cover.c: certain cases
  *    only), which under first-match evaluation never decides;
  *  - a named set no rule uses, and an empty set;
@@ -396,10 +395,10 @@ static int domain_pairs(const struct check *ck, struct occ *v, size_t n, struct 
 		for (size_t j = i; j-- > 0 && !strcmp(v[j].name, x);)
 			if (conflict(ck, v[j].rule, v[i].rule) && pair_add(p, &v[j], &v[i]) < 0)
 				return -1;
-		if (x[0] == '*')
+		/* '*.x': the wildcards above x; a name or a glob ("turn-*.x",
+		 * "*push*.x"), one label under x: the wildcards from x up. */
+		if (x[0] == '*' && x[1] == '.')
 			x += 2;
-		else if (strchr(x, '*'))
-			continue; /* globs: not compared */
 		for (d = strchr(x, '.'); d; d = strchr(d + 1, '.')) {
 			size_t k;
 
