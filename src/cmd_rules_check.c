@@ -65,14 +65,97 @@ static const struct rule_set *nk_set(const struct rule *r, int k)
 	return (r->conds & nk_cond[k]) ? s[k] : NULL;
 }
 
+/* A prefix of a dst set, and its rule. */
+struct dkey {
+	uint8_t addr[16];
+	uint8_t plen;
+	uint32_t rule;
+};
+
 struct shadow {
 	struct check *ck;
 	struct domain_set *tab[NK_COUNT];
 	uint32_t *lacking[NK_COUNT]; /* rules without the condition, in order */
 	size_t nlacking[NK_COUNT];
+	/* The same for dst: a rule that covers b's dst set contains the
+	 * first address of b's first prefix, in one of its own prefixes:
+	 * one binary search per prefix length in use finds them. */
+	struct dkey *dst; /* sorted by prefix length, then address */
+	size_t ndst;
+	uint32_t *nodst; /* rules without dst, in order */
+	size_t nnodst;
+	bool plen_used[129];
 	size_t j;    /* the rule being checked */
 	size_t best; /* the earliest rule found to cover it, or j */
 };
+
+static int cmp_dkey(const void *a, const void *b)
+{
+	const struct dkey *x = a, *y = b;
+
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+static int dst_table(struct shadow *sh)
+{
+	struct check *ck = sh->ck;
+	size_t n = 0;
+
+	for (size_t r = 0; r < ck->nrules; r++)
+		if (ck->rules[r]->conds & COND_DST)
+			n += ck->rules[r]->dst->u.addr->ncidrs;
+	sh->dst = malloc((n + 1) * sizeof(*sh->dst));
+	sh->nodst = malloc((ck->nrules + 1) * sizeof(*sh->nodst));
+	if (!sh->dst || !sh->nodst)
+		return -1;
+	for (uint32_t r = 0; r < ck->nrules; r++) {
+		const struct addr_set *as;
+
+		if (!(ck->rules[r]->conds & COND_DST)) {
+			sh->nodst[sh->nnodst++] = r;
+			continue;
+		}
+		as = ck->rules[r]->dst->u.addr;
+		for (size_t i = 0; i < as->ncidrs; i++) {
+			struct dkey *d = &sh->dst[sh->ndst++];
+
+			memcpy(d->addr, as->cidrs[i].addr, 16);
+			d->plen = as->cidrs[i].plen;
+			d->rule = r;
+			sh->plen_used[d->plen] = true;
+		}
+	}
+	qsort(sh->dst, sh->ndst, sizeof(*sh->dst), cmp_dkey);
+	return 0;
+}
+
+static void try_cover(struct shadow *sh, size_t i);
+
+/* The rules with a dst prefix holding addr. */
+static void dst_candidates(struct shadow *sh, const uint8_t addr[16])
+{
+	for (unsigned L = 0; L <= 128; L++) {
+		struct dkey key = { .plen = (uint8_t)L };
+		size_t lo = 0, hi = sh->ndst;
+
+		if (!sh->plen_used[L])
+			continue;
+		for (unsigned b = 0; b < L; b++)
+			key.addr[b / 8] |= addr[b / 8] & (uint8_t)(0x80u >> (b % 8));
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (cmp_dkey(&sh->dst[mid], &key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < sh->ndst && !cmp_dkey(&sh->dst[lo], &key); lo++)
+			try_cover(sh, sh->dst[lo].rule);
+	}
+}
 
 /* A name that b's entry accepts and any set covering it must accept
  * (rules_cover.c): the name itself, "!.!.x" for *.x, a glob without its
@@ -150,7 +233,7 @@ static int check_shadowed(struct check *ck)
 	char w[300];
 	int rc = -1;
 
-	if (shadow_tables(&sh) < 0)
+	if (shadow_tables(&sh) < 0 || dst_table(&sh) < 0)
 		goto out;
 	for (size_t j = 1; j < ck->nrules; j++) {
 		const struct rule *b = ck->rules[j];
@@ -164,7 +247,11 @@ static int check_shadowed(struct check *ck)
 			    witness(s->u.dom->written[0], w, sizeof(w)))
 				break;
 		}
-		if (k == NK_COUNT) {
+		if (k == NK_COUNT && (b->conds & COND_DST) && b->dst->u.addr->ncidrs) {
+			dst_candidates(&sh, b->dst->u.addr->cidrs[0].addr);
+			for (size_t i = 0; i < sh.nnodst && sh.nodst[i] < sh.best; i++)
+				try_cover(&sh, sh.nodst[i]);
+		} else if (k == NK_COUNT) {
 			for (size_t i = 0; i < j && sh.best == j; i++)
 				try_cover(&sh, i);
 		} else {
@@ -181,6 +268,8 @@ out:
 		domain_set_free(sh.tab[k]);
 		free(sh.lacking[k]);
 	}
+	free(sh.dst);
+	free(sh.nodst);
 	return rc;
 }
 
