@@ -22,6 +22,8 @@ static void rules_usage(FILE *out)
 		     "       dpix rules diff OLD NEW\n"
 		     "       dpix rules export nft|iptables|squid [--rules PACK]...\n"
 		     "                         [--action bypass|inspect|drop] [--mark VALUE/MASK]\n"
+		     "       dpix rules check [--strict] PACK|DIR...\n"
+		     "       dpix rules explain [--rules PACK]... [FLOW FLAGS]\n"
 		     "\n"
 		     "keygen  make an Ed25519 key pair (PEM, as openssl writes them); the private\n"
 		     "        key file gets mode 0600; existing files are not overwritten\n"
@@ -34,6 +36,12 @@ static void rules_usage(FILE *out)
 		     "        1 different, 2 trouble\n"
 		     "export  write the address and port rules of one action as an nft table or\n"
 		     "        ipset lists with iptables rules, or their sets as Squid ACLs\n"
+		     "check   load the packs in order and warn about shadowed rules, unused\n"
+		     "        sets and entries shared by rules of other services and actions;\n"
+		     "        --strict: warnings fail too\n"
+		     "explain the rule that decides a flow described by flags (--sni NAME,\n"
+		     "        --connect HOST:PORT, --dst IP, --dport N, ...; see dpix(1)), and\n"
+		     "        the rules that failed only one condition\n"
 		     "\n"
 		     "See dpix(1) and, for the .sig format, dpix.rules(5).\n");
 }

@@ -85,7 +85,8 @@ struct rule_set {
 	char *name; /* NULL: written inline in a rule */
 	uint8_t kind;
 	unsigned line;
-	char *from; /* the list file it was read from, or NULL */
+	const char *file; /* the file it is written in (a pack or an include) */
+	char *from;	  /* the list file it was read from, or NULL */
 	union {
 		struct domain_set *dom;
 		struct pattern_set *pat;

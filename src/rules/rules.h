@@ -38,6 +38,14 @@ void rules_eval(const struct ruleset *rs, const struct rules_input *in, struct v
 /* Does rule r match? (rules_eval without the index, for tools and tests.) */
 bool rule_matches(const struct rule *r, const struct rules_input *in);
 
+/* The COND_* bits of r's conditions that do not hold for in: 0 when r
+ * matches (rule_matches gives the same answer, stopping early). */
+uint32_t rule_mismatch(const struct rule *r, const struct rules_input *in);
+
+/* A condition bit's keyword as the language spells it ("http-host");
+ * "invalid" for anything but one COND_* bit. */
+const char *cond_name(uint32_t bit);
+
 /*
  * Index the loaded packs (rules_index.c) so that rules_eval asks only the
  * rules a flow's names and server address can match; loading another pack
@@ -48,6 +56,16 @@ int ruleset_seal(struct ruleset *rs);
 struct rules_index *rules_index_build(const struct ruleset *rs);
 void rules_index_free(struct rules_index *ix);
 const struct rule *rules_index_eval(const struct rules_index *ix, const struct rules_input *in);
+
+/*
+ * Containment (rules_cover.c), for `dpix rules check`: true only when it
+ * is certain that every flow b matches, a matches too (every name, address
+ * or port b's set accepts, a's accepts; sets sealed).
+ */
+bool rule_covers(const struct rule *a, const struct rule *b);
+bool domain_set_covers(const struct domain_set *a, const struct domain_set *b);
+bool addr_set_covers(const struct addr_set *a, const struct addr_set *b);
+bool port_set_covers(const struct port_set *a, const struct port_set *b);
 
 const char *rule_action_name(enum rule_action a);
 

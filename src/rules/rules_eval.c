@@ -71,6 +71,28 @@ static bool ja4_in(const struct rule *r, const struct dpix_facts *f)
 	return false;
 }
 
+static bool name_holds(const struct rule *r, const struct dpix_facts *f)
+{
+	return (f->app == APP_CONNECT && name_in(r->name, f->connect_host, f->connect_host_len)) ||
+	       name_in(r->name, f->sni, f->sni_len);
+}
+
+static bool connect_port_holds(const struct rule *r, const struct dpix_facts *f)
+{
+	return f->app == APP_CONNECT && f->connect_host_len &&
+	       port_set_match(r->connect_port->u.port, f->connect_port);
+}
+
+static bool websocket_holds(const struct dpix_facts *f)
+{
+	return f->app == APP_WEBSOCKET || f->tunnel == TUNNEL_WEBSOCKET;
+}
+
+/*
+ * The early-exit form: rules_eval asks it of every candidate, so it stops
+ * at the first condition that fails. rule_mismatch below must give the
+ * same answer (tests/unit/test_rules.c compares them on random inputs).
+ */
 bool rule_matches(const struct rule *r, const struct rules_input *in)
 {
 	const struct dpix_facts *f = in->facts;
@@ -85,14 +107,11 @@ bool rule_matches(const struct rule *r, const struct rules_input *in)
 		return false;
 	if ((c & COND_CONNECT) && !(connect && connect_in(r->connect, f)))
 		return false;
-	if ((c & COND_NAME) &&
-	    !((connect && name_in(r->name, f->connect_host, f->connect_host_len)) ||
-	      name_in(r->name, f->sni, f->sni_len)))
+	if ((c & COND_NAME) && !name_holds(r, f))
 		return false;
 	if ((c & COND_HTTP_HOST) && !name_in(r->http_host, f->http_host, f->http_host_len))
 		return false;
-	if ((c & COND_CONNECT_PORT) && !(connect && f->connect_host_len &&
-					 port_set_match(r->connect_port->u.port, f->connect_port)))
+	if ((c & COND_CONNECT_PORT) && !connect_port_holds(r, f))
 		return false;
 	if ((c & COND_DST) && !addr_set_match(r->dst->u.addr, in->dst))
 		return false;
@@ -102,7 +121,7 @@ bool rule_matches(const struct rule *r, const struct rules_input *in)
 		return false;
 	if ((c & COND_TUNNEL) && !(connect && (r->tunnels & (1u << f->tunnel))))
 		return false;
-	if ((c & COND_WEBSOCKET) && f->app != APP_WEBSOCKET && f->tunnel != TUNNEL_WEBSOCKET)
+	if ((c & COND_WEBSOCKET) && !websocket_holds(f))
 		return false;
 	if ((c & COND_FRONTING) && !(f->flags & FACT_FRONTING))
 		return false;
@@ -111,6 +130,60 @@ bool rule_matches(const struct rule *r, const struct rules_input *in)
 	if ((c & COND_JA4) && !ja4_in(r, f))
 		return false;
 	return true;
+}
+
+/* Every condition asked, for the tools that say why a rule did not match. */
+uint32_t rule_mismatch(const struct rule *r, const struct rules_input *in)
+{
+	const struct dpix_facts *f = in->facts;
+	uint32_t c = r->conds, bad = 0;
+	bool connect = f->app == APP_CONNECT;
+
+	if ((c & COND_TRANSPORT) && in->proto != r->transport)
+		bad |= COND_TRANSPORT;
+	if ((c & COND_APP) && !(f->app < 32 && (r->apps & (1u << f->app))))
+		bad |= COND_APP;
+	if ((c & COND_SNI) && !name_in(r->sni, f->sni, f->sni_len))
+		bad |= COND_SNI;
+	if ((c & COND_CONNECT) && !(connect && connect_in(r->connect, f)))
+		bad |= COND_CONNECT;
+	if ((c & COND_NAME) && !name_holds(r, f))
+		bad |= COND_NAME;
+	if ((c & COND_HTTP_HOST) && !name_in(r->http_host, f->http_host, f->http_host_len))
+		bad |= COND_HTTP_HOST;
+	if ((c & COND_CONNECT_PORT) && !connect_port_holds(r, f))
+		bad |= COND_CONNECT_PORT;
+	if ((c & COND_DST) && !addr_set_match(r->dst->u.addr, in->dst))
+		bad |= COND_DST;
+	if ((c & COND_SRC) && !addr_set_match(r->src->u.addr, in->src))
+		bad |= COND_SRC;
+	if ((c & COND_DPORT) && !port_set_match(r->dport->u.port, in->dport))
+		bad |= COND_DPORT;
+	if ((c & COND_TUNNEL) && !(connect && (r->tunnels & (1u << f->tunnel))))
+		bad |= COND_TUNNEL;
+	if ((c & COND_WEBSOCKET) && !websocket_holds(f))
+		bad |= COND_WEBSOCKET;
+	if ((c & COND_FRONTING) && !(f->flags & FACT_FRONTING))
+		bad |= COND_FRONTING;
+	if ((c & COND_PUSH) && !(f->push && (r->push & (1u << f->push))))
+		bad |= COND_PUSH;
+	if ((c & COND_JA4) && !ja4_in(r, f))
+		bad |= COND_JA4;
+	return bad;
+}
+
+/* The keywords of the language, bit by bit from COND_TRANSPORT up. */
+static const char *const cond_names[] = {
+	"transport", "app",   "sni",	"connect",   "name",	 "http-host", "connect-port", "dst",
+	"src",	     "dport", "tunnel", "websocket", "fronting", "push",      "ja4",
+};
+
+const char *cond_name(uint32_t bit)
+{
+	for (size_t i = 0; i < sizeof(cond_names) / sizeof(cond_names[0]); i++)
+		if (bit == 1u << i)
+			return cond_names[i];
+	return "invalid";
 }
 
 int ruleset_seal(struct ruleset *rs)

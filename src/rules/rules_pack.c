@@ -354,6 +354,10 @@ static struct rule_set *set_new(struct parser *ps, enum set_kind kind, char *nam
 	s->name = name;
 	s->kind = (uint8_t)kind;
 	s->line = ps->tok.line;
+	s->file = pk->nfiles ? pk->files[pk->nfiles - 1] : NULL;
+	for (size_t f = 0; f < pk->nfiles; f++)
+		if (!strcmp(pk->files[f], ps->path))
+			s->file = pk->files[f];
 	switch (kind) {
 	case SET_DOMAINS:
 		s->u.dom = domain_set_new(name ? name : "");
