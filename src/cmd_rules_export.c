@@ -472,8 +472,8 @@ int rules_export_cmd(int argc, char **argv)
 			format);
 		goto usage;
 	}
-	x.mark = x.action == ACTION_INSPECT ? 0x2 : 0x1;
-	x.mask = 0x3;
+	x.mark = x.action == ACTION_INSPECT ? DPIX_MARK_INSPECT : DPIX_MARK_BYPASS;
+	x.mask = DPIX_MARK_MASK;
 	if (markopt && parse_mark(markopt, &x.mark, &x.mask) < 0) {
 		fprintf(stderr,
 			"dpix rules export: --mark: '%s': expected VALUE/MASK, such as 0x1/0x3, "

@@ -34,10 +34,6 @@ struct dpixd_config {
 #define DPIXD_DEFAULT_COPY_RANGE 4096u
 #define DPIXD_DEFAULT_QUEUE_MAXLEN 4096u
 #define DPIXD_DEFAULT_RCVBUF (8u << 20)
-#define DPIXD_DEFAULT_MARK_MASK 0x00300000u
-#define DPIXD_DEFAULT_MARK_BYPASS 0x00100000u
-#define DPIXD_DEFAULT_MARK_INSPECT 0x00200000u
-#define DPIXD_DEFAULT_MARK_DROP 0x00300000u
 
 /* Serve the queues until SIGTERM or SIGINT; the exit status. */
 int dpixd_run(const struct dpixd_config *c);

@@ -51,10 +51,9 @@ static void usage(FILE *out)
 	    "\n"
 	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
 	    "SIGUSR1 writes the counters to stderr. See dpixd(8).\n",
-	    MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN,
-	    DPIXD_DEFAULT_MARK_MASK, DPIXD_DEFAULT_MARK_BYPASS, DPIXD_DEFAULT_MARK_INSPECT,
-	    DPIXD_DEFAULT_MARK_DROP, PIPELINE_DEFAULT_FLOWS, PIPELINE_DEFAULT_PACKETS,
-	    STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW);
+	    MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN, DPIX_MARK_MASK,
+	    DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP, PIPELINE_DEFAULT_FLOWS,
+	    PIPELINE_DEFAULT_PACKETS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW);
 }
 
 /* A number in [min, max], decimal or 0x hex; -1 after naming the flag. */
@@ -145,9 +144,8 @@ int main(int argc, char **argv)
 		.copy_range = DPIXD_DEFAULT_COPY_RANGE,
 		.queue_maxlen = DPIXD_DEFAULT_QUEUE_MAXLEN,
 		.rcvbuf = DPIXD_DEFAULT_RCVBUF,
-		.mark_mask = DPIXD_DEFAULT_MARK_MASK,
-		.mark = { 0, DPIXD_DEFAULT_MARK_BYPASS, DPIXD_DEFAULT_MARK_INSPECT,
-			  DPIXD_DEFAULT_MARK_DROP },
+		.mark_mask = DPIX_MARK_MASK,
+		.mark = { 0, DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP },
 		.packs = packs,
 	};
 	const char *print = NULL, *dir = getenv("DPIX_RULES_DIR");

@@ -10,6 +10,14 @@ struct dpix_facts;
 
 enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, ACTION_COUNT };
 
+/* The connection marks that carry a verdict, unless configured otherwise:
+ * dpixd writes them, `dpix rules export` sets them, the site's own
+ * inspection skips them. Bits 20-21, clear of the low bits sites use. */
+#define DPIX_MARK_MASK 0x00300000u
+#define DPIX_MARK_BYPASS 0x00100000u
+#define DPIX_MARK_INSPECT 0x00200000u
+#define DPIX_MARK_DROP 0x00300000u
+
 /*
  * A set of domain names. Entries are exact names ("example.com"), names
  * strictly below a domain ("*.example.com") or a glob inside the leftmost
