@@ -5,7 +5,9 @@
 # asserts the EVE verdicts, the connmarks and a rule's conntrack timeout
 # (conntrack -L), that a bypassed flow stops reaching the queue, that SIGHUP with a bad pack keeps the
 # running one, and what kill -9 does in fail-open and fail-closed mode.
-# Needs root, iproute2, iptables, conntrack, nfct, openssl, curl and python3;
+# Also replays the capture of that traffic and expects the same verdicts.
+# Needs root, iproute2, iptables, conntrack, nfct, openssl, curl, tcpdump
+# and python3;
 # without them it says what is missing and is skipped (77).
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
@@ -13,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root to create network namespaces"
 	exit 77
 fi
-for t in ip iptables conntrack nfct openssl curl python3; do
+for t in ip iptables conntrack nfct openssl curl python3 tcpdump; do
 	command -v $t > /dev/null || {
 		echo "SKIP: $t is not installed"
 		exit 77
@@ -171,6 +173,11 @@ start_dpixd || {
 	bad "dpixd did not start"
 	exit 1
 }
+# What crosses the client side, to replay it afterwards.
+ip netns exec "$G" tcpdump -i g0-$id -U -w "$tmp/live.pcap" 2> /dev/null &
+tcpdump=$!
+pids="$pids $tcpdump"
+sleep 0.5
 
 # 1. A TURN name: bypassed, connmark saved, the bulk never queued.
 q0=$(queued)
@@ -226,6 +233,27 @@ inG conntrack -L -p udp --dport 3478 2> /dev/null | grep -q "mark=1048576 " &&
 t=$(inG conntrack -L -p udp --dport 3478 2> /dev/null | awk '{ print $3; exit }')
 [ "${t:-0}" -gt 500 ] && ok "TURN UDP conntrack timeout ${t}s (rule asks 600)" ||
 	bad "TURN UDP conntrack timeout '${t:-}', expected about 600"
+
+# Replay and live agree: the same packets through dpix replay give each
+# flow the verdict dpixd gave it.
+kill "$tcpdump"
+wait "$tcpdump" 2> /dev/null
+"$DPIX" replay -q --rules "$tmp/pack.rules" "$tmp/live.pcap" > "$tmp/replay.json"
+python3 - "$tmp/eve.json" "$tmp/replay.json" << 'EOF' && ok "replay gives the live verdicts" || bad "replay and live differ"
+import json, sys
+def verdicts(path):
+    out = {}
+    for line in open(path):
+        e = json.loads(line)
+        key = (e["src_port"], e["dest_port"], e["proto"])
+        out[key] = (e["app_proto"], e.get("tls", {}).get("sni"), e["verdict"]["action"], e["verdict"].get("rule"))
+    return out
+live, replay = verdicts(sys.argv[1]), verdicts(sys.argv[2])
+if len(live) < 4 or live != replay:
+    print("live:", live)
+    print("replay:", replay)
+    sys.exit(1)
+EOF
 
 # 5. Reload: a bad pack is refused and the running one keeps deciding.
 cp "$tmp/bad.rules" "$tmp/pack.rules"
