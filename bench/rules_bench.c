@@ -3,13 +3,14 @@
  * engine's domain and address sets, against naive baselines (a linear scan
  * over the entries, one PCRE2 alternation) in the same run.
  *
- *   rules_bench [-r RUNS] [-s SAMPLE] DIR
+ *   rules_bench [-o load|domains|cidrs|many] [-r RUNS] [-s SAMPLE] DIR
  *
  * DIR is what bench/gen_pack.py wrote. Prints markdown table rows, one per
  * measurement: the median of RUNS runs (default 5) and min-max. The linear
  * scans look up only SAMPLE queries per run (default: all of them up to
  * 100,000 entry comparisons x queries) and say how many. Loads run in a
- * child process each, so that its peak RSS is the load's own.
+ * child process each, so that its peak RSS is the load's own. -o runs one
+ * part only.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
@@ -31,6 +32,7 @@
 
 static int runs = 5;
 static long sample;
+static const char *only; /* -o: one part (load, domains, cidrs, many) */
 static volatile unsigned long sink;
 
 static double now(void)
@@ -145,6 +147,21 @@ static size_t heap_bytes(void)
 	struct mallinfo2 m = mallinfo2();
 
 	return m.uordblks + m.hblkhd;
+}
+
+/* The process's memory on transparent huge pages, in MiB (-1: unknown). */
+static double huge_mib(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	double kib = -1024;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "AnonHugePages:", 14))
+			kib = strtod(line + 14, NULL);
+	if (f)
+		fclose(f);
+	return kib / 1024;
 }
 
 /* --- loading -------------------------------------------------------------- */
@@ -438,6 +455,7 @@ static void bench_domains(const char *dir)
 
 	c.facts = &facts;
 	c.in = &in;
+	printf("| domains: memory on huge pages | %.0f MiB | | |\n", huge_mib());
 	read_lines(dir, "domains.list", &entries);
 	read_lines(dir, "q-dom-hit.txt", &qh);
 	read_lines(dir, "q-dom-miss.txt", &qm);
@@ -599,8 +617,10 @@ int main(int argc, char **argv)
 	struct lines l;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:s:")) != -1) {
-		if (opt == 'r')
+	while ((opt = getopt(argc, argv, "o:r:s:")) != -1) {
+		if (opt == 'o')
+			only = optarg;
+		else if (opt == 'r')
 			runs = (int)strtol(optarg, NULL, 10);
 		else if (opt == 's')
 			sample = strtol(optarg, NULL, 10);
@@ -610,17 +630,24 @@ int main(int argc, char **argv)
 	if (optind + 1 != argc || runs < 1 || runs > MAX_RUNS)
 		goto usage;
 	dir = argv[optind];
-	read_lines(dir, "domains.list", &l);
-	bench_load(dir, "domains.rules", "domains", l.n);
-	read_lines(dir, "cidrs.list", &l);
-	bench_load(dir, "cidrs.rules", "CIDRs", l.n);
-	bench_load(dir, "mixed.rules", "mixed pack (both lists)", 2 * l.n);
-	bench_load(dir, "many.rules", "many rules, a set each", count_rules(dir, "many.rules"));
-	bench_domains(dir);
-	bench_cidrs(dir);
-	bench_many(dir);
+	if (!only || !strcmp(only, "load")) {
+		read_lines(dir, "domains.list", &l);
+		bench_load(dir, "domains.rules", "domains", l.n);
+		read_lines(dir, "cidrs.list", &l);
+		bench_load(dir, "cidrs.rules", "CIDRs", l.n);
+		bench_load(dir, "mixed.rules", "mixed pack (both lists)", 2 * l.n);
+		bench_load(dir, "many.rules", "many rules, a set each",
+			   count_rules(dir, "many.rules"));
+	}
+	if (!only || !strcmp(only, "domains"))
+		bench_domains(dir);
+	if (!only || !strcmp(only, "cidrs"))
+		bench_cidrs(dir);
+	if (!only || !strcmp(only, "many"))
+		bench_many(dir);
 	return 0;
 usage:
-	fprintf(stderr, "usage: rules_bench [-r RUNS] [-s SAMPLE] DIR\n");
+	fprintf(stderr,
+		"usage: rules_bench [-o load|domains|cidrs|many] [-r RUNS] [-s SAMPLE] DIR\n");
 	return 2;
 }

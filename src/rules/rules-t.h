@@ -15,17 +15,26 @@ enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, 
  * strictly below a domain ("*.example.com") or a glob inside the leftmost
  * label ("turn-*.example.com"). Stored in one open-addressing hash table
  * keyed by the name without its wildcard label, so a lookup costs one probe
- * per label of the name looked up, whatever the set's size.
+ * per label of the name looked up, whatever the set's size. A slot holds
+ * part of the name's hash and where its entry is; an entry is a record in
+ * the set's text chunks with the form written first for it inline, so that
+ * a hit reads two places: the slot, then the record.
  */
 struct domain_entry {
-	char *name; /* lower case, no trailing dot, wildcard label removed */
-	uint64_t hash;
+	uint32_t more; /* 0: no globs, no tags; else 1 + its index in more */
+	uint8_t len;   /* the name: lower case, no trailing dot, wildcard */
+	uint8_t skip;  /* label removed; it is text + skip, len bytes */
 	uint8_t exact; /* the name itself is in the set */
 	uint8_t below; /* every name strictly below it is in the set */
+	char text[];   /* as written (lower case), NUL-terminated */
+};
+
+/* What few entries have: globs, and a rules index's tags. */
+struct domain_more {
+	char **globs; /* leftmost-label patterns under this name */
 	uint32_t nglobs;
-	char **globs;		 /* leftmost-label patterns under this name */
-	struct domain_tag *tags; /* in a rules index: who wrote which form */
 	uint32_t ntags;
+	struct domain_tag *tags; /* in a rules index: who wrote which form */
 };
 
 /* A rules index's note on an entry: form 0 exact, 1 below, 2 + i glob i. */
@@ -36,11 +45,17 @@ struct domain_tag {
 
 struct domain_set {
 	char *name;
-	struct domain_entry *slots;
+	uint64_t *slots; /* 0: empty; else hash >> 32 << 32 | (chunk + 1) << 16 | offset */
 	uint32_t nslots; /* power of two, at most half full */
 	uint32_t count;	 /* entries as written in the pack */
-	uint32_t used;	 /* slots in use */
-	char **written;	 /* the entries as written, for printing */
+	uint32_t used;	 /* entries (distinct names) */
+	char **written;	 /* the entries as written, for printing: in chunks */
+	char **chunks;	 /* up to 64 KiB each, where the records are */
+	uint32_t nchunks, chunkroom;
+	uint32_t tail; /* bytes used in the last chunk */
+	uint32_t tailcap;
+	struct domain_more *more;
+	uint32_t nmore, moreroom;
 };
 
 /* Addresses and CIDRs over one 128-bit space, IPv4 as ::ffff:a.b.c.d. */
