@@ -1580,7 +1580,20 @@ static void rnd_name(char *buf, size_t n, bool pattern)
 	}
 }
 
-static void rnd_pack(char *text, size_t size)
+/* Names and prefixes no flow of the test has: they only make a set big
+ * enough (1024 entries and more) for the index to ask it as a whole. */
+static size_t pad_set(char *text, size_t size, bool addresses)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < 1030; k++)
+		n += (size_t)(addresses
+				  ? snprintf(text + n, size - n, " 10.%d.%d.0/24", k / 256, k % 256)
+				  : snprintf(text + n, size - n, " f%d.pad.example.net", k));
+	return n;
+}
+
+static void rnd_pack(char *text, size_t size, bool big)
 {
 	static const char *const fields[] = { "sni", "connect", "name", "http-host" };
 	static const char *const nets[] = { "198.51.100.0/24", "198.51.100.128/25",
@@ -1599,21 +1612,26 @@ static void rnd_pack(char *text, size_t size)
 				rnd_name(name, sizeof(name), false);
 				n += (size_t)snprintf(text + n, size - n, " %s", name);
 			}
-			n += (size_t)snprintf(text + n, size - n,
-					      "\nrule r%d %s %s in d%d%s%s\n", i,
-					      rnd(2) ? "bypass" : "drop", fields[rnd(4)], i,
+			if (big && rnd(3) == 0)
+				n += pad_set(text + n, size - n, false);
+			n += (size_t)snprintf(text + n, size - n, "\nrule r%d %s %s in d%d%s%s\n",
+					      i, rnd(2) ? "bypass" : "drop", fields[rnd(4)], i,
 					      rnd(3) ? "" : " dport 443",
 					      rnd(4) ? "" : " transport udp");
 		} else if (kind == 3) {
+			n += (size_t)snprintf(text + n, size - n, "addresses n%d = %s %s", i,
+					      nets[rnd(6)], nets[rnd(6)]);
+			if (big && rnd(3) == 0)
+				n += pad_set(text + n, size - n, true);
 			n += (size_t)snprintf(text + n, size - n,
-					      "addresses n%d = %s %s\nrule r%d inspect dst in n%d%s\n",
-					      i, nets[rnd(6)], nets[rnd(6)], i, i,
+					      "\nrule r%d inspect dst in n%d%s\n", i, i,
 					      rnd(2) ? "" : " dport 3478");
 		} else if (kind == 4) {
-			n += (size_t)snprintf(text + n, size - n,
-					      "patterns p%d = \"turn-[0-9]\\\\.%s\"\nrule r%d bypass sni "
-					      "in p%d\n",
-					      i, rnd(2) ? "openrainbow\\\\.com" : "example\\\\.com", i, i);
+			n += (size_t)snprintf(
+			    text + n, size - n,
+			    "patterns p%d = \"turn-[0-9]\\\\.%s\"\nrule r%d bypass sni "
+			    "in p%d\n",
+			    i, rnd(2) ? "openrainbow\\\\.com" : "example\\\\.com", i, i);
 		} else {
 			n += (size_t)snprintf(text + n, size - n, "rule r%d drop dport %u app %s\n",
 					      i, 440 + rnd(8), rnd(2) ? "tls" : "stun");
@@ -1622,24 +1640,24 @@ static void rnd_pack(char *text, size_t size)
 	}
 }
 
-static void test_index_same_as_scan(void **state)
+/* big: a third of the sets big enough to be asked whole (a group) */
+static void index_same_as_scan(struct tmp *t, bool big)
 {
-	static char text[64 * 1024];
+	static char text[4 << 20];
 	static const char *const dsts[] = { "198.51.100.7", "198.51.100.200", "203.0.113.9",
-					    "192.0.2.1",    "2001:db8:1::5", "2001:db9::1" };
-	struct tmp *t = *state;
+					    "192.0.2.1",    "2001:db8:1::5",  "2001:db9::1",
+					    "10.0.5.9" };
 	struct ruleset rs = { 0 };
 	struct rules_index *ix;
 
-	(void)state;
 	for (int round = 0; round < 5; round++) {
-		rnd_pack(text, sizeof(text));
+		rnd_pack(text, sizeof(text), big);
 		load_ok(&rs, tmp_pack(t, "rnd.rules", text));
 		assert_int_equal(ruleset_seal(&rs), 0);
 		ix = rs.index;
 		for (int k = 0; k < 4000; k++) {
-			struct flow_case *c = flow_case(dsts[rnd(6)], (uint16_t)(440 + rnd(8)),
-							rnd(2) ? 6 : 17);
+			struct flow_case *c =
+			    flow_case(dsts[rnd(7)], (uint16_t)(440 + rnd(8)), rnd(2) ? 6 : 17);
 			char name[64];
 			struct verdict vi, vs;
 
@@ -1659,14 +1677,25 @@ static void test_index_same_as_scan(void **state)
 			rs.index = NULL;
 			rules_eval(&rs, &c->in, &vs);
 			if (vi.rule != vs.rule || vi.action != vs.action)
-				fail_msg("round %d flow %d (%s, sni '%s', host '%s'): index %s, scan %s",
-					 round, k, name, c->f.sni, c->f.connect_host,
-					 vi.rule ? vi.rule->id : "-", vs.rule ? vs.rule->id : "-");
+				fail_msg(
+				    "round %d flow %d (%s, sni '%s', host '%s'): index %s, scan %s",
+				    round, k, name, c->f.sni, c->f.connect_host,
+				    vi.rule ? vi.rule->id : "-", vs.rule ? vs.rule->id : "-");
 		}
 		rs.index = ix;
 		ruleset_free(&rs);
 		assert_null(rs.index);
 	}
+}
+
+static void test_index_same_as_scan(void **state)
+{
+	index_same_as_scan(*state, false);
+}
+
+static void test_index_big_sets_same_as_scan(void **state)
+{
+	index_same_as_scan(*state, true);
 }
 
 int main(void)
@@ -1722,6 +1751,7 @@ int main(void)
 		TMP_TEST(test_v2_lists_and_includes),
 		TMP_TEST(test_v2_errors),
 		TMP_TEST(test_index_same_as_scan),
+		TMP_TEST(test_index_big_sets_same_as_scan),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
