@@ -71,8 +71,16 @@ struct addr_range {
 struct addr_set {
 	struct addr_cidr *cidrs; /* as written */
 	size_t ncidrs, cap;
-	struct addr_range *ranges; /* sorted, merged: what lookups search */
+	struct addr_range *ranges; /* sorted, merged */
 	size_t nranges;
+	/* What lookups search: range i as four host-order words at 4i (hi's
+	 * most significant first, then lo's), and for big sets where to start
+	 * by the address's leading bits: IPv4 by its first bits, other
+	 * addresses by bits after base6 (NULL: small set, search them all). */
+	uint64_t *keys;
+	uint32_t *bucket; /* 2 * ((1 << bucket_bits) + 1): IPv4's, then IPv6's */
+	uint64_t base6[2];
+	uint8_t bucket_bits, shift6;
 };
 
 struct port_range {

@@ -1118,6 +1118,120 @@ static void test_addr_set(void **state)
 	addr_set_free(s);
 }
 
+/* --- addr_set_match against a scan of every CIDR -------------------------- */
+
+static uint64_t xs_state = 88172645463325252ULL;
+
+static uint64_t xs(void)
+{
+	xs_state ^= xs_state << 13;
+	xs_state ^= xs_state >> 7;
+	xs_state ^= xs_state << 17;
+	return xs_state;
+}
+
+static bool naive_in(const struct addr_cidr *c, size_t n, const uint8_t a[16])
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned full = c[i].plen / 8, rest = c[i].plen % 8;
+
+		if (!memcmp(a, c[i].addr, full) &&
+		    (!rest || !((a[full] ^ c[i].addr[full]) & (0xff00u >> rest))))
+			return true;
+	}
+	return false;
+}
+
+/* A random CIDR, IPv4 mapped or IPv6 below or above the IPv4 block, with
+ * prefix lengths that nest and overlap; /0, /32 and /128 among them. */
+static void rnd_cidr(uint8_t a[16], uint8_t *plen)
+{
+	uint64_t r = xs();
+	unsigned kind = (unsigned)(r % 8), len;
+
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t w = xs();
+
+		memcpy(a + i, &w, 8);
+	}
+	if (kind < 5) { /* IPv4, in 16 /8s so that they overlap */
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+		a[12] = (uint8_t)(10 + (r >> 8) % 16);
+		len = (unsigned[]){ 20, 22, 24, 24, 28, 30, 32, 32, 32, 32 }[(r >> 16) % 10];
+		if ((r >> 32) % 1000 == 0) /* a few that hold many others */
+			len = (unsigned[]){ 8, 12, 16, 18 }[(r >> 40) % 4];
+		if ((r >> 24) % 500 == 0)
+			len = 0;
+		len += 96;
+	} else if (kind == 5) { /* low IPv6: ::/96-ish, 64:ff9b::/96 */
+		memset(a, 0, 8);
+		a[8] = (uint8_t)((r >> 8) % 4);
+		len = (unsigned[]){ 104, 112, 120, 124, 128, 128 }[(r >> 16) % 6];
+		if ((r >> 32) % 1000 == 0)
+			len = (unsigned[]){ 64, 72, 96 }[(r >> 40) % 3];
+	} else { /* high IPv6 in a few /16s */
+		a[0] = 0x20;
+		a[1] = (uint8_t)((r >> 8) % 4);
+		len = (unsigned[]){ 48, 56, 64, 64, 96, 120, 128, 128, 128 }[(r >> 16) % 9];
+		if ((r >> 32) % 1000 == 0)
+			len = (unsigned[]){ 16, 24, 32 }[(r >> 40) % 3];
+		if ((r >> 24) % 500 == 0)
+			len = 0;
+	}
+	for (unsigned b = len; b < 128; b++)
+		a[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+	*plen = (uint8_t)len;
+}
+
+static void test_addr_set_random(void **state)
+{
+	static const size_t sizes[] = { 1, 7, 300, 3000, 40000 };
+
+	(void)state;
+	for (size_t round = 0; round < sizeof(sizes) / sizeof(sizes[0]); round++) {
+		struct addr_set *s = addr_set_new();
+		size_t n = sizes[round];
+
+		assert_non_null(s);
+		for (size_t i = 0; i < n; i++) {
+			uint8_t a[16], plen;
+
+			rnd_cidr(a, &plen);
+			if (n > 7 && plen == 0)
+				plen = 96; /* a /0 in a big set would hide the rest */
+			assert_int_equal(addr_set_add(s, a, plen), 0);
+		}
+		assert_int_equal(addr_set_seal(s), 0);
+		/* the big ones are searched through buckets */
+		assert_true(n < 40000 || s->bucket);
+		for (int q = 0; q < 20000; q++) {
+			const struct addr_cidr *c = &s->cidrs[xs() % n];
+			uint8_t a[16], plen;
+			uint64_t r = xs();
+
+			if (r % 3 == 0) { /* inside or at the edges of an entry */
+				memcpy(a, c->addr, 16);
+				for (unsigned b = c->plen; b < 128; b++)
+					if ((r >> 8) % 4 == 0 || ((r >> 8) % 4 == 1 && (xs() & 1)))
+						a[b / 8] |= (uint8_t)(0x80u >> (b % 8));
+				if ((r >> 12) % 3 == 0) /* one past the end, or before */
+					for (int i = 15; i >= 0; i--)
+						if ((r >> 16) & 1 ? ++a[i] != 0 : a[i]-- != 0)
+							break;
+			} else {
+				rnd_cidr(a, &plen);
+				if (plen < 128)
+					a[15] ^= (uint8_t)r;
+			}
+			if (addr_set_match(s, a) != naive_in(s->cidrs, n, a))
+				fail_msg("set of %zu, query %d: addr_set_match %d, scan %d", n, q,
+					 addr_set_match(s, a), naive_in(s->cidrs, n, a));
+		}
+		addr_set_free(s);
+	}
+}
+
 static void test_ports(void **state)
 {
 	static const char *const bad[] = { "0",	 "65536", "10-5", "01", "1-",
@@ -1744,6 +1858,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_set),
+		cmocka_unit_test(test_addr_set_random),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_patterns),
 		TMP_TEST(test_v2_conditions),
