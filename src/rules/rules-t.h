@@ -56,6 +56,11 @@ struct domain_set {
 	uint32_t tailcap;
 	struct domain_more *more;
 	uint32_t nmore, moreroom;
+	/* Big sets: a Bloom filter of the names, 8 bits a slot in 64-byte
+	 * blocks, small enough to stay in cache; most names looked up are in
+	 * no set, and most of their suffixes stop here. NULL: none. */
+	uint64_t *filter;
+	uint32_t fblocks; /* power of two */
 };
 
 /* Addresses and CIDRs over one 128-bit space, IPv4 as ::ffff:a.b.c.d. */

@@ -128,6 +128,7 @@ void domain_set_free(struct domain_set *s)
 		free(s->chunks[i]);
 	free(s->chunks);
 	free(s->more);
+	free(s->filter);
 	free(s->written);
 	free(s->slots);
 	free(s->name);
@@ -162,6 +163,54 @@ static const struct domain_entry *lookup(const struct domain_set *s, const char 
 	return v ? at_ref(s, v) : NULL;
 }
 
+/* The filter's block for a hash and its three bits in it (of 512). */
+#define FILTER_MIN 4096 /* entries; a smaller table stays in cache anyway */
+
+static uint64_t filter_spread(uint64_t h)
+{
+	return h * 0x9e3779b97f4a7c15ULL; /* odd: a bijection of the hash */
+}
+
+static void filter_add(struct domain_set *s, uint64_t h)
+{
+	uint64_t g = filter_spread(h);
+	uint64_t *b = s->filter + 8 * ((g >> 32) & (s->fblocks - 1));
+
+	for (int k = 0; k < 3; k++, g >>= 9)
+		b[(g & 511) >> 6] |= 1ULL << (g & 63);
+}
+
+static bool filter_has(const struct domain_set *s, uint64_t h)
+{
+	uint64_t g = filter_spread(h);
+	const uint64_t *b = s->filter + 8 * ((g >> 32) & (s->fblocks - 1));
+
+	for (int k = 0; k < 3; k++, g >>= 9)
+		if (!(b[(g & 511) >> 6] & (1ULL << (g & 63))))
+			return false;
+	return true;
+}
+
+/* Build the filter again for the table's size (from every name). */
+static void filter_build(struct domain_set *s)
+{
+	uint32_t blocks = s->nslots / 64;
+	uint64_t *f = aligned_alloc(64, (size_t)blocks * 64);
+
+	if (!f)
+		return; /* only lookups' speed depends on it */
+	free(s->filter);
+	memset(f, 0, (size_t)blocks * 64);
+	s->filter = f;
+	s->fblocks = blocks;
+	for (uint32_t i = 0; i < s->nslots; i++)
+		if (s->slots[i]) {
+			const struct domain_entry *e = at_ref(s, s->slots[i]);
+
+			filter_add(s, key_hash(e->text + e->skip, e->len));
+		}
+}
+
 /* Twice the slots; the hashes are computed again from the names. */
 static int grow(struct domain_set *s)
 {
@@ -183,6 +232,8 @@ static int grow(struct domain_set *s)
 				 key_hash(e->text + e->skip, e->len)) = old[i];
 		}
 	free(old);
+	if (s->used >= FILTER_MIN)
+		filter_build(s);
 	return 0;
 }
 
@@ -333,6 +384,8 @@ int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, 
 		e->skip = (uint8_t)skip;
 		*slot = (h >> 32 << 32) | ref;
 		s->used++;
+		if (s->filter)
+			filter_add(s, h);
 	}
 	e = at_ref(s, *slot);
 	if (!star) {
@@ -426,7 +479,10 @@ static bool walk(const struct domain_set *s, const char *name, size_t len, walk_
 		if (i == 0 || name[i - 1] == '.') {
 			hs[n] = mix(h);
 			at[n] = (uint8_t)i;
-			__builtin_prefetch(&s->slots[hs[n] & (s->nslots - 1)]);
+			/* 0: the filter says the set has no such name */
+			hs[n] = s->filter && !filter_has(s, hs[n]) ? 0 : hs[n];
+			if (hs[n])
+				__builtin_prefetch(&s->slots[hs[n] & (s->nslots - 1)]);
 			n++;
 		}
 	}
@@ -434,7 +490,8 @@ static bool walk(const struct domain_set *s, const char *name, size_t len, walk_
 	 * label, the only suffix whose globs apply. */
 	leftmost = n >= 2 ? at[n - 2] : 0;
 	while (n-- > 0) {
-		const struct domain_entry *e = lookup(s, buf + at[n], len - at[n], hs[n]);
+		const struct domain_entry *e =
+		    hs[n] ? lookup(s, buf + at[n], len - at[n], hs[n]) : NULL;
 		const struct domain_more *m;
 
 		if (!e)

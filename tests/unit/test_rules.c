@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +298,125 @@ static void test_longest_name(void **state)
 	long_name(name, 254);
 	assert_false(in_set(s, name));
 	domain_set_free(s);
+}
+
+/* --- domain_set_match against a scan of every entry ------------------------ */
+
+static uint32_t dom_rnd_state = 2463534242u;
+
+static uint32_t dom_rnd(uint32_t n)
+{
+	dom_rnd_state ^= dom_rnd_state << 13;
+	dom_rnd_state ^= dom_rnd_state >> 17;
+	dom_rnd_state ^= dom_rnd_state << 5;
+	return dom_rnd_state % n;
+}
+
+static const char *const dom_labels[] = { "a", "b", "www", "api", "turn-1", "turn-22", "x1" };
+
+/* A random name (pattern: also '*.' and leftmost-label globs) over ndom
+ * registered domains, so that entries nest and overlap. */
+static void dom_rnd_name(char *buf, size_t n, uint32_t ndom, bool pattern)
+{
+	static const char *const globs[] = { "turn-*", "*-1", "a*", "*w*" };
+	char dom[32];
+	const char *l = dom_labels[dom_rnd(7)];
+	uint32_t form = pattern ? dom_rnd(6) : 3 + dom_rnd(3);
+
+	snprintf(dom, sizeof(dom), "ex%u.%s", dom_rnd(ndom), dom_rnd(4) ? "com" : "org");
+	switch (form) {
+	case 0:
+		snprintf(buf, n, "*.%s%s%s", dom_rnd(2) ? l : "", dom_rnd(2) ? "." : "", dom);
+		break;
+	case 1:
+	case 2:
+		snprintf(buf, n, "%s.%s", globs[dom_rnd(4)], dom);
+		break;
+	case 3:
+		snprintf(buf, n, "%s", dom);
+		break;
+	case 4:
+		snprintf(buf, n, "%s.%s", l, dom);
+		break;
+	default:
+		snprintf(buf, n, "%s.%s.%s", dom_labels[dom_rnd(7)], l, dom);
+		break;
+	}
+	if (buf[0] == '*' && buf[1] == '.' && buf[2] == '.') /* "*.." from an empty label */
+		memmove(buf + 2, buf + 3, strlen(buf + 3) + 1);
+}
+
+/* The language's meaning, one entry at a time (lower-case names). */
+static bool dom_naive(char *const *entries, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *e = entries[i], *dot = strchr(e, '.'), *first = strchr(name, '.');
+		size_t el = strlen(e);
+
+		if (!strchr(e, '*')) {
+			if (!strcmp(e, name))
+				return true;
+		} else if (e[0] == '*' && e[1] == '.') {
+			if (nl > el - 1 && !strcmp(name + nl - (el - 1), e + 1))
+				return true;
+		} else if (first && !strcmp(first, dot)) {
+			char pat[64], label[256];
+
+			snprintf(pat, sizeof(pat), "%.*s", (int)(dot - e), e);
+			snprintf(label, sizeof(label), "%.*s", (int)(first - name), name);
+			if (fnmatch(pat, label, 0) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static void test_domain_set_random(void **state)
+{
+	static const uint32_t sizes[] = { 3, 300, 6000, 40000 };
+
+	(void)state;
+	for (size_t round = 0; round < sizeof(sizes) / sizeof(sizes[0]); round++) {
+		uint32_t n = sizes[round], ndom = n / 4 + 1;
+		struct domain_set *s = domain_set_new("rnd");
+		const char *why;
+		size_t col;
+		int queries = n > 10000 ? 1500 : 5000;
+
+		assert_non_null(s);
+		for (uint32_t i = 0; i < n; i++) {
+			char e[128];
+
+			dom_rnd_name(e, sizeof(e), ndom, true);
+			if (domain_set_add(s, e, &col, &why) != 0)
+				fail_msg("%s: %s", e, why);
+		}
+		assert_int_equal(s->count, n);
+		assert_true(n < 6000 || s->filter); /* big: the filter is asked too */
+		for (int q = 0; q < queries; q++) {
+			char name[128];
+
+			if (dom_rnd(2)) { /* an entry, its wildcard label filled in */
+				char *p = name, *d;
+
+				snprintf(name, sizeof(name), "%s", s->written[dom_rnd(n)]);
+				while ((p = strchr(name, '*')))
+					memmove(p, p + 1, strlen(p + 1) + 1);
+				if (name[0] == '.')
+					memmove(name, name + 1, strlen(name));
+				if (dom_rnd(3) == 0 && (d = strchr(name, '.')))
+					memmove(name, d + 1, strlen(d + 1) + 1); /* its parent */
+			} else {
+				dom_rnd_name(name, sizeof(name), ndom * 2, false);
+			}
+			if (in_set(s, name) != dom_naive(s->written, n, name))
+				fail_msg("set of %u, '%s': domain_set_match %d, scan %d", n, name,
+					 in_set(s, name), dom_naive(s->written, n, name));
+		}
+		domain_set_free(s);
+	}
 }
 
 static void test_big_set(void **state)
@@ -1827,6 +1947,7 @@ int main(void)
 		cmocka_unit_test(test_bad_patterns),
 		cmocka_unit_test(test_longest_name),
 		cmocka_unit_test(test_big_set),
+		cmocka_unit_test(test_domain_set_random),
 		cmocka_unit_test(test_valid_pack),
 		TMP_TEST(test_crlf_and_no_final_newline),
 		cmocka_unit_test(test_eval_fields),
