@@ -12,6 +12,7 @@ writes into OUTDIR:
   cidrs.rules    a pack: the CIDR list as a set, one rule over it
   mixed.rules    a pack with a few rules over both lists and some ports
   many.rules     M rules (default N), each with its own one-entry domain set
+  many-cidrs.rules  M rules, each with its own one-CIDR address set
   q-dom-hit.txt, q-dom-miss.txt   names in / not in the domain set
   q-v4-hit.txt, q-v4-miss.txt, q-v6-hit.txt, q-v6-miss.txt
                  addresses in / not in the CIDR set
@@ -200,6 +201,10 @@ def main():
         f.write("pack bench-many\n")
         for i in range(many):
             f.write("domains d%d = %s\nrule r%d bypass sni in d%d\n" % (i, doms[i % n], i, i))
+    with open(os.path.join(out, "many-cidrs.rules"), "w") as f:
+        f.write("pack bench-many-cidrs\n")
+        for i in range(many):
+            f.write("addresses a%d = %s\nrule q%d inspect dst in a%d\n" % (i, nets[i % n], i, i))
 
 
 if __name__ == "__main__":

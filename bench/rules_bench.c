@@ -568,6 +568,35 @@ static void bench_cidrs(const char *dir)
 	ruleset_free(&rs);
 }
 
+static void bench_many_cidrs(const char *dir)
+{
+	struct ruleset rs = load_here(dir, "many-cidrs.rules");
+	static const char *const files[4] = { "q-v4-hit.txt", "q-v4-miss.txt", "q-v6-hit.txt",
+					      "q-v6-miss.txt" };
+	static const char *const names[4] = { "IPv4 of the list", "IPv4 misses", "IPv6 of the list",
+					      "IPv6 misses" };
+	struct dpix_facts facts = { .app = APP_TLS };
+	struct rules_input in = {
+		.facts = &facts, .proto = IPPROTO_TCP, .sport = 40000, .dport = 443
+	};
+	struct addr_ctx c = { .rs = &rs, .in = &in };
+
+	in.src = in.addr[0];
+	for (int f = 0; f < 4; f++) {
+		size_t nq;
+		uint8_t(*q)[16] = read_addrs(dir, files[f], &nq);
+		char what[128];
+
+		c.q = (const uint8_t(*)[16])q;
+		snprintf(what, sizeof(what), "many rules (%zu), a CIDR each, %s: rules_eval, dst",
+			 rs.packs[0]->nrules, names[f]);
+		bench_rate(addr_eval, &c, nq, 1000, what,
+			   f % 2 ? NULL : "only the first entries have a rule: mostly misses", 0);
+		free(q);
+	}
+	ruleset_free(&rs);
+}
+
 static void bench_many(const char *dir)
 {
 	struct ruleset rs = load_here(dir, "many.rules");
@@ -638,13 +667,17 @@ int main(int argc, char **argv)
 		bench_load(dir, "mixed.rules", "mixed pack (both lists)", 2 * l.n);
 		bench_load(dir, "many.rules", "many rules, a set each",
 			   count_rules(dir, "many.rules"));
+		bench_load(dir, "many-cidrs.rules", "many rules, a CIDR set each",
+			   count_rules(dir, "many-cidrs.rules"));
 	}
 	if (!only || !strcmp(only, "domains"))
 		bench_domains(dir);
 	if (!only || !strcmp(only, "cidrs"))
 		bench_cidrs(dir);
-	if (!only || !strcmp(only, "many"))
+	if (!only || !strcmp(only, "many")) {
 		bench_many(dir);
+		bench_many_cidrs(dir);
+	}
 	return 0;
 usage:
 	fprintf(stderr,

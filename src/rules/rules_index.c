@@ -9,8 +9,8 @@
  * tables (one per key); the rules keyed by a big set (INDEX_BIG entries or
  * more) are a group that asks the set itself. A flow's candidates are the
  * rules filed under its names (one table probe per label), under the
- * prefixes holding its server address (one binary search per prefix length
- * in use), the groups whose set holds the flow's value, plus that list; the
+ * prefixes holding its server address (one binary search, then the walk
+ * up to the prefixes that hold that one), the groups whose set holds the flow's value, plus that list; the
  * first of them in load order whose conditions all hold decides, exactly as
  * a scan of every rule would. A rule whose only condition is its key
  * matches when its key does, without asking rule_matches again. So 100,000
@@ -43,24 +43,39 @@ struct group {
 	size_t n, cap;
 };
 
-/* Prefixes of one length, sorted by address, each with the rule filed. */
+/* A prefix filed by a rule, as the rules are filed. */
 struct prefix_entry {
 	uint8_t addr[16];
+	uint8_t plen;
 	uint32_t rule;
 };
 
-struct prefix_table {
-	struct prefix_entry *e;
-	size_t n, cap;
+/*
+ * The distinct prefixes, sorted by address then length: a prefix comes
+ * before every prefix inside it, and those right after it, before any
+ * that is not inside it (prefixes nest or are apart). Each knows the
+ * nearest one holding it. The prefixes holding an address are then the
+ * last one starting at or before it, or the first of its holders that
+ * reaches it, and that one's holders: one binary search, then a walk up.
+ */
+typedef unsigned __int128 u128;
+
+struct prefix_node {
+	u128 lo, hi;
+	uint32_t parent; /* UINT32_MAX: none */
+	uint32_t first;	 /* its rules: prefix_rules[first..first + n), ascending */
+	uint32_t n;
 };
 
 struct rules_index {
 	const struct rule **rules; /* by number: load order across packs */
 	uint32_t nrules;
 	struct domain_set *names[KEY_NAMES];
-	struct prefix_table prefixes[129]; /* by prefix length over 128 bits */
-	uint8_t plens[129];		   /* the lengths in use */
-	unsigned nplens;
+	struct prefix_entry *filed; /* while building */
+	size_t nfiled, filedcap;
+	struct prefix_node *nodes;
+	uint32_t *prefix_rules;
+	size_t nnodes;
 	uint32_t *always;
 	uint32_t nalways;
 	struct group *groups;
@@ -76,8 +91,9 @@ void rules_index_free(struct rules_index *ix)
 		return;
 	for (int k = 0; k < KEY_NAMES; k++)
 		domain_set_free(ix->names[k]);
-	for (int l = 0; l <= 128; l++)
-		free(ix->prefixes[l].e);
+	free(ix->filed);
+	free(ix->nodes);
+	free(ix->prefix_rules);
 	for (size_t i = 0; i < ix->ngroups; i++)
 		free(ix->groups[i].rules);
 	free(ix->groups);
@@ -101,16 +117,14 @@ static int file_names(struct rules_index *ix, int key, const struct rule_set *s,
 
 static int file_prefix(struct rules_index *ix, const struct addr_cidr *c, uint32_t g)
 {
-	struct prefix_table *t = &ix->prefixes[c->plen];
-	void *room = vec_room(t->e, &t->cap, t->n, sizeof(*t->e));
+	void *room = vec_room(ix->filed, &ix->filedcap, ix->nfiled, sizeof(*ix->filed));
 
 	if (!room)
 		return -1;
-	t->e = room;
-	if (t->n == 0)
-		ix->plens[ix->nplens++] = c->plen;
-	memcpy(t->e[t->n].addr, c->addr, 16);
-	t->e[t->n++].rule = g;
+	ix->filed = room;
+	memcpy(ix->filed[ix->nfiled].addr, c->addr, 16);
+	ix->filed[ix->nfiled].plen = c->plen;
+	ix->filed[ix->nfiled++].rule = g;
 	return 0;
 }
 
@@ -119,7 +133,63 @@ static int cmp_prefix(const void *a, const void *b)
 	const struct prefix_entry *x = a, *y = b;
 	int c = memcmp(x->addr, y->addr, 16);
 
-	return c ? c : (x->rule > y->rule) - (x->rule < y->rule);
+	if (c)
+		return c;
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	return (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+static u128 load128(const uint8_t a[16])
+{
+	u128 v = 0;
+
+	for (int i = 0; i < 16; i++)
+		v = v << 8 | a[i];
+	return v;
+}
+
+/* The filed prefixes into nodes (see struct prefix_node). */
+static int build_prefixes(struct rules_index *ix)
+{
+	uint32_t *stack, depth = 0;
+	size_t k = 0;
+
+	if (!ix->nfiled)
+		return 0;
+	qsort(ix->filed, ix->nfiled, sizeof(*ix->filed), cmp_prefix);
+	ix->nodes = malloc(ix->nfiled * sizeof(*ix->nodes));
+	ix->prefix_rules = malloc(ix->nfiled * sizeof(*ix->prefix_rules));
+	stack = malloc(ix->nfiled * sizeof(*stack));
+	if (!ix->nodes || !ix->prefix_rules || !stack) {
+		free(stack);
+		return -1;
+	}
+	for (size_t i = 0; i < ix->nfiled; i++) {
+		const struct prefix_entry *e = &ix->filed[i];
+		struct prefix_node *x = &ix->nodes[k];
+
+		if (!(i && e->plen == e[-1].plen && !memcmp(e->addr, e[-1].addr, 16))) {
+			x->lo = load128(e->addr);
+			/* (a shift by 128 is undefined: /0 and /128 apart) */
+			x->hi = e->plen == 128 ? x->lo
+				: e->plen      ? x->lo | (~(u128)0 >> e->plen)
+					       : ~(u128)0;
+			x->first = (uint32_t)i;
+			x->n = 0;
+			while (depth && ix->nodes[stack[depth - 1]].hi < x->lo)
+				depth--;
+			x->parent = depth ? stack[depth - 1] : UINT32_MAX;
+			stack[depth++] = (uint32_t)k++;
+		}
+		ix->prefix_rules[i] = e->rule;
+		ix->nodes[k - 1].n++;
+	}
+	free(stack);
+	free(ix->filed);
+	ix->filed = NULL;
+	ix->nnodes = k;
+	return 0;
 }
 
 /* Rule g into the group of (set, key), a new one if none. */
@@ -204,11 +274,8 @@ struct rules_index *rules_index_build(const struct ruleset *rs)
 			if (file_rule(ix, ix->rules[g], g) < 0)
 				goto fail;
 		}
-	for (unsigned i = 0; i < ix->nplens; i++) {
-		struct prefix_table *t = &ix->prefixes[ix->plens[i]];
-
-		qsort(t->e, t->n, sizeof(*t->e), cmp_prefix);
-	}
+	if (build_prefixes(ix) < 0)
+		goto fail;
 	return ix;
 fail:
 	rules_index_free(ix);
@@ -285,27 +352,28 @@ static void groups_of(struct best *b)
 static void prefixes_of(struct best *b, const uint8_t addr[16])
 {
 	const struct rules_index *ix = b->ix;
+	u128 a = load128(addr);
+	size_t lo = 0, hi = ix->nnodes;
+	uint32_t i;
 
 	b->key = KEY_DST;
-	for (unsigned i = 0; i < ix->nplens; i++) {
-		unsigned plen = ix->plens[i];
-		const struct prefix_table *t = &ix->prefixes[plen];
-		uint8_t key[16] = { 0 };
-		size_t lo = 0, hi = t->n;
+	while (lo < hi) { /* the first node starting past a */
+		size_t mid = lo + (hi - lo) / 2;
 
-		memcpy(key, addr, plen / 8);
-		if (plen % 8)
-			key[plen / 8] = (uint8_t)(addr[plen / 8] & (0xff00u >> (plen % 8)));
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
+		if (ix->nodes[mid].lo <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return;
+	for (i = (uint32_t)lo - 1; i != UINT32_MAX && ix->nodes[i].hi < a;)
+		i = ix->nodes[i].parent;
+	for (; i != UINT32_MAX; i = ix->nodes[i].parent) {
+		const struct prefix_node *x = &ix->nodes[i];
 
-			if (memcmp(t->e[mid].addr, key, 16) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (; lo < t->n && !memcmp(t->e[lo].addr, key, 16); lo++)
-			consider(t->e[lo].rule, b);
+		for (uint32_t r = 0; r < x->n && ix->prefix_rules[x->first + r] < b->g; r++)
+			consider(ix->prefix_rules[x->first + r], b);
 	}
 }
 

@@ -5,7 +5,8 @@
  * Addresses: IPv4 and IPv6 addresses and CIDRs, kept as written (for
  * printing) and as sorted, merged ranges over one 128-bit space, IPv4 as
  * ::ffff:a.b.c.d, so membership is one binary search whatever the set's
- * size. Ports: ranges, kept as written and merged the same way. Patterns:
+ * size (over 128-bit keys; in a big set only over the few ranges of the
+ * address's bucket). Ports: ranges, kept as written and merged the same way. Patterns:
  * PCRE2, compiled once (JIT where the library has it), matched against the
  * whole name, ignoring case.
  */

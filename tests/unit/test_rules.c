@@ -1832,7 +1832,9 @@ static void rnd_pack(char *text, size_t size, bool big)
 	static const char *const fields[] = { "sni", "connect", "name", "http-host" };
 	static const char *const nets[] = { "198.51.100.0/24", "198.51.100.128/25",
 					    "198.51.100.7",    "203.0.113.0/24",
-					    "2001:db8::/32",   "2001:db8:1::/48" };
+					    "2001:db8::/32",   "2001:db8:1::/48",
+					    "0.0.0.0/0",       "::/0",
+					    "2001:db8:1::5" };
 	size_t n = (size_t)snprintf(text, size, "pack rnd\n");
 
 	for (int i = 0; i < 200; i++) {
@@ -1854,7 +1856,7 @@ static void rnd_pack(char *text, size_t size, bool big)
 					      rnd(4) ? "" : " transport udp");
 		} else if (kind == 3) {
 			n += (size_t)snprintf(text + n, size - n, "addresses n%d = %s %s", i,
-					      nets[rnd(6)], nets[rnd(6)]);
+					      nets[rnd(rnd(4) ? 6 : 9)], nets[rnd(6)]);
 			if (big && rnd(3) == 0)
 				n += pad_set(text + n, size - n, true);
 			n += (size_t)snprintf(text + n, size - n,
