@@ -118,6 +118,29 @@ static void read_lines(const char *dir, const char *file, struct lines *l)
 	fclose(f);
 }
 
+/*
+ * Queries one after the other in one buffer, read in order: the hardware
+ * prefetcher streams them in, so a lookup pays for the set's memory, not
+ * for fetching its query (a name just parsed from a packet is in cache).
+ */
+static void read_queries(const char *dir, const char *file, struct lines *l)
+{
+	size_t total = 0, at = 0;
+	char *buf;
+
+	read_lines(dir, file, l);
+	for (size_t i = 0; i < l->n; i++)
+		total += l->len[i] + 1;
+	if (!(buf = malloc(total ? total : 1)))
+		exit(3);
+	for (size_t i = 0; i < l->n; i++) {
+		memcpy(buf + at, l->v[i], l->len[i] + 1);
+		free(l->v[i]);
+		l->v[i] = buf + at;
+		at += l->len[i] + 1;
+	}
+}
+
 static uint8_t (*read_addrs(const char *dir, const char *file, size_t *n))[16]
 {
 	struct lines l;
@@ -457,8 +480,8 @@ static void bench_domains(const char *dir)
 	c.in = &in;
 	printf("| domains: memory on huge pages | %.0f MiB | | |\n", huge_mib());
 	read_lines(dir, "domains.list", &entries);
-	read_lines(dir, "q-dom-hit.txt", &qh);
-	read_lines(dir, "q-dom-miss.txt", &qm);
+	read_queries(dir, "q-dom-hit.txt", &qh);
+	read_queries(dir, "q-dom-miss.txt", &qm);
 	sq = scan_queries(entries.n, qh.n);
 	c.re = alternation(&entries, why, sizeof(why));
 	c.md = pcre2_match_data_create(1, NULL);
@@ -612,8 +635,8 @@ static void bench_many(const char *dir)
 	struct dom_ctx c = { .rs = &rs, .facts = &facts, .in = &in };
 	char what[128];
 
-	read_lines(dir, "q-dom-hit.txt", &qh);
-	read_lines(dir, "q-dom-miss.txt", &qm);
+	read_queries(dir, "q-dom-hit.txt", &qh);
+	read_queries(dir, "q-dom-miss.txt", &qm);
 	for (int miss = 0; miss < 2; miss++) {
 		c.q = miss ? &qm : &qh;
 		snprintf(what, sizeof(what), "many rules (%zu), %s: rules_eval, sni",
