@@ -23,17 +23,26 @@ enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, 
  * strictly below a domain ("*.example.com") or a glob inside the leftmost
  * label ("turn-*.example.com"). Stored in one open-addressing hash table
  * keyed by the name without its wildcard label, so a lookup costs one probe
- * per label of the name looked up, whatever the set's size.
+ * per label of the name looked up, whatever the set's size. A slot holds
+ * part of the name's hash and where its entry is; an entry is a record in
+ * the set's text chunks with the form written first for it inline, so that
+ * a hit reads two places: the slot, then the record.
  */
 struct domain_entry {
-	char *name; /* lower case, no trailing dot, wildcard label removed */
-	uint64_t hash;
+	uint32_t more; /* 0: no globs, no tags; else 1 + its index in more */
+	uint8_t len;   /* the name: lower case, no trailing dot, wildcard */
+	uint8_t skip;  /* label removed; it is text + skip, len bytes */
 	uint8_t exact; /* the name itself is in the set */
 	uint8_t below; /* every name strictly below it is in the set */
+	char text[];   /* as written (lower case), NUL-terminated */
+};
+
+/* What few entries have: globs, and a rules index's tags. */
+struct domain_more {
+	char **globs; /* leftmost-label patterns under this name */
 	uint32_t nglobs;
-	char **globs;		 /* leftmost-label patterns under this name */
-	struct domain_tag *tags; /* in a rules index: who wrote which form */
 	uint32_t ntags;
+	struct domain_tag *tags; /* in a rules index: who wrote which form */
 };
 
 /* A rules index's note on an entry: form 0 exact, 1 below, 2 + i glob i. */
@@ -44,11 +53,22 @@ struct domain_tag {
 
 struct domain_set {
 	char *name;
-	struct domain_entry *slots;
+	uint64_t *slots; /* 0: empty; else hash >> 32 << 32 | (chunk + 1) << 16 | offset */
 	uint32_t nslots; /* power of two, at most half full */
 	uint32_t count;	 /* entries as written in the pack */
-	uint32_t used;	 /* slots in use */
-	char **written;	 /* the entries as written, for printing */
+	uint32_t used;	 /* entries (distinct names) */
+	char **written;	 /* the entries as written, for printing: in chunks */
+	char **chunks;	 /* up to 64 KiB each, where the records are */
+	uint32_t nchunks, chunkroom;
+	uint32_t tail; /* bytes used in the last chunk */
+	uint32_t tailcap;
+	struct domain_more *more;
+	uint32_t nmore, moreroom;
+	/* Big sets: a Bloom filter of the names, 8 bits a slot in 64-byte
+	 * blocks, small enough to stay in cache; most names looked up are in
+	 * no set, and most of their suffixes stop here. NULL: none. */
+	uint64_t *filter;
+	uint32_t fblocks; /* power of two */
 };
 
 /* Addresses and CIDRs over one 128-bit space, IPv4 as ::ffff:a.b.c.d. */
@@ -64,8 +84,16 @@ struct addr_range {
 struct addr_set {
 	struct addr_cidr *cidrs; /* as written */
 	size_t ncidrs, cap;
-	struct addr_range *ranges; /* sorted, merged: what lookups search */
+	struct addr_range *ranges; /* sorted, merged */
 	size_t nranges;
+	/* What lookups search: range i as four host-order words at 4i (hi's
+	 * most significant first, then lo's), and for big sets where to start
+	 * by the address's leading bits: IPv4 by its first bits, other
+	 * addresses by bits after base6 (NULL: small set, search them all). */
+	uint64_t *keys;
+	uint32_t *bucket; /* 2 * ((1 << bucket_bits) + 1): IPv4's, then IPv6's */
+	uint64_t base6[2];
+	uint8_t bucket_bits, shift6;
 };
 
 struct port_range {

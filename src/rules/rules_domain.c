@@ -13,19 +13,89 @@
 #include <string.h>
 
 #include "rules/rules.h"
+#include "util/bigmem.h"
 
 #define DNS_NAME_MAX 253
 #define DNS_LABEL_MAX 63
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
+/*
+ * The hash of a name is taken from its last character to its first, so
+ * that one pass over a looked-up name gives the hash of every suffix at a
+ * label boundary: FNV-1a over the reversed bytes, then a final mix so the
+ * low bits (the slot) and the high bits (the tag kept in it) both vary.
+ */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 0x100000001b3ULL;
-	}
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
 	return h;
+}
+
+static uint64_t key_hash(const char *s, size_t n)
+{
+	uint64_t h = FNV_OFFSET;
+
+	while (n--)
+		h = (h ^ (uint8_t)s[n]) * FNV_PRIME;
+	return mix(h);
+}
+
+/*
+ * Records live in chunks that double from 64 bytes (small sets stay small)
+ * up to 64 KiB; they never move, so written[] points into them. A slot
+ * names a record by chunk and offset in 32 bits.
+ */
+#define CHUNK_MAX 65536u
+#define CHUNKS_MAX 65535u
+
+static struct domain_entry *at_ref(const struct domain_set *s, uint64_t v)
+{
+	return (struct domain_entry *)(void *)(s->chunks[((uint32_t)v >> 16) - 1] + (v & 0xffff));
+}
+
+/* A record for the written form str (n bytes), its slot value's low half
+ * in *ref. */
+static struct domain_entry *rec_new(struct domain_set *s, const char *str, size_t n, uint32_t *ref)
+{
+	size_t need = (sizeof(struct domain_entry) + n + 1 + 3) & ~(size_t)3;
+	struct domain_entry *e;
+
+	if (!s->nchunks || s->tailcap - s->tail < need) {
+		uint32_t cap = s->nchunks ? s->tailcap * 2 : 64;
+		char *c;
+
+		if (cap > CHUNK_MAX)
+			cap = CHUNK_MAX;
+		if (cap < need)
+			cap = (uint32_t)need;
+		if (s->nchunks == CHUNKS_MAX)
+			return NULL;
+		if (s->nchunks == s->chunkroom) {
+			uint32_t room = s->chunkroom ? s->chunkroom * 2 : 2;
+			char **v = realloc(s->chunks, room * sizeof(*v));
+
+			if (!v)
+				return NULL;
+			s->chunks = v;
+			s->chunkroom = room;
+		}
+		if (!(c = malloc(cap)))
+			return NULL;
+		s->chunks[s->nchunks++] = c;
+		s->tail = 0;
+		s->tailcap = cap;
+	}
+	e = (struct domain_entry *)(void *)(s->chunks[s->nchunks - 1] + s->tail);
+	*ref = s->nchunks << 16 | s->tail;
+	s->tail += (uint32_t)need;
+	memset(e, 0, sizeof(*e));
+	memcpy(e->text, str, n);
+	e->text[n] = '\0';
+	return e;
 }
 
 struct domain_set *domain_set_new(const char *name)
@@ -35,7 +105,7 @@ struct domain_set *domain_set_new(const char *name)
 	if (!s)
 		return NULL;
 	s->name = strdup(name);
-	s->nslots = 16;
+	s->nslots = 4;
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
 	if (!s->name || !s->slots) {
 		domain_set_free(s);
@@ -48,40 +118,103 @@ void domain_set_free(struct domain_set *s)
 {
 	if (!s)
 		return;
-	for (uint32_t i = 0; s->slots && i < s->nslots; i++) {
-		struct domain_entry *e = &s->slots[i];
-
-		free(e->name);
-		for (uint32_t g = 0; g < e->nglobs; g++)
-			free(e->globs[g]);
-		free(e->globs);
-		free(e->tags);
+	for (uint32_t i = 0; i < s->nmore; i++) {
+		for (uint32_t g = 0; g < s->more[i].nglobs; g++)
+			free(s->more[i].globs[g]);
+		free(s->more[i].globs);
+		free(s->more[i].tags);
 	}
-	for (uint32_t i = 0; s->written && i < s->count; i++)
-		free(s->written[i]);
+	for (uint32_t i = 0; i < s->nchunks; i++)
+		free(s->chunks[i]);
+	free(s->chunks);
+	free(s->more);
+	free(s->filter);
 	free(s->written);
 	free(s->slots);
 	free(s->name);
 	free(s);
 }
 
-static struct domain_entry *find(const struct domain_set *s, const char *key, size_t n, uint64_t h)
+/* The slot of the entry named key, or the empty slot where it would go. */
+static uint64_t *slot_of(const struct domain_set *s, const char *key, size_t n, uint64_t h)
 {
-	uint32_t mask = s->nslots - 1;
+	uint32_t mask = s->nslots - 1, tag = (uint32_t)(h >> 32);
 
 	for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
-		struct domain_entry *e = &s->slots[i];
+		uint64_t *v = &s->slots[i];
+		const struct domain_entry *e;
 
-		if (!e->name)
-			return e; /* the empty slot where key would go */
-		if (e->hash == h && strlen(e->name) == n && !memcmp(e->name, key, n))
-			return e;
+		if (!*v)
+			return v;
+		if ((uint32_t)(*v >> 32) != tag)
+			continue;
+		e = at_ref(s, *v);
+		if (e->len == n && !memcmp(e->text + e->skip, key, n))
+			return v;
 	}
 }
 
+/* The entry named key, or NULL. */
+static const struct domain_entry *lookup(const struct domain_set *s, const char *key, size_t n,
+					 uint64_t h)
+{
+	uint64_t v = *slot_of(s, key, n, h);
+
+	return v ? at_ref(s, v) : NULL;
+}
+
+/* The filter's block for a hash and its three bits in it (of 512). */
+#define FILTER_MIN 4096 /* entries; a smaller table stays in cache anyway */
+
+static uint64_t filter_spread(uint64_t h)
+{
+	return h * 0x9e3779b97f4a7c15ULL; /* odd: a bijection of the hash */
+}
+
+static void filter_add(struct domain_set *s, uint64_t h)
+{
+	uint64_t g = filter_spread(h);
+	uint64_t *b = s->filter + 8 * ((g >> 32) & (s->fblocks - 1));
+
+	for (int k = 0; k < 3; k++, g >>= 9)
+		b[(g & 511) >> 6] |= 1ULL << (g & 63);
+}
+
+static bool filter_has(const struct domain_set *s, uint64_t h)
+{
+	uint64_t g = filter_spread(h);
+	const uint64_t *b = s->filter + 8 * ((g >> 32) & (s->fblocks - 1));
+
+	for (int k = 0; k < 3; k++, g >>= 9)
+		if (!(b[(g & 511) >> 6] & (1ULL << (g & 63))))
+			return false;
+	return true;
+}
+
+/* Build the filter again for the table's size (from every name). */
+static void filter_build(struct domain_set *s)
+{
+	uint32_t blocks = s->nslots / 64;
+	uint64_t *f = aligned_alloc(64, (size_t)blocks * 64);
+
+	if (!f)
+		return; /* only lookups' speed depends on it */
+	free(s->filter);
+	memset(f, 0, (size_t)blocks * 64);
+	s->filter = f;
+	s->fblocks = blocks;
+	for (uint32_t i = 0; i < s->nslots; i++)
+		if (s->slots[i]) {
+			const struct domain_entry *e = at_ref(s, s->slots[i]);
+
+			filter_add(s, key_hash(e->text + e->skip, e->len));
+		}
+}
+
+/* Twice the slots; the hashes are computed again from the names. */
 static int grow(struct domain_set *s)
 {
-	struct domain_entry *old = s->slots;
+	uint64_t *old = s->slots;
 	uint32_t oldn = s->nslots;
 
 	s->slots = calloc((size_t)oldn * 2, sizeof(*s->slots));
@@ -89,12 +222,37 @@ static int grow(struct domain_set *s)
 		s->slots = old;
 		return -1;
 	}
+	bigmem_advise(s->slots, (size_t)oldn * 2 * sizeof(*s->slots));
 	s->nslots = oldn * 2;
 	for (uint32_t i = 0; i < oldn; i++)
-		if (old[i].name)
-			*find(s, old[i].name, strlen(old[i].name), old[i].hash) = old[i];
+		if (old[i]) {
+			const struct domain_entry *e = at_ref(s, old[i]);
+
+			*slot_of(s, e->text + e->skip, e->len,
+				 key_hash(e->text + e->skip, e->len)) = old[i];
+		}
 	free(old);
+	if (s->used >= FILTER_MIN)
+		filter_build(s);
 	return 0;
+}
+
+static struct domain_more *more_of(struct domain_set *s, struct domain_entry *e)
+{
+	if (!e->more) {
+		if (s->nmore == s->moreroom) {
+			uint32_t room = s->moreroom ? s->moreroom * 2 : 4;
+			struct domain_more *m = realloc(s->more, room * sizeof(*m));
+
+			if (!m)
+				return NULL;
+			s->more = m;
+			s->moreroom = room;
+		}
+		memset(&s->more[s->nmore], 0, sizeof(s->more[0]));
+		e->more = ++s->nmore;
+	}
+	return &s->more[e->more - 1];
 }
 
 static bool is_label_char(char ch)
@@ -144,18 +302,21 @@ static int check_pattern(const char *p, size_t n, size_t *col, const char **why)
 
 enum { FORM_EXACT, FORM_BELOW, FORM_GLOB };
 
-static int add_tag(struct domain_entry *e, uint32_t form, uint32_t tag)
+static int add_tag(struct domain_set *s, struct domain_entry *e, uint32_t form, uint32_t tag)
 {
+	struct domain_more *m;
 	struct domain_tag *v;
 
 	if (tag == DOMAIN_NO_TAG)
 		return 0;
-	v = realloc(e->tags, (e->ntags + 1) * sizeof(*v));
+	if (!(m = more_of(s, e)))
+		return -1;
+	v = realloc(m->tags, (m->ntags + 1) * sizeof(*v));
 	if (!v)
 		return -1;
-	e->tags = v;
-	e->tags[e->ntags].form = form;
-	e->tags[e->ntags++].tag = tag;
+	m->tags = v;
+	m->tags[m->ntags].form = form;
+	m->tags[m->ntags++].tag = tag;
 	return 0;
 }
 
@@ -168,9 +329,11 @@ int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, 
 		       const char **why)
 {
 	char buf[DNS_NAME_MAX + 2];
-	size_t n = strlen(pattern), dot;
-	const char *key = buf, *star;
+	size_t n = strlen(pattern), dot, skip = 0, kn;
+	uint32_t ref;
+	const char *star;
 	struct domain_entry *e;
+	uint64_t *slot, h;
 	char *glob = NULL;
 
 	if (n > DNS_NAME_MAX + 1) {
@@ -194,7 +357,7 @@ int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, 
 			return -1;
 		}
 		dot = (size_t)(d - buf);
-		key = d + 1;
+		skip = dot + 1;
 		if (!(dot == 1 && buf[0] == '*')) {
 			glob = strndup(buf, dot);
 			if (!glob)
@@ -204,41 +367,45 @@ int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, 
 	if ((s->used + 1) * 2 > s->nslots && grow(s) < 0)
 		goto nomem;
 	if (!(s->count & (s->count - 1))) { /* 0, 1, 2, 4...: double */
-		char **w = realloc(s->written, (s->count ? s->count * 2 : 1) * sizeof(*w));
+		char **v = realloc(s->written, (s->count ? s->count * 2 : 1) * sizeof(*v));
 
-		if (!w)
+		if (!v)
 			goto nomem;
-		s->written = w;
+		s->written = v;
 	}
-	if (!(s->written[s->count] = strdup(buf)))
+	kn = n - skip;
+	h = key_hash(buf + skip, kn);
+	slot = slot_of(s, buf + skip, kn, h);
+	if (!(e = rec_new(s, buf, n, &ref)))
 		goto nomem;
-	s->count++;
-	n = strlen(key);
-	e = find(s, key, n, fnv1a(key, n));
-	if (!e->name) {
-		e->name = strdup(key);
-		if (!e->name)
-			goto nomem;
-		e->hash = fnv1a(key, n);
+	s->written[s->count++] = e->text;
+	if (!*slot) {
+		e->len = (uint8_t)kn;
+		e->skip = (uint8_t)skip;
+		*slot = (h >> 32 << 32) | ref;
 		s->used++;
+		if (s->filter)
+			filter_add(s, h);
 	}
+	e = at_ref(s, *slot);
 	if (!star) {
 		e->exact = 1;
-		if (add_tag(e, FORM_EXACT, tag) < 0)
+		if (add_tag(s, e, FORM_EXACT, tag) < 0)
 			goto nomem;
 	} else if (!glob) {
 		e->below = 1;
-		if (add_tag(e, FORM_BELOW, tag) < 0)
+		if (add_tag(s, e, FORM_BELOW, tag) < 0)
 			goto nomem;
 	} else {
-		char **g = realloc(e->globs, (e->nglobs + 1) * sizeof(*g));
+		struct domain_more *m = more_of(s, e);
+		char **g = m ? realloc(m->globs, (m->nglobs + 1) * sizeof(*g)) : NULL;
 
 		if (!g)
 			goto nomem;
-		e->globs = g;
-		e->globs[e->nglobs++] = glob;
+		m->globs = g;
+		m->globs[m->nglobs++] = glob;
 		glob = NULL;
-		if (add_tag(e, FORM_GLOB + e->nglobs - 1, tag) < 0)
+		if (add_tag(s, e, FORM_GLOB + m->nglobs - 1, tag) < 0)
 			goto nomem;
 	}
 	return 0;
@@ -277,54 +444,81 @@ static bool glob_match(const char *p, const char *t, size_t tn)
  * The entries a name falls under, one label at a time: the name itself
  * (exact), then each suffix after a dot (below, and the globs of the
  * leftmost label). With no callback, stop at the first and say so; else
- * call it for every form that matches.
+ * call it for every form that matches. One pass from the end lower-cases
+ * the name and hashes every suffix; the slots of all of them are fetched
+ * at once before the first is looked at, so that a big table's cache
+ * misses overlap instead of adding up.
  */
-typedef void walk_fn(const struct domain_entry *e, uint32_t form, void *arg);
+typedef void walk_fn(const struct domain_set *s, const struct domain_entry *e, uint32_t form,
+		     void *arg);
 
 static bool walk(const struct domain_set *s, const char *name, size_t len, walk_fn *cb, void *arg)
 {
 	char buf[DNS_NAME_MAX + 1];
-	const struct domain_entry *e;
-	bool leftmost = true, hit = false;
+	uint64_t hs[DNS_NAME_MAX / 2 + 1], h = FNV_OFFSET;
+	uint8_t at[DNS_NAME_MAX / 2 + 1];
+	unsigned n = 0, leftmost;
+	bool hit = false;
 
 	if (len > 0 && name[len - 1] == '.')
 		len--;
-	if (len == 0 || len > DNS_NAME_MAX)
+	if (len == 0 || len > DNS_NAME_MAX || s->used == 0)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		buf[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
-		/* An empty label is no DNS name: a malformed name never matches. */
-		if (buf[i] == '.' && (i == 0 || buf[i - 1] == '.'))
-			return false;
+	for (size_t i = len; i-- > 0;) {
+		char c = name[i];
+
+		if (c == '.') {
+			/* An empty label is no DNS name: it never matches. */
+			if (i == 0 || name[i - 1] == '.' || i == len - 1)
+				return false;
+		} else if (c >= 'A' && c <= 'Z') {
+			c = (char)(c + 32);
+		}
+		buf[i] = c;
+		h = (h ^ (uint8_t)c) * FNV_PRIME;
+		if (i == 0 || name[i - 1] == '.') {
+			hs[n] = mix(h);
+			at[n] = (uint8_t)i;
+			/* 0: the filter says the set has no such name */
+			hs[n] = s->filter && !filter_has(s, hs[n]) ? 0 : hs[n];
+			if (hs[n])
+				__builtin_prefetch(&s->slots[hs[n] & (s->nslots - 1)]);
+			n++;
+		}
 	}
-	buf[len] = '\0';
-	e = find(s, buf, len, fnv1a(buf, len));
-	if (e->name && e->exact) {
-		if (!cb)
-			return true;
-		cb(e, FORM_EXACT, arg);
-		hit = true;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] != '.')
+	/* hs[n - 1] is the whole name, hs[n - 2] the name minus its leftmost
+	 * label, the only suffix whose globs apply. */
+	leftmost = n >= 2 ? at[n - 2] : 0;
+	while (n-- > 0) {
+		const struct domain_entry *e =
+		    hs[n] ? lookup(s, buf + at[n], len - at[n], hs[n]) : NULL;
+		const struct domain_more *m;
+
+		if (!e)
 			continue;
-		e = find(s, buf + i + 1, len - i - 1, fnv1a(buf + i + 1, len - i - 1));
-		if (e->name) {
-			if (e->below) {
+		if (at[n] == 0) {
+			if (e->exact) {
 				if (!cb)
 					return true;
-				cb(e, FORM_BELOW, arg);
+				cb(s, e, FORM_EXACT, arg);
 				hit = true;
 			}
-			for (uint32_t g = 0; leftmost && g < e->nglobs; g++)
-				if (glob_match(e->globs[g], buf, i)) {
-					if (!cb)
-						return true;
-					cb(e, FORM_GLOB + g, arg);
-					hit = true;
-				}
+			continue;
 		}
-		leftmost = false;
+		if (e->below) {
+			if (!cb)
+				return true;
+			cb(s, e, FORM_BELOW, arg);
+			hit = true;
+		}
+		m = e->more ? &s->more[e->more - 1] : NULL;
+		for (uint32_t g = 0; m && at[n] == leftmost && g < m->nglobs; g++)
+			if (glob_match(m->globs[g], buf, at[n] - 1U)) {
+				if (!cb)
+					return true;
+				cb(s, e, FORM_GLOB + g, arg);
+				hit = true;
+			}
 	}
 	return hit;
 }
@@ -339,13 +533,15 @@ struct tag_walk {
 	void *arg;
 };
 
-static void each_tag(const struct domain_entry *e, uint32_t form, void *arg)
+static void each_tag(const struct domain_set *s, const struct domain_entry *e, uint32_t form,
+		     void *arg)
 {
 	const struct tag_walk *w = arg;
+	const struct domain_more *m = e->more ? &s->more[e->more - 1] : NULL;
 
-	for (uint32_t i = 0; i < e->ntags; i++)
-		if (e->tags[i].form == form)
-			w->cb(e->tags[i].tag, w->arg);
+	for (uint32_t i = 0; m && i < m->ntags; i++)
+		if (m->tags[i].form == form)
+			w->cb(m->tags[i].tag, w->arg);
 }
 
 void domain_set_tags(const struct domain_set *s, const char *name, size_t len,

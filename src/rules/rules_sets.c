@@ -5,7 +5,8 @@
  * Addresses: IPv4 and IPv6 addresses and CIDRs, kept as written (for
  * printing) and as sorted, merged ranges over one 128-bit space, IPv4 as
  * ::ffff:a.b.c.d, so membership is one binary search whatever the set's
- * size. Ports: ranges, kept as written and merged the same way. Patterns:
+ * size (over 128-bit keys; in a big set only over the few ranges of the
+ * address's bucket). Ports: ranges, kept as written and merged the same way. Patterns:
  * PCRE2, compiled once (JIT where the library has it), matched against the
  * whole name, ignoring case.
  */
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "rules/rules.h"
+#include "util/bigmem.h"
 #include "util/vec.h"
 
 /* --- addresses ------------------------------------------------------------ */
@@ -32,6 +34,8 @@ void addr_set_free(struct addr_set *s)
 		return;
 	free(s->cidrs);
 	free(s->ranges);
+	free(s->keys);
+	free(s->bucket);
 	free(s);
 }
 
@@ -119,11 +123,113 @@ static bool adjacent(const uint8_t a[16], const uint8_t b[16])
 	return i >= 0 && !memcmp(n, b, 16);
 }
 
+/*
+ * Addresses as 128-bit numbers, for the search: what memcmp orders, one
+ * comparison. (unsigned __int128: GCC and Clang on 64-bit targets.)
+ */
+typedef unsigned __int128 u128;
+
+static u128 load128(const uint8_t a[16])
+{
+	u128 v = 0;
+
+	for (int i = 0; i < 16; i++)
+		v = v << 8 | a[i];
+	return v;
+}
+
+static u128 key_at(const uint64_t *k)
+{
+	return (u128)k[0] << 64 | k[1];
+}
+
+#define V4_BASE ((u128)0xffff << 32)	   /* ::ffff:0.0.0.0 */
+#define V4_END (V4_BASE + ((u128)1 << 32)) /* just past ::ffff:255.255.255.255 */
+
+/* The first range in [lo, hi) whose end is at or past a (hi if none). */
+static size_t search(const uint64_t *keys, size_t lo, size_t hi, u128 a)
+{
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a > key_at(&keys[4 * mid]))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Big sets: 2^bits buckets for IPv4 (by the address's first bits) and as
+ * many for the span of the other ranges (from base6, 2^shift6 addresses a
+ * bucket); bucket b holds the first range ending at or past its start, so
+ * the range an address is in (if any) is between its bucket's and the
+ * next's: a search of a few ranges instead of the whole set.
+ */
+#define BUCKET_MIN_RANGES 256
+
+static int make_buckets(struct addr_set *s)
+{
+	size_t n = s->nranges, below, above;
+	unsigned bits = 8, len = 0;
+	uint32_t nb, *v4, *v6;
+	u128 base, top, span;
+
+	while (bits < 20 && ((size_t)4 << bits) < n)
+		bits++;
+	nb = 1u << bits;
+	if (!(s->bucket = malloc(2 * ((size_t)nb + 1) * sizeof(*s->bucket))))
+		return -1;
+	v4 = s->bucket;
+	v6 = s->bucket + nb + 1;
+	for (uint32_t b = 0; b <= nb; b++)
+		v4[b] = (uint32_t)search(s->keys, 0, n, V4_BASE + ((u128)b << (32 - bits)));
+	/*
+	 * The other addresses: the IPv4 block between those below it and
+	 * those above would only widen the span, so bucket the side with more
+	 * ranges (any base and shift give right answers; these give short
+	 * searches).
+	 */
+	below = search(s->keys, 0, n, V4_BASE);
+	above = search(s->keys, 0, n, V4_END);
+	if (n - above >= below && above < n) {
+		base = key_at(&s->keys[4 * above + 2]);
+		top = key_at(&s->keys[4 * (n - 1)]);
+		if (base < V4_END)
+			base = V4_END;
+	} else {
+		base = key_at(&s->keys[2]);
+		top = below ? key_at(&s->keys[4 * (below - 1)]) : base;
+	}
+	span = top > base ? top - base : 0;
+	while (len < 128 && span >> len)
+		len++;
+	s->shift6 = (uint8_t)(len > bits ? len - bits : 0);
+	s->base6[0] = (uint64_t)(base >> 64);
+	s->base6[1] = (uint64_t)base;
+	for (uint32_t b = 0; b <= nb; b++) {
+		u128 step = (u128)b << s->shift6, start = base + step;
+
+		/* a bucket starting past the end of the space: none end there */
+		if (step >> s->shift6 != b || start < base)
+			v6[b] = (uint32_t)n;
+		else
+			v6[b] = (uint32_t)search(s->keys, 0, n, start);
+	}
+	s->bucket_bits = (uint8_t)bits;
+	return 0;
+}
+
 int addr_set_seal(struct addr_set *s)
 {
 	size_t k = 0;
 
 	free(s->ranges);
+	free(s->keys);
+	free(s->bucket);
+	s->keys = NULL;
+	s->bucket = NULL;
 	s->ranges = malloc((s->ncidrs ? s->ncidrs : 1) * sizeof(*s->ranges));
 	if (!s->ranges)
 		return -1;
@@ -149,22 +255,49 @@ int addr_set_seal(struct addr_set *s)
 		s->ranges[k++] = *r;
 	}
 	s->nranges = k;
-	return 0;
+	s->keys = malloc((k ? k : 1) * 4 * sizeof(*s->keys));
+	if (!s->keys)
+		return -1;
+	bigmem_advise(s->keys, k * 4 * sizeof(*s->keys));
+	for (size_t i = 0; i < k; i++) {
+		u128 hi = load128(s->ranges[i].hi), lo = load128(s->ranges[i].lo);
+
+		s->keys[4 * i] = (uint64_t)(hi >> 64);
+		s->keys[4 * i + 1] = (uint64_t)hi;
+		s->keys[4 * i + 2] = (uint64_t)(lo >> 64);
+		s->keys[4 * i + 3] = (uint64_t)lo;
+	}
+	return k >= BUCKET_MIN_RANGES ? make_buckets(s) : 0;
 }
 
 bool addr_set_match(const struct addr_set *s, const uint8_t addr[16])
 {
+	u128 a = load128(addr);
 	size_t lo = 0, hi = s->nranges;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	if (s->bucket) {
+		uint32_t nb = 1u << s->bucket_bits;
+		const uint32_t *v = NULL;
+		size_t b = 0;
 
-		if (memcmp(addr, s->ranges[mid].hi, 16) > 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		if (a >= V4_BASE && a < V4_END) {
+			v = s->bucket;
+			b = (size_t)((a - V4_BASE) >> (32 - s->bucket_bits));
+		} else {
+			u128 base = (u128)s->base6[0] << 64 | s->base6[1], off = a - base;
+
+			if (a >= base && off >> s->shift6 < nb) {
+				v = s->bucket + nb + 1;
+				b = (size_t)(off >> s->shift6);
+			}
+		}
+		if (v) {
+			lo = v[b];
+			hi = v[b + 1]; /* search() answers hi when all end before */
+		}
 	}
-	return lo < s->nranges && memcmp(addr, s->ranges[lo].lo, 16) >= 0;
+	lo = search(s->keys, lo, hi, a);
+	return lo < s->nranges && a >= key_at(&s->keys[4 * lo + 2]);
 }
 
 /* --- ports ---------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +298,125 @@ static void test_longest_name(void **state)
 	long_name(name, 254);
 	assert_false(in_set(s, name));
 	domain_set_free(s);
+}
+
+/* --- domain_set_match against a scan of every entry ------------------------ */
+
+static uint32_t dom_rnd_state = 2463534242u;
+
+static uint32_t dom_rnd(uint32_t n)
+{
+	dom_rnd_state ^= dom_rnd_state << 13;
+	dom_rnd_state ^= dom_rnd_state >> 17;
+	dom_rnd_state ^= dom_rnd_state << 5;
+	return dom_rnd_state % n;
+}
+
+static const char *const dom_labels[] = { "a", "b", "www", "api", "turn-1", "turn-22", "x1" };
+
+/* A random name (pattern: also '*.' and leftmost-label globs) over ndom
+ * registered domains, so that entries nest and overlap. */
+static void dom_rnd_name(char *buf, size_t n, uint32_t ndom, bool pattern)
+{
+	static const char *const globs[] = { "turn-*", "*-1", "a*", "*w*" };
+	char dom[32];
+	const char *l = dom_labels[dom_rnd(7)];
+	uint32_t form = pattern ? dom_rnd(6) : 3 + dom_rnd(3);
+
+	snprintf(dom, sizeof(dom), "ex%u.%s", dom_rnd(ndom), dom_rnd(4) ? "com" : "org");
+	switch (form) {
+	case 0:
+		snprintf(buf, n, "*.%s%s%s", dom_rnd(2) ? l : "", dom_rnd(2) ? "." : "", dom);
+		break;
+	case 1:
+	case 2:
+		snprintf(buf, n, "%s.%s", globs[dom_rnd(4)], dom);
+		break;
+	case 3:
+		snprintf(buf, n, "%s", dom);
+		break;
+	case 4:
+		snprintf(buf, n, "%s.%s", l, dom);
+		break;
+	default:
+		snprintf(buf, n, "%s.%s.%s", dom_labels[dom_rnd(7)], l, dom);
+		break;
+	}
+	if (buf[0] == '*' && buf[1] == '.' && buf[2] == '.') /* "*.." from an empty label */
+		memmove(buf + 2, buf + 3, strlen(buf + 3) + 1);
+}
+
+/* The language's meaning, one entry at a time (lower-case names). */
+static bool dom_naive(char *const *entries, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *e = entries[i], *dot = strchr(e, '.'), *first = strchr(name, '.');
+		size_t el = strlen(e);
+
+		if (!strchr(e, '*')) {
+			if (!strcmp(e, name))
+				return true;
+		} else if (e[0] == '*' && e[1] == '.') {
+			if (nl > el - 1 && !strcmp(name + nl - (el - 1), e + 1))
+				return true;
+		} else if (first && !strcmp(first, dot)) {
+			char pat[64], label[256];
+
+			snprintf(pat, sizeof(pat), "%.*s", (int)(dot - e), e);
+			snprintf(label, sizeof(label), "%.*s", (int)(first - name), name);
+			if (fnmatch(pat, label, 0) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static void test_domain_set_random(void **state)
+{
+	static const uint32_t sizes[] = { 3, 300, 6000, 40000 };
+
+	(void)state;
+	for (size_t round = 0; round < sizeof(sizes) / sizeof(sizes[0]); round++) {
+		uint32_t n = sizes[round], ndom = n / 4 + 1;
+		struct domain_set *s = domain_set_new("rnd");
+		const char *why;
+		size_t col;
+		int queries = n > 10000 ? 1500 : 5000;
+
+		assert_non_null(s);
+		for (uint32_t i = 0; i < n; i++) {
+			char e[128];
+
+			dom_rnd_name(e, sizeof(e), ndom, true);
+			if (domain_set_add(s, e, &col, &why) != 0)
+				fail_msg("%s: %s", e, why);
+		}
+		assert_int_equal(s->count, n);
+		assert_true(n < 6000 || s->filter); /* big: the filter is asked too */
+		for (int q = 0; q < queries; q++) {
+			char name[128];
+
+			if (dom_rnd(2)) { /* an entry, its wildcard label filled in */
+				char *p = name, *d;
+
+				snprintf(name, sizeof(name), "%s", s->written[dom_rnd(n)]);
+				while ((p = strchr(name, '*')))
+					memmove(p, p + 1, strlen(p + 1) + 1);
+				if (name[0] == '.')
+					memmove(name, name + 1, strlen(name));
+				if (dom_rnd(3) == 0 && (d = strchr(name, '.')))
+					memmove(name, d + 1, strlen(d + 1) + 1); /* its parent */
+			} else {
+				dom_rnd_name(name, sizeof(name), ndom * 2, false);
+			}
+			if (in_set(s, name) != dom_naive(s->written, n, name))
+				fail_msg("set of %u, '%s': domain_set_match %d, scan %d", n, name,
+					 in_set(s, name), dom_naive(s->written, n, name));
+		}
+		domain_set_free(s);
+	}
 }
 
 static void test_big_set(void **state)
@@ -1118,6 +1238,120 @@ static void test_addr_set(void **state)
 	addr_set_free(s);
 }
 
+/* --- addr_set_match against a scan of every CIDR -------------------------- */
+
+static uint64_t xs_state = 88172645463325252ULL;
+
+static uint64_t xs(void)
+{
+	xs_state ^= xs_state << 13;
+	xs_state ^= xs_state >> 7;
+	xs_state ^= xs_state << 17;
+	return xs_state;
+}
+
+static bool naive_in(const struct addr_cidr *c, size_t n, const uint8_t a[16])
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned full = c[i].plen / 8, rest = c[i].plen % 8;
+
+		if (!memcmp(a, c[i].addr, full) &&
+		    (!rest || !((a[full] ^ c[i].addr[full]) & (0xff00u >> rest))))
+			return true;
+	}
+	return false;
+}
+
+/* A random CIDR, IPv4 mapped or IPv6 below or above the IPv4 block, with
+ * prefix lengths that nest and overlap; /0, /32 and /128 among them. */
+static void rnd_cidr(uint8_t a[16], uint8_t *plen)
+{
+	uint64_t r = xs();
+	unsigned kind = (unsigned)(r % 8), len;
+
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t w = xs();
+
+		memcpy(a + i, &w, 8);
+	}
+	if (kind < 5) { /* IPv4, in 16 /8s so that they overlap */
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+		a[12] = (uint8_t)(10 + (r >> 8) % 16);
+		len = (unsigned[]){ 20, 22, 24, 24, 28, 30, 32, 32, 32, 32 }[(r >> 16) % 10];
+		if ((r >> 32) % 1000 == 0) /* a few that hold many others */
+			len = (unsigned[]){ 8, 12, 16, 18 }[(r >> 40) % 4];
+		if ((r >> 24) % 500 == 0)
+			len = 0;
+		len += 96;
+	} else if (kind == 5) { /* low IPv6: ::/96-ish, 64:ff9b::/96 */
+		memset(a, 0, 8);
+		a[8] = (uint8_t)((r >> 8) % 4);
+		len = (unsigned[]){ 104, 112, 120, 124, 128, 128 }[(r >> 16) % 6];
+		if ((r >> 32) % 1000 == 0)
+			len = (unsigned[]){ 64, 72, 96 }[(r >> 40) % 3];
+	} else { /* high IPv6 in a few /16s */
+		a[0] = 0x20;
+		a[1] = (uint8_t)((r >> 8) % 4);
+		len = (unsigned[]){ 48, 56, 64, 64, 96, 120, 128, 128, 128 }[(r >> 16) % 9];
+		if ((r >> 32) % 1000 == 0)
+			len = (unsigned[]){ 16, 24, 32 }[(r >> 40) % 3];
+		if ((r >> 24) % 500 == 0)
+			len = 0;
+	}
+	for (unsigned b = len; b < 128; b++)
+		a[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+	*plen = (uint8_t)len;
+}
+
+static void test_addr_set_random(void **state)
+{
+	static const size_t sizes[] = { 1, 7, 300, 3000, 40000 };
+
+	(void)state;
+	for (size_t round = 0; round < sizeof(sizes) / sizeof(sizes[0]); round++) {
+		struct addr_set *s = addr_set_new();
+		size_t n = sizes[round];
+
+		assert_non_null(s);
+		for (size_t i = 0; i < n; i++) {
+			uint8_t a[16], plen;
+
+			rnd_cidr(a, &plen);
+			if (n > 7 && plen == 0)
+				plen = 96; /* a /0 in a big set would hide the rest */
+			assert_int_equal(addr_set_add(s, a, plen), 0);
+		}
+		assert_int_equal(addr_set_seal(s), 0);
+		/* the big ones are searched through buckets */
+		assert_true(n < 40000 || s->bucket);
+		for (int q = 0; q < 20000; q++) {
+			const struct addr_cidr *c = &s->cidrs[xs() % n];
+			uint8_t a[16], plen;
+			uint64_t r = xs();
+
+			if (r % 3 == 0) { /* inside or at the edges of an entry */
+				memcpy(a, c->addr, 16);
+				for (unsigned b = c->plen; b < 128; b++)
+					if ((r >> 8) % 4 == 0 || ((r >> 8) % 4 == 1 && (xs() & 1)))
+						a[b / 8] |= (uint8_t)(0x80u >> (b % 8));
+				if ((r >> 12) % 3 == 0) /* one past the end, or before */
+					for (int i = 15; i >= 0; i--)
+						if ((r >> 16) & 1 ? ++a[i] != 0 : a[i]-- != 0)
+							break;
+			} else {
+				rnd_cidr(a, &plen);
+				if (plen < 128)
+					a[15] ^= (uint8_t)r;
+			}
+			if (addr_set_match(s, a) != naive_in(s->cidrs, n, a))
+				fail_msg("set of %zu, query %d: addr_set_match %d, scan %d", n, q,
+					 addr_set_match(s, a), naive_in(s->cidrs, n, a));
+		}
+		addr_set_free(s);
+	}
+}
+
 static void test_ports(void **state)
 {
 	static const char *const bad[] = { "0",	 "65536", "10-5", "01", "1-",
@@ -1580,12 +1814,27 @@ static void rnd_name(char *buf, size_t n, bool pattern)
 	}
 }
 
-static void rnd_pack(char *text, size_t size)
+/* Names and prefixes no flow of the test has: they only make a set big
+ * enough (1024 entries and more) for the index to ask it as a whole. */
+static size_t pad_set(char *text, size_t size, bool addresses)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < 1030; k++)
+		n += (size_t)(addresses
+				  ? snprintf(text + n, size - n, " 10.%d.%d.0/24", k / 256, k % 256)
+				  : snprintf(text + n, size - n, " f%d.pad.example.net", k));
+	return n;
+}
+
+static void rnd_pack(char *text, size_t size, bool big)
 {
 	static const char *const fields[] = { "sni", "connect", "name", "http-host" };
 	static const char *const nets[] = { "198.51.100.0/24", "198.51.100.128/25",
 					    "198.51.100.7",    "203.0.113.0/24",
-					    "2001:db8::/32",   "2001:db8:1::/48" };
+					    "2001:db8::/32",   "2001:db8:1::/48",
+					    "0.0.0.0/0",       "::/0",
+					    "2001:db8:1::5" };
 	size_t n = (size_t)snprintf(text, size, "pack rnd\n");
 
 	for (int i = 0; i < 200; i++) {
@@ -1599,21 +1848,26 @@ static void rnd_pack(char *text, size_t size)
 				rnd_name(name, sizeof(name), false);
 				n += (size_t)snprintf(text + n, size - n, " %s", name);
 			}
-			n += (size_t)snprintf(text + n, size - n,
-					      "\nrule r%d %s %s in d%d%s%s\n", i,
-					      rnd(2) ? "bypass" : "drop", fields[rnd(4)], i,
+			if (big && rnd(3) == 0)
+				n += pad_set(text + n, size - n, false);
+			n += (size_t)snprintf(text + n, size - n, "\nrule r%d %s %s in d%d%s%s\n",
+					      i, rnd(2) ? "bypass" : "drop", fields[rnd(4)], i,
 					      rnd(3) ? "" : " dport 443",
 					      rnd(4) ? "" : " transport udp");
 		} else if (kind == 3) {
+			n += (size_t)snprintf(text + n, size - n, "addresses n%d = %s %s", i,
+					      nets[rnd(rnd(4) ? 6 : 9)], nets[rnd(6)]);
+			if (big && rnd(3) == 0)
+				n += pad_set(text + n, size - n, true);
 			n += (size_t)snprintf(text + n, size - n,
-					      "addresses n%d = %s %s\nrule r%d inspect dst in n%d%s\n",
-					      i, nets[rnd(6)], nets[rnd(6)], i, i,
+					      "\nrule r%d inspect dst in n%d%s\n", i, i,
 					      rnd(2) ? "" : " dport 3478");
 		} else if (kind == 4) {
-			n += (size_t)snprintf(text + n, size - n,
-					      "patterns p%d = \"turn-[0-9]\\\\.%s\"\nrule r%d bypass sni "
-					      "in p%d\n",
-					      i, rnd(2) ? "openrainbow\\\\.com" : "example\\\\.com", i, i);
+			n += (size_t)snprintf(
+			    text + n, size - n,
+			    "patterns p%d = \"turn-[0-9]\\\\.%s\"\nrule r%d bypass sni "
+			    "in p%d\n",
+			    i, rnd(2) ? "openrainbow\\\\.com" : "example\\\\.com", i, i);
 		} else {
 			n += (size_t)snprintf(text + n, size - n, "rule r%d drop dport %u app %s\n",
 					      i, 440 + rnd(8), rnd(2) ? "tls" : "stun");
@@ -1622,24 +1876,24 @@ static void rnd_pack(char *text, size_t size)
 	}
 }
 
-static void test_index_same_as_scan(void **state)
+/* big: a third of the sets big enough to be asked whole (a group) */
+static void index_same_as_scan(struct tmp *t, bool big)
 {
-	static char text[64 * 1024];
+	static char text[4 << 20];
 	static const char *const dsts[] = { "198.51.100.7", "198.51.100.200", "203.0.113.9",
-					    "192.0.2.1",    "2001:db8:1::5", "2001:db9::1" };
-	struct tmp *t = *state;
+					    "192.0.2.1",    "2001:db8:1::5",  "2001:db9::1",
+					    "10.0.5.9" };
 	struct ruleset rs = { 0 };
 	struct rules_index *ix;
 
-	(void)state;
 	for (int round = 0; round < 5; round++) {
-		rnd_pack(text, sizeof(text));
+		rnd_pack(text, sizeof(text), big);
 		load_ok(&rs, tmp_pack(t, "rnd.rules", text));
 		assert_int_equal(ruleset_seal(&rs), 0);
 		ix = rs.index;
 		for (int k = 0; k < 4000; k++) {
-			struct flow_case *c = flow_case(dsts[rnd(6)], (uint16_t)(440 + rnd(8)),
-							rnd(2) ? 6 : 17);
+			struct flow_case *c =
+			    flow_case(dsts[rnd(7)], (uint16_t)(440 + rnd(8)), rnd(2) ? 6 : 17);
 			char name[64];
 			struct verdict vi, vs;
 
@@ -1659,14 +1913,25 @@ static void test_index_same_as_scan(void **state)
 			rs.index = NULL;
 			rules_eval(&rs, &c->in, &vs);
 			if (vi.rule != vs.rule || vi.action != vs.action)
-				fail_msg("round %d flow %d (%s, sni '%s', host '%s'): index %s, scan %s",
-					 round, k, name, c->f.sni, c->f.connect_host,
-					 vi.rule ? vi.rule->id : "-", vs.rule ? vs.rule->id : "-");
+				fail_msg(
+				    "round %d flow %d (%s, sni '%s', host '%s'): index %s, scan %s",
+				    round, k, name, c->f.sni, c->f.connect_host,
+				    vi.rule ? vi.rule->id : "-", vs.rule ? vs.rule->id : "-");
 		}
 		rs.index = ix;
 		ruleset_free(&rs);
 		assert_null(rs.index);
 	}
+}
+
+static void test_index_same_as_scan(void **state)
+{
+	index_same_as_scan(*state, false);
+}
+
+static void test_index_big_sets_same_as_scan(void **state)
+{
+	index_same_as_scan(*state, true);
 }
 
 int main(void)
@@ -1684,6 +1949,7 @@ int main(void)
 		cmocka_unit_test(test_bad_patterns),
 		cmocka_unit_test(test_longest_name),
 		cmocka_unit_test(test_big_set),
+		cmocka_unit_test(test_domain_set_random),
 		cmocka_unit_test(test_valid_pack),
 		TMP_TEST(test_crlf_and_no_final_newline),
 		cmocka_unit_test(test_eval_fields),
@@ -1715,6 +1981,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_set),
+		cmocka_unit_test(test_addr_set_random),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_patterns),
 		TMP_TEST(test_v2_conditions),
@@ -1722,6 +1989,7 @@ int main(void)
 		TMP_TEST(test_v2_lists_and_includes),
 		TMP_TEST(test_v2_errors),
 		TMP_TEST(test_index_same_as_scan),
+		TMP_TEST(test_index_big_sets_same_as_scan),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
