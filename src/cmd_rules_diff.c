@@ -30,6 +30,7 @@
 
 #include "cmd_rules.h"
 #include "rules/rules.h"
+#include "util/sort.h"
 
 struct differ {
 	FILE *out;
@@ -67,7 +68,7 @@ static const struct rule **by_id(const struct rule_pack *pk)
 		return NULL;
 	for (size_t i = 0; i < pk->nrules; i++)
 		v[i] = &pk->rules[i];
-	qsort(v, pk->nrules, sizeof(*v), cmp_rule_id);
+	sort_n(v, pk->nrules, sizeof(*v), cmp_rule_id);
 	return v;
 }
 
@@ -155,7 +156,7 @@ static size_t missing(char **v, size_t n, char **w, size_t m, char **out)
 	if (!look)
 		return (size_t)-1;
 	memcpy(look, w, m * sizeof(*look));
-	qsort(look, m, sizeof(*look), cmp_str);
+	sort_n(look, m, sizeof(*look), cmp_str);
 	for (size_t i = 0; i < n; i++)
 		if (!m || !bsearch(&v[i], look, m, sizeof(*look), cmp_str))
 			out[k++] = v[i];

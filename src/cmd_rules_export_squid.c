@@ -23,6 +23,7 @@
 
 #include "cmd_rules_export.h"
 #include "rules/rules.h"
+#include "util/sort.h"
 
 /* Squid keeps an ACL name to 63 characters (ACL_NAME_SZ - 1); room for
  * the longest suffix, "_snre". */
@@ -44,11 +45,9 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* qsort with no array (NULL, 0) is undefined. */
 static void sort_strs(char **v, size_t n)
 {
-	if (n)
-		qsort(v, n, sizeof(char *), cmp_str);
+	sort_n(v, n, sizeof(char *), cmp_str);
 }
 
 static bool is_star(const struct squid_set *q, const char *d)

@@ -27,6 +27,7 @@
 #include <openssl/sha.h>
 
 #include "dissect/tls_ja4.h"
+#include "util/sort.h"
 
 #define EXT_SERVER_NAME 0x0000
 #define EXT_ALPN 0x0010
@@ -149,8 +150,8 @@ int tls_ja4(const struct tls_hello_view *h, char out[JA4_MAX + 1])
 			return -1;
 		exts[ne++] = type;
 	}
-	qsort(ciphers, nc, sizeof(ciphers[0]), cmp_u16);
-	qsort(exts, ne, sizeof(exts[0]), cmp_u16);
+	sort_n(ciphers, nc, sizeof(ciphers[0]), cmp_u16);
+	sort_n(exts, ne, sizeof(exts[0]), cmp_u16);
 
 	len = 0;
 	put_list(text, &len, ciphers, nc);

@@ -13,6 +13,7 @@
 
 #include "flow/flow.h"
 #include "util/siphash.h"
+#include "util/sort.h"
 
 /* docs/bounds.md promises this; a bigger flow costs every gateway memory. */
 _Static_assert(sizeof(struct flow) <= 128,
@@ -230,7 +231,7 @@ void flow_flush(struct flow_table *t, flow_release_fn release, void *arg)
 			if (v)
 				v[n++] = &t->flows[i];
 	if (v) {
-		qsort(v, n, sizeof(*v), by_id);
+		sort_n(v, n, sizeof(*v), by_id);
 		for (uint32_t k = 0; k < n; k++)
 			remove_flow(t, (uint32_t)(v[k] - t->flows), FLOW_END_FLUSH, release, arg);
 		free(v);

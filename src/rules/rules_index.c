@@ -22,6 +22,7 @@
 #include "dissect/dissect.h"
 #include "rules/rules.h"
 #include "util/vec.h"
+#include "util/sort.h"
 
 enum { KEY_SNI, KEY_CONNECT, KEY_NAME, KEY_HTTP_HOST, KEY_NAMES, KEY_DST = KEY_NAMES, KEY_COUNT };
 
@@ -157,7 +158,7 @@ static int build_prefixes(struct rules_index *ix)
 
 	if (!ix->nfiled)
 		return 0;
-	qsort(ix->filed, ix->nfiled, sizeof(*ix->filed), cmp_prefix);
+	sort_n(ix->filed, ix->nfiled, sizeof(*ix->filed), cmp_prefix);
 	ix->nodes = malloc(ix->nfiled * sizeof(*ix->nodes));
 	ix->prefix_rules = malloc(ix->nfiled * sizeof(*ix->prefix_rules));
 	stack = malloc(ix->nfiled * sizeof(*stack));

@@ -15,6 +15,7 @@
 
 #include "rules/rules.h"
 #include "rules/rules_sign.h"
+#include "util/sort.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -80,7 +81,7 @@ int rules_dir_list_suffix(const char *dir, const char *const *suffixes, char ***
 	}
 	closedir(d);
 	if (v)
-		qsort(v, cnt, sizeof(*v), cmp_str);
+		sort_n(v, cnt, sizeof(*v), cmp_str);
 	*names = v;
 	*n = cnt;
 	return 0;

@@ -25,6 +25,7 @@
 
 #include "dissect/dissect.h"
 #include "rules/rules.h"
+#include "util/sort.h"
 
 static const char *const kind_words[SET_KIND_COUNT] = { "domains", "patterns", "addresses",
 							"ports" };
@@ -130,7 +131,7 @@ static size_t sorted_copy(const struct rule_set *s, void **out, size_t *elem)
 		return (size_t)-1;
 	if (n) {
 		memcpy(*out, src, n * *elem);
-		qsort(*out, n, *elem, cmp);
+		sort_n(*out, n, *elem, cmp);
 	}
 	return n;
 }
@@ -256,7 +257,7 @@ static int print_ja4(FILE *out, const struct rule *r)
 	if (!v)
 		return -1;
 	memcpy(v, r->ja4, r->nja4 * sizeof(*v));
-	qsort(v, r->nja4, sizeof(*v), cmp_str);
+	sort_n(v, r->nja4, sizeof(*v), cmp_str);
 	fputs(" ja4 ", out);
 	for (size_t i = 0; i < r->nja4; i++)
 		if (!i || strcmp(v[i - 1], v[i]))

@@ -20,6 +20,7 @@
 #include "rules/rules.h"
 #include "util/bigmem.h"
 #include "util/vec.h"
+#include "util/sort.h"
 
 /* --- addresses ------------------------------------------------------------ */
 
@@ -242,7 +243,7 @@ int addr_set_seal(struct addr_set *s)
 		for (unsigned b = plen; b < 128; b++)
 			r->hi[b / 8] |= (uint8_t)(0x80u >> (b % 8));
 	}
-	qsort(s->ranges, s->ncidrs, sizeof(*s->ranges), cmp_range);
+	sort_n(s->ranges, s->ncidrs, sizeof(*s->ranges), cmp_range);
 	for (size_t i = 0; i < s->ncidrs; i++) {
 		struct addr_range *r = &s->ranges[i];
 
@@ -376,7 +377,7 @@ int port_set_seal(struct port_set *s)
 	if (!s->ranges)
 		return -1;
 	memcpy(s->ranges, s->written, s->nwritten * sizeof(*s->ranges));
-	qsort(s->ranges, s->nwritten, sizeof(*s->ranges), cmp_port);
+	sort_n(s->ranges, s->nwritten, sizeof(*s->ranges), cmp_port);
 	for (size_t i = 0; i < s->nwritten; i++) {
 		if (k && (uint32_t)s->ranges[i].lo <= (uint32_t)s->ranges[k - 1].hi + 1) {
 			if (s->ranges[i].hi > s->ranges[k - 1].hi)
