@@ -190,6 +190,8 @@ static void *worker_run(void *arg)
 		}
 		nfqueue_flush(w->q);
 		eve_flush(w);
+		if (dpixd_heartbeat)
+			atomic_store(&dpixd_heartbeat[w->idx], dpixd_mono_ms());
 	}
 	/* Undecided flows end with the daemon: their packets already passed. */
 	pipeline_flush(&w->pipe);

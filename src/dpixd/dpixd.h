@@ -29,14 +29,25 @@ struct dpixd_config {
 	size_t npacks;
 	const char *rules_dir;
 	const char *eve_path; /* "-": stdout; NULL: no events */
+	unsigned watchdog_ms; /* a worker silent this long is killed; 0: never */
+	bool no_supervise;    /* run the workers in this process, no watchdog */
 };
 
 #define DPIXD_DEFAULT_COPY_RANGE 4096u
 #define DPIXD_DEFAULT_QUEUE_MAXLEN 4096u
 #define DPIXD_DEFAULT_RCVBUF (8u << 20)
+#define DPIXD_DEFAULT_WATCHDOG_MS 2000u
 
 /* Serve the queues until SIGTERM or SIGINT; the exit status. */
 int dpixd_run(const struct dpixd_config *c);
+
+/* Run dpixd_run() in a worker process under a supervisor that restarts it
+ * when it dies or its heartbeat stops (dpixd_supervise.c); the exit status. */
+int dpixd_supervise(const struct dpixd_config *c);
+/* Under a supervisor: one heartbeat per worker (dpixd_mono_ms() of its
+ * last poll) in memory the supervisor shares; NULL without one. */
+extern _Atomic uint64_t *dpixd_heartbeat;
+uint64_t dpixd_mono_ms(void);
 
 /* The firewall rules the configuration needs, for iptables (as commands)
  * or nft (as a file for nft -f). */
