@@ -288,6 +288,8 @@ int dpixd_run(const struct dpixd_config *c)
 		}
 		started++;
 	}
+	if (c->user && dpixd_drop_privileges(c->user) < 0)
+		goto out;
 	/* Signals reach the main thread only, and only inside sigsuspend():
 	 * the workers inherit the blocked mask. */
 	sigemptyset(&sa.sa_mask);

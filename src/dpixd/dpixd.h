@@ -31,6 +31,7 @@ struct dpixd_config {
 	const char *eve_path; /* "-": stdout; NULL: no events */
 	unsigned watchdog_ms; /* a worker silent this long is killed; 0: never */
 	bool no_supervise;    /* run the workers in this process, no watchdog */
+	const char *user;     /* switch to this user once the queues are bound */
 };
 
 #define DPIXD_DEFAULT_COPY_RANGE 4096u
@@ -48,6 +49,10 @@ int dpixd_supervise(const struct dpixd_config *c);
  * last poll) in memory the supervisor shares; NULL without one. */
 extern _Atomic uint64_t *dpixd_heartbeat;
 uint64_t dpixd_mono_ms(void);
+
+/* Keep CAP_NET_ADMIN only and become user (dpixd_privs.c); -1 after saying
+ * why on stderr. Call before starting threads: capabilities are per thread. */
+int dpixd_drop_privileges(const char *user);
 
 /* The firewall rules the configuration needs, for iptables (as commands)
  * or nft (as a file for nft -f). */

@@ -50,6 +50,8 @@ static void usage(FILE *out)
 	    "      --watchdog SECONDS   restart the worker process when a queue has not\n"
 	    "                           been read for this long (default %u, 0: off)\n"
 	    "      --no-supervise       no supervisor process: no watchdog, no restarts\n"
+	    "      --user NAME          once the queues are bound, run as NAME keeping\n"
+	    "                           CAP_NET_ADMIN only\n"
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
 	    "\n"
 	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
@@ -118,6 +120,7 @@ enum {
 	OPT_PRINT_RULES,
 	OPT_WATCHDOG,
 	OPT_NO_SUPERVISE,
+	OPT_USER,
 	OPT_VERSION,
 };
 
@@ -142,6 +145,7 @@ int main(int argc, char **argv)
 		{ "print-rules", required_argument, NULL, OPT_PRINT_RULES },
 		{ "watchdog", required_argument, NULL, OPT_WATCHDOG },
 		{ "no-supervise", no_argument, NULL, OPT_NO_SUPERVISE },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -259,6 +263,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_SUPERVISE:
 			c.no_supervise = true;
+			break;
+		case OPT_USER:
+			c.user = optarg;
 			break;
 		case OPT_VERSION:
 			printf("dpixd %s\n", PACKAGE_VERSION);

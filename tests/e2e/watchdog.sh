@@ -1,7 +1,8 @@
 #!/bin/sh
 # End to end: dpixd under its supervisor on a gateway namespace, two queues
-# (--queues 2, --queue-balance). Asserts that both queues are bound and
-# both get flows, that SIGHUP is passed on, that a SIGSTOPped
+# (--queues 2, --queue-balance), --user nobody. Asserts that both queues
+# are bound and both get flows, that the worker process runs as nobody
+# with CAP_NET_ADMIN only and still answers and reloads, that a SIGSTOPped
 # worker is killed by the watchdog and replaced while new TLS flows pass
 # again, that a kill -9 of the worker is restarted, and that SIGTERM to the
 # supervisor stops both. Same set-up as nfq.sh; skipped (77) without root
@@ -18,10 +19,15 @@ for t in ip iptables openssl curl python3; do
 		exit 77
 	}
 done
+getent passwd nobody > /dev/null || {
+	echo "SKIP: no user nobody"
+	exit 77
+}
 
 id=$$
 C=dpw-c-$id G=dpw-g-$id S=dpw-s-$id
 tmp=$(mktemp -d)
+chmod 755 "$tmp" # the worker reads the pack as nobody
 pids=
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2> /dev/null; done
@@ -109,7 +115,7 @@ wait_worker() { # OLDPID: wait for another worker serving both queues
 	return 1
 }
 
-ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 --watchdog 1 \
+ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 --user nobody --watchdog 1 \
 	2>> "$tmp/dpixd.log" &
 sup=$!
 pids="$pids $sup"
@@ -129,12 +135,18 @@ busy=$(inG awk '$8 > 0 { n++ } END { print n + 0 }' /proc/net/netfilter/nfnetlin
 [ "$busy" = 2 ] && ok "flows of 8 clients spread over both queues" ||
 	bad "only $busy queue(s) saw packets: $(inG cat /proc/net/netfilter/nfnetlink_queue)"
 
-# 2. Verdicts and reload.
+# 2. The worker runs as nobody with CAP_NET_ADMIN (bit 12) only.
+uid=$(awk '/^Uid:/ { print $3 }' /proc/"$w1"/status)
+cap=$(awk '/^CapEff:/ { print $2 }' /proc/"$w1"/status)
+[ "$uid" = 65534 ] && ok "worker runs as nobody" || bad "worker uid '$uid'"
+[ "$cap" = 0000000000001000 ] && ok "worker keeps CAP_NET_ADMIN only" || bad "worker CapEff '$cap'"
+[ "$(awk '/^Uid:/ { print $3 }' /proc/"$sup"/status)" = 0 ] && ok "supervisor stays root" ||
+	bad "supervisor is not root"
 n=$(tls turn-rbx1.openrainbow.com)
-[ "$n" = 200000 ] && ok "bypassed download complete" || bad "bypassed download got '$n'"
+[ "$n" = 200000 ] && ok "verdicts as nobody: bypassed download complete" || bad "got '$n' as nobody"
 kill -HUP "$sup"
 sleep 0.5
-grep -q "reloaded the rule packs" "$tmp/dpixd.log" && ok "SIGHUP passed on: reload" ||
+grep -q "reloaded the rule packs" "$tmp/dpixd.log" && ok "SIGHUP passed on: reload as nobody" ||
 	bad "no reload: $(cat "$tmp/dpixd.log")"
 
 # 3. SIGSTOP: the watchdog (1 s) kills the stalled worker and starts another;
