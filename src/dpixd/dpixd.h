@@ -54,6 +54,12 @@ uint64_t dpixd_mono_ms(void);
  * why on stderr. Call before starting threads: capabilities are per thread. */
 int dpixd_drop_privileges(const char *user);
 
+/* Load the --print-rules iptables ruleset into the DPIX_* chains,
+ * idempotently; check what is installed, one line per problem on stdout.
+ * The exit status (dpixd_install.c). */
+int dpixd_install_rules(const struct dpixd_config *c);
+int dpixd_check_rules(const struct dpixd_config *c);
+
 /* The firewall rules the configuration needs, for iptables (as commands)
  * or nft (as a file for nft -f). */
 void dpixd_print_iptables(FILE *out, const struct dpixd_config *c);

@@ -28,6 +28,7 @@ static void usage(FILE *out)
 	    out,
 	    "usage: dpixd [options]\n"
 	    "       dpixd --print-rules iptables|nft [options]\n"
+	    "       dpixd --install-rules|--check-rules [options]\n"
 	    "\n"
 	    "  -r, --rules PACK         load this rule pack (repeat; default: every *.rules\n"
 	    "                           in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
@@ -53,6 +54,10 @@ static void usage(FILE *out)
 	    "      --user NAME          once the queues are bound, run as NAME keeping\n"
 	    "                           CAP_NET_ADMIN only\n"
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
+	    "      --install-rules      install the iptables form into the DPIX_* chains\n"
+	    "                           (again: the same ruleset) and exit\n"
+	    "      --check-rules        report what is wrong with the installed rules\n"
+	    "                           (exit 1) and exit\n"
 	    "\n"
 	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
 	    "SIGUSR1 writes the counters to stderr. See dpixd(8).\n",
@@ -121,6 +126,8 @@ enum {
 	OPT_WATCHDOG,
 	OPT_NO_SUPERVISE,
 	OPT_USER,
+	OPT_INSTALL_RULES,
+	OPT_CHECK_RULES,
 	OPT_VERSION,
 };
 
@@ -146,6 +153,8 @@ int main(int argc, char **argv)
 		{ "watchdog", required_argument, NULL, OPT_WATCHDOG },
 		{ "no-supervise", no_argument, NULL, OPT_NO_SUPERVISE },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "install-rules", no_argument, NULL, OPT_INSTALL_RULES },
+		{ "check-rules", no_argument, NULL, OPT_CHECK_RULES },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -163,7 +172,7 @@ int main(int argc, char **argv)
 	};
 	const char *print = NULL, *dir = getenv("DPIX_RULES_DIR");
 	unsigned long v;
-	int opt;
+	int opt, rules_cmd = 0;
 
 	pipeline_config_defaults(&c.pipe);
 	c.rules_dir = dir && *dir ? dir : DPIX_RULESDIR;
@@ -267,6 +276,10 @@ int main(int argc, char **argv)
 		case OPT_USER:
 			c.user = optarg;
 			break;
+		case OPT_INSTALL_RULES:
+		case OPT_CHECK_RULES:
+			rules_cmd = opt;
+			break;
 		case OPT_VERSION:
 			printf("dpixd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -309,5 +322,8 @@ int main(int argc, char **argv)
 		free(rs);
 		return 0;
 	}
+	if (rules_cmd)
+		return rules_cmd == OPT_INSTALL_RULES ? dpixd_install_rules(&c)
+						      : dpixd_check_rules(&c);
 	return c.no_supervise ? dpixd_run(&c) : dpixd_supervise(&c);
 }
