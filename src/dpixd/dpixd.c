@@ -310,6 +310,7 @@ int dpixd_run(const struct dpixd_config *c)
 		}
 	logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue, c->queue + c->nqueues - 1,
 	       c->fail_closed ? "fail-closed" : "fail-open", rs->npacks);
+	dpixd_notify("READY=1");
 	while (!got_stop) {
 		sigsuspend(&waitmask);
 		if (got_hup) {

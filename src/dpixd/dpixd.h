@@ -54,6 +54,9 @@ uint64_t dpixd_mono_ms(void);
  * why on stderr. Call before starting threads: capabilities are per thread. */
 int dpixd_drop_privileges(const char *user);
 
+/* Send an sd_notify(3) state ("READY=1") to $NOTIFY_SOCKET, if set. */
+void dpixd_notify(const char *state);
+
 /* Load the --print-rules iptables ruleset into the DPIX_* chains,
  * idempotently; check what is installed, one line per problem on stdout.
  * The exit status (dpixd_install.c). */

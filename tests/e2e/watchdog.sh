@@ -115,13 +115,27 @@ wait_worker() { # OLDPID: wait for another worker serving both queues
 	return 1
 }
 
-ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 --user nobody --watchdog 1 \
-	2>> "$tmp/dpixd.log" &
+# sd_notify: a datagram socket that the worker, as nobody, can write to.
+python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+while True:
+    print(s.recv(256).decode(), flush=True)
+' "$tmp/notify" > "$tmp/notified" &
+pids="$pids $!"
+for _ in $(seq 30); do [ -S "$tmp/notify" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$tmp/notify ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 \
+	--user nobody --watchdog 1 2>> "$tmp/dpixd.log" &
 sup=$!
 pids="$pids $sup"
 wait_worker "" 0 || bad "dpixd did not start: $(cat "$tmp/dpixd.log")"
 w1=$(worker)
 pids="$pids $w1"
+
+grep -q '^READY=1$' "$tmp/notified" && ok "READY=1 sent to NOTIFY_SOCKET" ||
+	bad "no READY=1 notification: '$(cat "$tmp/notified")'"
 
 # 1. Both queues bound (a port id each), flows spread over them.
 bound=$(inG awk '$2 != 0 { n++ } END { print n + 0 }' /proc/net/netfilter/nfnetlink_queue)
