@@ -4,8 +4,8 @@
 # are bound and both get flows, that the worker process runs as nobody
 # with CAP_NET_ADMIN only and still answers and reloads, that a SIGSTOPped
 # worker is killed by the watchdog and replaced while new TLS flows pass
-# again, that a kill -9 of the worker is restarted, and that SIGTERM to the
-# supervisor stops both. Same set-up as nfq.sh; skipped (77) without root
+# again, that a kill -9 of the worker is restarted, that SIGTERM to the
+# supervisor stops both, and that a worker whose supervisor is killed ends. Same set-up as nfq.sh; skipped (77) without root
 # or its tools.
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
@@ -193,6 +193,22 @@ wait "$sup"
 rc=$?
 [ $rc = 0 ] && ok "supervisor exited 0 on SIGTERM" || bad "supervisor exit status $rc"
 [ -e /proc/"$w3" ] && bad "worker $w3 outlived the supervisor" || ok "worker stopped with it"
+
+# 6. kill -9 of the supervisor: the kernel sends the worker SIGTERM
+# (PR_SET_PDEATHSIG), it releases the queues, traffic passes (fail-open).
+ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 --watchdog 1 \
+	2>> "$tmp/dpixd.log" &
+sup=$!
+pids="$pids $sup"
+wait_worker "$w3" 3 || bad "dpixd did not start again: $(cat "$tmp/dpixd.log")"
+w4=$(worker)
+pids="$pids $w4"
+kill -9 "$sup"
+for _ in $(seq 30); do [ -e /proc/"$w4" ] || break; sleep 0.1; done
+[ -e /proc/"$w4" ] && bad "worker $w4 outlived a killed supervisor" ||
+	ok "worker $w4 ended with its killed supervisor"
+n=$(tls www.example.net)
+[ "$n" = 200000 ] && ok "fail-open: traffic passes with both gone" || bad "with both gone got '$n'"
 
 if [ $fails -ne 0 ]; then
 	echo "--- dpixd log"
