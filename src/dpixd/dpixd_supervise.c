@@ -114,6 +114,28 @@ static int status_of(int st)
 	return 128 + WTERMSIG(st);
 }
 
+/*
+ * When to start the next worker: at once the first time (while no worker
+ * runs, a fail-closed gateway drops new flows), then 250 ms, 500 ms, ...
+ * for each restart within RESTART_WINDOW_MS; -1 when that would be the
+ * (MAX_RESTARTS + 1)th in the window. restarts is a ring of the last
+ * MAX_RESTARTS restart times, *n counts them all.
+ */
+static int restart_delay(uint64_t *restarts, unsigned *n, uint64_t *at)
+{
+	uint64_t now = dpixd_mono_ms(), delay;
+	unsigned recent = 0;
+
+	for (unsigned i = 0; i < MAX_RESTARTS; i++)
+		recent += restarts[i] && now - restarts[i] < RESTART_WINDOW_MS;
+	if (recent >= MAX_RESTARTS)
+		return -1;
+	delay = recent ? 250u << (recent - 1) : 0;
+	*at = now + (delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS);
+	restarts[(*n)++ % MAX_RESTARTS] = now;
+	return 0;
+}
+
 int dpixd_supervise(const struct dpixd_config *c)
 {
 	struct timespec tick = { CHECK_MS / 1000, (CHECK_MS % 1000) * 1000000L };
@@ -165,26 +187,10 @@ int dpixd_supervise(const struct dpixd_config *c)
 				logmsg("supervisor: worker process %d ended by signal %d (%s)",
 				       (int)p, WTERMSIG(st), strsignal(WTERMSIG(st)));
 			killed = false;
-			if (nrestarts >= MAX_RESTARTS &&
-			    dpixd_mono_ms() - restarts[nrestarts % MAX_RESTARTS] <
-				RESTART_WINDOW_MS) {
+			if (restart_delay(restarts, &nrestarts, &restart_at) < 0) {
 				logmsg("supervisor: %d restarts in %u s: giving up", MAX_RESTARTS,
 				       RESTART_WINDOW_MS / 1000);
 				return 1;
-			}
-			/* The first restart at once: while no worker runs,
-			 * fail-closed gateways drop new flows. */
-			{
-				unsigned recent = 0;
-				uint64_t now = dpixd_mono_ms(), delay;
-
-				for (unsigned i = 0; i < MAX_RESTARTS; i++)
-					recent +=
-					    restarts[i] && now - restarts[i] < RESTART_WINDOW_MS;
-				delay = recent ? 250u << (recent - 1) : 0;
-				restart_at =
-				    now + (delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS);
-				restarts[nrestarts++ % MAX_RESTARTS] = now;
 			}
 		}
 		if (!child && dpixd_mono_ms() >= restart_at) {

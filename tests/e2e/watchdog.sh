@@ -5,7 +5,8 @@
 # with CAP_NET_ADMIN only and still answers and reloads, that a SIGSTOPped
 # worker is killed by the watchdog and replaced while new TLS flows pass
 # again, that a kill -9 of the worker is restarted, that SIGTERM to the
-# supervisor stops both, and that a worker whose supervisor is killed ends. Same set-up as nfq.sh; skipped (77) without root
+# supervisor stops both, that a worker whose supervisor is killed ends, and
+# that the supervisor gives up after 5 restarts in a minute. Same set-up as nfq.sh; skipped (77) without root
 # or its tools.
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
@@ -209,6 +210,28 @@ for _ in $(seq 30); do [ -e /proc/"$w4" ] || break; sleep 0.1; done
 	ok "worker $w4 ended with its killed supervisor"
 n=$(tls www.example.net)
 [ "$n" = 200000 ] && ok "fail-open: traffic passes with both gone" || bad "with both gone got '$n'"
+
+# 7. A worker that keeps dying: restarted 5 times (backing off), then the
+# supervisor gives up with status 1, for systemd's Restart= to take over.
+ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 --watchdog 1 \
+	2>> "$tmp/dpixd.log" &
+sup=$!
+pids="$pids $sup"
+n=$(grep -c 'serving queues' "$tmp/dpixd.log")
+for i in 1 2 3 4 5 6; do
+	wait_worker "$(worker)x" $((n + i - 1)) || {
+		bad "worker $i did not start: $(cat "$tmp/dpixd.log")"
+		break
+	}
+	w=$(worker)
+	pids="$pids $w"
+	kill -9 "$w"
+done
+wait "$sup"
+rc=$?
+[ $rc = 1 ] && grep -q "5 restarts in 60 s: giving up" "$tmp/dpixd.log" &&
+	ok "after 5 restarts in a minute the supervisor gives up (status 1)" ||
+	bad "supervisor after 6 crashes: status $rc"
 
 if [ $fails -ne 0 ]; then
 	echo "--- dpixd log"
