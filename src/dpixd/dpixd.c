@@ -190,6 +190,8 @@ static void *worker_run(void *arg)
 		}
 		nfqueue_flush(w->q);
 		eve_flush(w);
+		if (dpixd_heartbeat)
+			atomic_store(&dpixd_heartbeat[w->idx], dpixd_mono_ms());
 	}
 	/* Undecided flows end with the daemon: their packets already passed. */
 	pipeline_flush(&w->pipe);
@@ -286,6 +288,8 @@ int dpixd_run(const struct dpixd_config *c)
 		}
 		started++;
 	}
+	if (c->user && dpixd_drop_privileges(c->user) < 0)
+		goto out;
 	/* Signals reach the main thread only, and only inside sigsuspend():
 	 * the workers inherit the blocked mask. */
 	sigemptyset(&sa.sa_mask);
@@ -306,6 +310,7 @@ int dpixd_run(const struct dpixd_config *c)
 		}
 	logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue, c->queue + c->nqueues - 1,
 	       c->fail_closed ? "fail-closed" : "fail-open", rs->npacks);
+	dpixd_notify("READY=1");
 	while (!got_stop) {
 		sigsuspend(&waitmask);
 		if (got_hup) {

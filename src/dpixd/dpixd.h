@@ -29,14 +29,39 @@ struct dpixd_config {
 	size_t npacks;
 	const char *rules_dir;
 	const char *eve_path; /* "-": stdout; NULL: no events */
+	unsigned watchdog_ms; /* a worker silent this long is killed; 0: never */
+	bool no_supervise;    /* run the workers in this process, no watchdog */
+	const char *user;     /* switch to this user once the queues are bound */
 };
 
 #define DPIXD_DEFAULT_COPY_RANGE 4096u
 #define DPIXD_DEFAULT_QUEUE_MAXLEN 4096u
 #define DPIXD_DEFAULT_RCVBUF (8u << 20)
+#define DPIXD_DEFAULT_WATCHDOG_MS 2000u
 
 /* Serve the queues until SIGTERM or SIGINT; the exit status. */
 int dpixd_run(const struct dpixd_config *c);
+
+/* Run dpixd_run() in a worker process under a supervisor that restarts it
+ * when it dies or its heartbeat stops (dpixd_supervise.c); the exit status. */
+int dpixd_supervise(const struct dpixd_config *c);
+/* Under a supervisor: one heartbeat per worker (dpixd_mono_ms() of its
+ * last poll) in memory the supervisor shares; NULL without one. */
+extern _Atomic uint64_t *dpixd_heartbeat;
+uint64_t dpixd_mono_ms(void);
+
+/* Keep CAP_NET_ADMIN only and become user (dpixd_privs.c); -1 after saying
+ * why on stderr. Call before starting threads: capabilities are per thread. */
+int dpixd_drop_privileges(const char *user);
+
+/* Send an sd_notify(3) state ("READY=1") to $NOTIFY_SOCKET, if set. */
+void dpixd_notify(const char *state);
+
+/* Load the --print-rules iptables ruleset into the DPIX_* chains,
+ * idempotently; check what is installed, one line per problem on stdout.
+ * The exit status (dpixd_install.c). */
+int dpixd_install_rules(const struct dpixd_config *c);
+int dpixd_check_rules(const struct dpixd_config *c);
 
 /* The firewall rules the configuration needs, for iptables (as commands)
  * or nft (as a file for nft -f). */

@@ -28,6 +28,7 @@ static void usage(FILE *out)
 	    out,
 	    "usage: dpixd [options]\n"
 	    "       dpixd --print-rules iptables|nft [options]\n"
+	    "       dpixd --install-rules|--check-rules [options]\n"
 	    "\n"
 	    "  -r, --rules PACK         load this rule pack (repeat; default: every *.rules\n"
 	    "                           in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
@@ -47,13 +48,23 @@ static void usage(FILE *out)
 	    "      --max-flows N        flows tracked per queue (default %u)\n"
 	    "      --max-packets N      payload packets per flow before deciding (default %u)\n"
 	    "      --stream-window N    bytes kept per direction (default %u, at most %u)\n"
+	    "      --watchdog SECONDS   restart the worker process when a queue has not\n"
+	    "                           been read for this long (default %u, 0: off)\n"
+	    "      --no-supervise       no supervisor process: no watchdog, no restarts\n"
+	    "      --user NAME          once the queues are bound, run as NAME keeping\n"
+	    "                           CAP_NET_ADMIN only\n"
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
+	    "      --install-rules      install the iptables form into the DPIX_* chains\n"
+	    "                           (again: the same ruleset) and exit\n"
+	    "      --check-rules        report what is wrong with the installed rules\n"
+	    "                           (exit 1) and exit\n"
 	    "\n"
 	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
 	    "SIGUSR1 writes the counters to stderr. See dpixd(8).\n",
 	    MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN, DPIX_MARK_MASK,
 	    DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP, PIPELINE_DEFAULT_FLOWS,
-	    PIPELINE_DEFAULT_PACKETS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW);
+	    PIPELINE_DEFAULT_PACKETS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
+	    DPIXD_DEFAULT_WATCHDOG_MS / 1000);
 }
 
 /* A number in [min, max], decimal or 0x hex; -1 after naming the flag. */
@@ -112,6 +123,11 @@ enum {
 	OPT_MAX_PACKETS,
 	OPT_STREAM_WINDOW,
 	OPT_PRINT_RULES,
+	OPT_WATCHDOG,
+	OPT_NO_SUPERVISE,
+	OPT_USER,
+	OPT_INSTALL_RULES,
+	OPT_CHECK_RULES,
 	OPT_VERSION,
 };
 
@@ -134,6 +150,11 @@ int main(int argc, char **argv)
 		{ "max-packets", required_argument, NULL, OPT_MAX_PACKETS },
 		{ "stream-window", required_argument, NULL, OPT_STREAM_WINDOW },
 		{ "print-rules", required_argument, NULL, OPT_PRINT_RULES },
+		{ "watchdog", required_argument, NULL, OPT_WATCHDOG },
+		{ "no-supervise", no_argument, NULL, OPT_NO_SUPERVISE },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "install-rules", no_argument, NULL, OPT_INSTALL_RULES },
+		{ "check-rules", no_argument, NULL, OPT_CHECK_RULES },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -147,10 +168,11 @@ int main(int argc, char **argv)
 		.mark_mask = DPIX_MARK_MASK,
 		.mark = { 0, DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP },
 		.packs = packs,
+		.watchdog_ms = DPIXD_DEFAULT_WATCHDOG_MS,
 	};
 	const char *print = NULL, *dir = getenv("DPIX_RULES_DIR");
 	unsigned long v;
-	int opt;
+	int opt, rules_cmd = 0;
 
 	pipeline_config_defaults(&c.pipe);
 	c.rules_dir = dir && *dir ? dir : DPIX_RULESDIR;
@@ -243,6 +265,21 @@ int main(int argc, char **argv)
 			}
 			print = optarg;
 			break;
+		case OPT_WATCHDOG:
+			if (number(flag, optarg, 0, 3600, &v) < 0)
+				return EXIT_USAGE;
+			c.watchdog_ms = (unsigned)v * 1000u;
+			break;
+		case OPT_NO_SUPERVISE:
+			c.no_supervise = true;
+			break;
+		case OPT_USER:
+			c.user = optarg;
+			break;
+		case OPT_INSTALL_RULES:
+		case OPT_CHECK_RULES:
+			rules_cmd = opt;
+			break;
 		case OPT_VERSION:
 			printf("dpixd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -285,5 +322,8 @@ int main(int argc, char **argv)
 		free(rs);
 		return 0;
 	}
-	return dpixd_run(&c);
+	if (rules_cmd)
+		return rules_cmd == OPT_INSTALL_RULES ? dpixd_install_rules(&c)
+						      : dpixd_check_rules(&c);
+	return c.no_supervise ? dpixd_run(&c) : dpixd_supervise(&c);
 }

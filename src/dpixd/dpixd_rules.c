@@ -246,7 +246,9 @@ void dpixd_print_timeouts(FILE *out, const struct dpixd_config *c, const struct 
 
 			for (size_t p = 0; r->timeout && p < 2; p++) {
 				unsigned long kt = kernel_timeout(ct_protos[p].sysctl);
-				char name[32];
+				char name[32], name6[36];
+				const struct rule_set *src = r->conds & COND_SRC ? r->src : NULL;
+				const struct rule_set *dst = r->conds & COND_DST ? r->dst : NULL;
 
 				if ((r->conds & COND_TRANSPORT) &&
 				    r->transport != ct_protos[p].proto)
@@ -263,10 +265,21 @@ void dpixd_print_timeouts(FILE *out, const struct dpixd_config *c, const struct 
 							       "only, wider than the rule"
 							     : "");
 				snprintf(name, sizeof(name), "dpix-%s-%u", ct_protos[p].name, ++n);
-				fprintf(out, "nfct add timeout %s inet %s %s %u\n", name,
-					ct_protos[p].name, ct_protos[p].state, r->timeout);
-				ct_rules(out, c, r, false, ct_protos[p].name, name, &chain_made[0]);
-				ct_rules(out, c, r, true, ct_protos[p].name, name, &chain_made[1]);
+				/* A policy is of one family: ip6tables refuses an
+				 * inet one (EINVAL). */
+				snprintf(name6, sizeof(name6), "%s-6", name);
+				if (family_count(src, false) && family_count(dst, false)) {
+					fprintf(out, "nfct add timeout %s inet %s %s %u\n", name,
+						ct_protos[p].name, ct_protos[p].state, r->timeout);
+					ct_rules(out, c, r, false, ct_protos[p].name, name,
+						 &chain_made[0]);
+				}
+				if (family_count(src, true) && family_count(dst, true)) {
+					fprintf(out, "nfct add timeout %s inet6 %s %s %u\n", name6,
+						ct_protos[p].name, ct_protos[p].state, r->timeout);
+					ct_rules(out, c, r, true, ct_protos[p].name, name6,
+						 &chain_made[1]);
+				}
 			}
 		}
 }

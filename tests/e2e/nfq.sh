@@ -121,8 +121,9 @@ printf 'pack broken\nrule x bypass sni in nowhere\n' > "$tmp/bad.rules"
 
 start_dpixd() { # MODE-FLAGS...
 	: > "$tmp/eve.json"
-	# Not through inG: $! must be dpixd itself (ip netns exec execs it).
-	ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
+	# Not through inG: $! must be dpixd itself (ip netns exec execs it);
+	# one process, no supervisor: kill -9 below is the whole daemon.
+	ip netns exec "$G" "$DPIXD" --no-supervise --rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
 	dpixd=$!
 	pids="$pids $dpixd"
 	for _ in $(seq 50); do
