@@ -276,20 +276,6 @@ out:
 
 /* ---- unused and empty sets ---- */
 
-static size_t set_size(const struct rule_set *s)
-{
-	switch (s->kind) {
-	case SET_DOMAINS:
-		return s->u.dom->count;
-	case SET_PATTERNS:
-		return s->u.pat->n;
-	case SET_ADDRESSES:
-		return s->u.addr->ncidrs;
-	default:
-		return s->u.port->nwritten;
-	}
-}
-
 static int cmp_ptr(const void *a, const void *b)
 {
 	uintptr_t x = (uintptr_t) * (const void *const *)a,
@@ -327,7 +313,7 @@ static void check_sets(struct check *ck, const struct rule_pack *pk)
 			       file, s->line, s->name, pk->name);
 			ck->warnings++;
 		}
-		if (set_size(s) == 0) {
+		if (rule_set_size(s) == 0) {
 			printf("%s:%u: warning: set '%s' is empty\n", file, s->line, s->name);
 			ck->warnings++;
 		}

@@ -69,6 +69,9 @@ bool port_set_covers(const struct port_set *a, const struct port_set *b);
 
 const char *rule_action_name(enum rule_action a);
 
+/* Entries of a set as written (domains, patterns, addresses or ports). */
+size_t rule_set_size(const struct rule_set *s);
+
 /* The words of the language for enum tunnel_kind and enum push_service
  * (NULL: none), shared by the parser and the printer. */
 #define RULES_PUSH_WORDS 3

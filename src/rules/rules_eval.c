@@ -28,6 +28,20 @@ const char *const rules_tunnel_words[TUNNEL_COUNT] = {
 };
 const char *const rules_push_words[RULES_PUSH_WORDS] = { [PUSH_APNS] = "apns", [PUSH_FCM] = "fcm" };
 
+size_t rule_set_size(const struct rule_set *s)
+{
+	switch (s->kind) {
+	case SET_DOMAINS:
+		return s->u.dom->count;
+	case SET_PATTERNS:
+		return s->u.pat->n;
+	case SET_ADDRESSES:
+		return s->u.addr->ncidrs;
+	default:
+		return s->u.port->nwritten;
+	}
+}
+
 const char *rule_action_name(enum rule_action a)
 {
 	return (unsigned)a < ACTION_COUNT ? action_names[a] : "invalid";

@@ -384,20 +384,6 @@ static struct rule_set *set_new(struct parser *ps, enum set_kind kind, char *nam
 	return s;
 }
 
-static size_t set_count(const struct rule_set *s)
-{
-	switch (s->kind) {
-	case SET_DOMAINS:
-		return s->u.dom->count;
-	case SET_PATTERNS:
-		return s->u.pat->n;
-	case SET_ADDRESSES:
-		return s->u.addr->ncidrs;
-	default:
-		return s->u.port->nwritten;
-	}
-}
-
 /* One entry of a set, from the token at (a word; a pattern may be quoted). */
 static int add_entry(struct parser *ps, struct rule_set *s, const struct token *t)
 {
@@ -567,7 +553,7 @@ static int read_list(struct parser *ps, struct rule_set *s, const struct token *
 		lp.line++;
 		lp.line_start = p;
 	}
-	if (set_count(s) == 0) {
+	if (rule_set_size(s) == 0) {
 		snprintf(ps->err->msg, sizeof(ps->err->msg), "%s: the list is empty: set '%s'",
 			 path, s->name);
 		goto out;
@@ -626,7 +612,7 @@ static int parse_set(struct parser *ps, enum set_kind kind)
 		if ((ps->tok.type == T_NEWLINE || ps->tok.type == T_END) && !block)
 			break;
 		if (ps->tok.type == T_RBRACE && block) {
-			if (set_count(s) == 0)
+			if (rule_set_size(s) == 0)
 				return fail(ps, &ps->tok,
 					    "set '%s' is empty: expected %s before '}'", s->name,
 					    kw);
@@ -640,7 +626,7 @@ static int parse_set(struct parser *ps, enum set_kind kind)
 		if (add_entry(ps, s, &ps->tok) < 0)
 			return -1;
 	}
-	if (set_count(s) == 0)
+	if (rule_set_size(s) == 0)
 		return fail(ps, &ps->tok, "set '%s' is empty: expected %s after '='", s->name, kw);
 	return seal(ps, s);
 }
