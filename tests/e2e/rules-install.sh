@@ -8,31 +8,9 @@
 # Needs root, iproute2, iptables and nfct; skipped (77) without them.
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root to create network namespaces"
-	exit 77
-fi
-for t in ip iptables iptables-save iptables-restore ip6tables-save nfct; do
-	command -v $t > /dev/null || {
-		echo "SKIP: $t is not installed"
-		exit 77
-	}
-done
-
-G=dpr-g-$$
-tmp=$(mktemp -d)
-cleanup() {
-	ip netns del "$G" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-fails=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-inG() { ip netns exec "$G" "$@"; }
+. "$top_srcdir/tests/e2e/lib.sh"
+e2e_require ip iptables iptables-save iptables-restore ip6tables-save nfct
+e2e_init dpr
 ip netns add "$G" || exit 1
 
 # A rule with a conntrack timeout, for both families: raw DPIX_TIMEOUT too.

@@ -1,0 +1,114 @@
+# tests/e2e/lib.sh: what the end-to-end tests share, sourced by each.
+# A client, a gateway and a server in network namespaces of their own,
+# joined by veth pairs, the gateway forwarding:
+#
+#   client 198.18.1.2 (and more) -- 198.18.1.1 gateway 198.18.2.1 -- 198.18.2.2 server
+#
+# (198.18.0.0/15, the benchmarking range: nothing outside the namespaces.)
+# Namespaces, processes and files are removed on exit, also on failure.
+
+# e2e_require TOOL...: root and the tools, else say what is missing and
+# skip (77).
+e2e_require() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root to create network namespaces"
+		exit 77
+	fi
+	for t in "$@"; do
+		command -v "$t" > /dev/null || {
+			echo "SKIP: $t is not installed"
+			exit 77
+		}
+	done
+}
+
+# e2e_init PREFIX: names C, G, S (PREFIX-c-PID ...), a temporary folder
+# $tmp, the clean-up trap; pids= collects processes to kill at the end.
+e2e_init() {
+	id=$$
+	C=$1-c-$id G=$1-g-$id S=$1-s-$id
+	tmp=$(mktemp -d) || exit 99
+	pids=
+	fails=0
+	trap e2e_cleanup EXIT INT TERM
+}
+
+e2e_cleanup() {
+	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	for ns in "$C" "$G" "$S"; do ip netns del "$ns" 2> /dev/null; done
+	rm -rf "$tmp"
+}
+
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+inG() { ip netns exec "$G" "$@"; }
+
+# e2e_topology [CLIENT-ADDRESS...]: the three namespaces (default client
+# address 198.18.1.2).
+e2e_topology() {
+	ip netns add "$C" && ip netns add "$G" && ip netns add "$S" || exit 99
+	ip link add c0-$id netns "$C" type veth peer name g0-$id netns "$G"
+	ip link add s0-$id netns "$S" type veth peer name g1-$id netns "$G"
+	[ $# -gt 0 ] || set -- 198.18.1.2
+	for a in "$@"; do ip -n "$C" addr add "$a/24" dev c0-$id; done
+	ip -n "$G" addr add 198.18.1.1/24 dev g0-$id
+	ip -n "$G" addr add 198.18.2.1/24 dev g1-$id
+	ip -n "$S" addr add 198.18.2.2/24 dev s0-$id
+	for ns in "$C" "$G" "$S"; do ip -n "$ns" link set lo up; done
+	ip -n "$C" link set c0-$id up
+	ip -n "$G" link set g0-$id up
+	ip -n "$G" link set g1-$id up
+	ip -n "$S" link set s0-$id up
+	ip -n "$C" route add default via 198.18.1.1
+	ip -n "$S" route add default via 198.18.2.1
+	inG sysctl -qw net.ipv4.ip_forward=1
+}
+
+# e2e_https_server BYTES: HTTPS on the server's 443 serving big.bin of that
+# size, threaded (a connection whose packets are dropped must not hold up
+# the next one), self-signed for CN e2e.
+e2e_https_server() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e \
+		-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2> /dev/null
+	head -c "$1" /dev/zero > "$tmp/big.bin"
+	(cd "$tmp" && exec ip netns exec "$S" python3 -c '
+import http.server, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("cert.pem", "key.pem")
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+srv.serve_forever()
+' > /dev/null 2>&1) &
+	pids="$pids $!"
+	e2e_wait_port tcp 443
+}
+
+# e2e_udp_echo PORT: the server sends every datagram back (a STUN request
+# comes back as itself, which a STUN dissector reads as an answer).
+e2e_udp_echo() {
+	ip netns exec "$S" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(d, a)
+' "$1" &
+	pids="$pids $!"
+	e2e_wait_port udp "$1"
+}
+
+# e2e_wait_port tcp|udp PORT: until the server listens (5 s at most).
+e2e_wait_port() {
+	for _ in $(seq 50); do
+		ip netns exec "$S" ss -ln --"$1" | grep -q ":$2 " && return 0
+		sleep 0.1
+	done
+	bad "nothing listens on $1 $2 in the server namespace"
+}
