@@ -77,7 +77,9 @@ int rules_dir_list_suffix(const char *dir, const char *const *suffixes, char ***
 			snprintf(err->msg, sizeof(err->msg), "%s: out of memory", dir);
 			return -1;
 		}
-		snprintf(v[cnt++], sz, "%s/%s", dir, de->d_name);
+		/* "rules/" and "rules" give the same names. */
+		snprintf(v[cnt++], sz, "%s%s%s", dir,
+			 *dir && dir[strlen(dir) - 1] == '/' ? "" : "/", de->d_name);
 	}
 	closedir(d);
 	if (v)
