@@ -117,41 +117,41 @@ static bool matches(const struct domain_set *s, const char *fmt_a, const char *b
 }
 
 /*
- * Every entry a set holds is found again by a lookup: an exact name matches
- * itself (in upper case, and with a trailing dot, too), a "*.name" entry
- * matches a name below it, and a "glob.name" entry matches its glob with
- * each '*' taken as "a". The table is at most half full.
+ * Every entry a set holds, as written, is found again by a lookup: an exact
+ * name matches itself (in upper case, and with a trailing dot, too), a
+ * "*.name" entry matches a name below it, and a "glob.name" entry matches
+ * its glob with each '*' taken as "a". The table is at most half full.
  */
 static void check_set(const struct domain_set *s)
 {
-	uint32_t used = 0;
+	for (uint32_t i = 0; i < s->count; i++) {
+		const char *w = s->written[i], *dot = strchr(w, '.');
+		char label[128];
+		size_t k = 0;
 
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		const struct domain_entry *e = &s->slots[i];
-
-		if (!e->name)
+		if (!strchr(w, '*')) {
+			if (!matches(s, "", w, false) || !matches(s, "", w, true))
+				fail("an exact name of a set does not match itself");
+			if (!matches(s, w, ".", false))
+				fail("an exact name of a set does not match with a trailing dot");
 			continue;
-		used++;
-		if (e->exact && (!matches(s, "", e->name, false) || !matches(s, "", e->name, true)))
-			fail("an exact name of a set does not match itself");
-		if (e->exact && !matches(s, e->name, ".", false))
-			fail("an exact name of a set does not match with a trailing dot");
-		if (e->below && !matches(s, "x.", e->name, false))
-			fail("a name below a *.name entry does not match");
-		for (uint32_t g = 0; g < e->nglobs; g++) {
-			char label[128];
-			size_t k = 0;
-
-			for (const char *c = e->globs[g]; *c && k + 3 < sizeof(label); c++)
-				label[k++] = *c == '*' ? 'a' : *c;
-			label[k++] = '.';
-			label[k] = '\0';
-			if (!matches(s, label, e->name, false))
-				fail("a name fitting a glob entry does not match");
 		}
+		if (!dot)
+			fail("a wildcard entry has no domain under it");
+		if (w[0] == '*' && w[1] == '.') {
+			if (!matches(s, "x.", w + 2, false))
+				fail("a name below a *.name entry does not match");
+			continue;
+		}
+		for (const char *c = w; c < dot && k + 3 < sizeof(label); c++)
+			label[k++] = *c == '*' ? 'a' : *c;
+		label[k++] = '.';
+		label[k] = '\0';
+		if (!matches(s, label, dot + 1, false))
+			fail("a name fitting a glob entry does not match");
 	}
-	if (used != s->used || (uint64_t)used * 2 > s->nslots)
-		fail("a set's slot count is wrong or the table is over half full");
+	if ((uint64_t)s->used * 2 > s->nslots)
+		fail("a set's table is over half full");
 }
 
 /* A rule's set for a condition: there iff the condition is, and the pack's. */
