@@ -14,6 +14,15 @@
 #define HOOK_INPUT 0x2	 /* to the gateway itself (a proxy on it) */
 #define HOOK_OUTPUT 0x4	 /* from the gateway itself */
 
+#define DPIXD_MAX_PACKS 64
+#define DPIXD_MAX_QUEUES 64
+#define DPIXD_CONF_STRINGS 8
+
+/* One setting given on the command line: a dpixd.conf(5) key and value. */
+struct dpixd_arg {
+	const char *key, *value;
+};
+
 struct dpixd_config {
 	uint16_t queue;		     /* first queue number */
 	uint16_t nqueues;	     /* queues queue .. queue + nqueues - 1, a worker each */
@@ -25,18 +34,30 @@ struct dpixd_config {
 	uint32_t mark[ACTION_COUNT]; /* each verdict's value inside mark_mask */
 	unsigned hooks;		     /* HOOK_* */
 	struct pipeline_config pipe;
-	const char **packs; /* --rules; none: every pack of rules_dir */
+	const char *packs[DPIXD_MAX_PACKS]; /* --rules; none: every pack of rules_dir */
+	char *packs_owned[DPIXD_MAX_PACKS]; /* packs[i] when read from a file, else NULL */
 	size_t npacks;
 	const char *rules_dir;
-	const char *eve_path; /* "-": stdout; NULL: no events */
+	const char *eve_path;	  /* "-": stdout; NULL: no events */
+	const char *ctl_path;	  /* the control socket; NULL: none */
+	const char *metrics_addr; /* ADDR:PORT of the metrics listener; NULL: none */
+	const char *user;	  /* the user to run as; NULL: stay */
+	/* Where the settings come from, read again on reload (dpixd_conf.h). */
+	const char *conf_path;
+	bool conf_required;
+	const struct dpixd_arg *args;
+	size_t nargs;
+	char *owned[DPIXD_CONF_STRINGS]; /* other strings read from the file */
+	size_t nowned;
 };
 
 #define DPIXD_DEFAULT_COPY_RANGE 4096u
 #define DPIXD_DEFAULT_QUEUE_MAXLEN 4096u
 #define DPIXD_DEFAULT_RCVBUF (8u << 20)
 
-/* Serve the queues until SIGTERM or SIGINT; the exit status. */
-int dpixd_run(const struct dpixd_config *c);
+/* Serve the queues until SIGTERM or SIGINT; the exit status. Reload
+ * replaces the pack list of c. */
+int dpixd_run(struct dpixd_config *c);
 
 /* The firewall rules the configuration needs, for iptables (as commands)
  * or nft (as a file for nft -f). */
