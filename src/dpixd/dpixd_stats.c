@@ -365,7 +365,7 @@ void dpixd_stats_prometheus(FILE *out, const struct dpixd_stats *s)
 	quoted(out, s->version, false);
 	fputs("} 1\n", out);
 	head(out, "rules_generation", "gauge",
-	     "The rule pack generation: 1 at start, +1 a reload.");
+	     "The rule pack generation: 0 at start, +1 a reload.");
 	fprintf(out, "dpix_rules_generation %u\n", s->generation);
 	head(out, "control_refused_total", "counter", "Control clients closed over a bound.");
 	fprintf(out, "dpix_control_refused_total %" PRIu64 "\n", s->ctl_refused);

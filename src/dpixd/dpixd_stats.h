@@ -36,7 +36,7 @@ struct dpixd_rulestat {
 
 struct dpixd_stats {
 	const char *version;
-	unsigned generation; /* rule pack generation: 1 at start, +1 a reload */
+	unsigned generation; /* rule pack generation: 0 at start, +1 a reload */
 	unsigned nqueues;
 	struct dpixd_qstats *q;
 	size_t nrules;
