@@ -308,15 +308,20 @@ int dpixd_conf_read(struct dpixd_config *c, const char *path, bool required, cha
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		size_t len = strlen(line), pos = 0;
+	for (;;) {
+		size_t len = 0, pos = 0;
 		char *key, *value, *extra;
 		const struct opt *o;
+		int ch = EOF;
 
+		/* getc, not fgets: a NUL byte must not end the line unseen. */
+		while (len <= DPIXD_CONF_LINE_MAX && (ch = getc(f)) != EOF && ch != '\n')
+			line[len++] = (char)ch;
+		if (ch == EOF && !len)
+			break;
+		line[len] = 0;
 		lineno++;
-		if (len && line[len - 1] == '\n')
-			line[--len] = 0;
-		else if (!feof(f)) {
+		if (len > DPIXD_CONF_LINE_MAX) {
 			snprintf(err, errlen, "%s:%u:1: line longer than %d bytes", path, lineno,
 				 DPIXD_CONF_LINE_MAX);
 			goto out;
