@@ -304,7 +304,8 @@ static int reload(char *msg, size_t len)
 	return 0;
 refuse:
 	logmsg("reload refused: %s; the running rule packs stay in place", msg);
-	ruleset_free(rs);
+	if (rs)
+		ruleset_free(rs);
 	free(rs);
 	dpixd_conf_free(&nc);
 	return -1;

@@ -422,7 +422,7 @@ int dpixd_ctl_serve(const sigset_t *sigs, const struct dpixd_ctl_ops *ops)
 				keep = client_read(cl, ops);
 			if (keep && cl->outlen && !(re & POLLOUT))
 				keep = client_write(cl);
-			if (keep && now - cl->last_ms > CTL_IDLE_MS) {
+			if (keep && cl->last_ms + CTL_IDLE_MS < now) {
 				refused++;
 				keep = false;
 			}
