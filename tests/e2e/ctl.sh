@@ -201,6 +201,40 @@ a=$(ctl 'version\nfrob\n')
 error: unknown command 'frob', expected stats, metrics, reload or version" ] &&
 	ok "version, then an unknown command" || bad "answered '$a'"
 [ "$(json 'j["control_refused"]')" = 1 ] && ok "refused client counted" || bad "control_refused not 1"
+# 16 clients at most: the 17th is closed unanswered; an HTTP head over
+# 2048 bytes is refused; another method is 405. Each refusal is counted.
+a=$(python3 - "$sock" << 'EOF'
+import socket, sys
+held = []
+for _ in range(16):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b"version\n")
+    print("17th:", repr(s.recv(100)))
+except OSError as e:
+    print("17th:", type(e).__name__)
+EOF
+)
+case $a in "17th: b''" | "17th: ConnectionResetError" | "17th: BrokenPipeError") ok "17th client closed" ;; *) bad "17th client: $a" ;; esac
+c=$(inG python3 - "$port" << 'EOF'
+import socket, sys
+def ask(data):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.sendall(data)
+    return s.recv(100).split(b"\r\n")[0].decode()
+print(ask(b"GET /metrics HTTP/1.1\r\nX: " + b"y" * 3000 + b"\r\n\r\n"))
+print(ask(b"POST /metrics HTTP/1.1\r\n\r\n"))
+EOF
+)
+[ "$c" = "HTTP/1.1 431 Request Header Fields Too Large
+HTTP/1.1 405 Method Not Allowed" ] && ok "HTTP bounds: 431, 405" || bad "HTTP bounds: '$c'"
+[ "$(json 'j["control_refused"]')" = 3 ] && ok "refusals counted" ||
+	bad "control_refused not 3: $(cat "$tmp/stats.json")"
 
 # 6. SIGTERM: exit 0, the socket file removed.
 kill -TERM "$dpixd"
