@@ -412,7 +412,7 @@ int dpixd_run(struct dpixd_config *c)
 	logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue, c->queue + c->nqueues - 1,
 	       c->fail_closed ? "fail-closed" : "fail-open", rs->npacks);
 	if (dpixd_ctl_serve(&block, &ctl_ops) < 0)
-		logmsg("signalfd: %s", strerror(errno));
+		logmsg("control loop: %s", strerror(errno));
 	else
 		rc = 0;
 	atomic_store(&stopping, true);

@@ -205,25 +205,38 @@ static void answer(struct client *cl, const char *buf, size_t len)
 	cl->outlen += len;
 }
 
-/* The counters, as JSON or Prometheus text, appended to the answer. */
-static void answer_with(struct client *cl, const struct dpixd_ctl_ops *ops, bool json)
+/* The counters as JSON or Prometheus text, in a new buffer (NULL when
+ * out of memory); *len its length. */
+static char *render(const struct dpixd_ctl_ops *ops, bool json, size_t *len)
 {
 	struct dpixd_stats s = { 0 };
 	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	FILE *m = open_memstream(&buf, len);
 
-	if (!m) {
-		cl->close = true;
-		return;
-	}
+	if (!m)
+		return NULL;
 	ops->snapshot(&s);
 	s.ctl_refused = refused;
 	if (json)
 		dpixd_stats_json(m, &s);
 	else
 		dpixd_stats_prometheus(m, &s);
-	fclose(m);
+	if (fclose(m) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void answer_with(struct client *cl, const struct dpixd_ctl_ops *ops, bool json)
+{
+	size_t len;
+	char *buf = render(ops, json, &len);
+
+	if (!buf) {
+		cl->close = true;
+		return;
+	}
 	answer(cl, buf, len);
 	free(buf);
 }
@@ -299,7 +312,8 @@ static void http_answer(struct client *cl, const char *status, const char *body,
 static void http_input(struct client *cl, const struct dpixd_ctl_ops *ops)
 {
 	char method[16], path[CTL_LINE_MAX], version[16];
-	char *end = NULL;
+	char *end = NULL, *body;
+	size_t len;
 
 	for (size_t i = 0; i + 1 < cl->inlen && !end; i++)
 		if (cl->in[i] == '\n' &&
@@ -327,13 +341,12 @@ static void http_input(struct client *cl, const struct dpixd_ctl_ops *ops)
 		http_answer(cl, "404 Not Found", "not found: try /metrics\n", 24);
 		return;
 	}
-	{
-		struct client body = { .fd = -1 };
-
-		answer_with(&body, ops, false);
-		http_answer(cl, "200 OK", body.out ? body.out : "", body.outlen);
-		free(body.out);
+	if (!(body = render(ops, false, &len))) {
+		http_answer(cl, "500 Internal Server Error", "out of memory\n", 14);
+		return;
 	}
+	http_answer(cl, "200 OK", body, len);
+	free(body);
 }
 
 /* Read what the client sent; false when it is to be dropped now. */
@@ -375,7 +388,7 @@ static bool client_write(struct client *cl)
 
 int dpixd_ctl_serve(const sigset_t *sigs, const struct dpixd_ctl_ops *ops)
 {
-	int sfd = signalfd(-1, sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	int sfd = signalfd(-1, sigs, SFD_CLOEXEC | SFD_NONBLOCK), err;
 
 	if (sfd < 0)
 		return -1;
@@ -434,6 +447,8 @@ int dpixd_ctl_serve(const sigset_t *sigs, const struct dpixd_ctl_ops *ops)
 		if (pfd[2].revents & POLLIN)
 			accept_client(http_fd, true);
 	}
+	err = errno;
 	close(sfd);
+	errno = err;
 	return -1;
 }

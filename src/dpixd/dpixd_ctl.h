@@ -33,7 +33,7 @@ struct dpixd_ctl_ops {
 int dpixd_ctl_open(const struct dpixd_config *c, char *err, size_t errlen);
 
 /* Serve until SIGTERM or SIGINT. sigs are the signals to take, already
- * blocked in every thread. 0, or -1 if the signalfd fails. */
+ * blocked in every thread. 0, or -1 with errno if signalfd or poll fails. */
 int dpixd_ctl_serve(const sigset_t *sigs, const struct dpixd_ctl_ops *ops);
 
 /* Close every socket and remove the control socket's file. */
