@@ -9,11 +9,13 @@
  * kernel. See dpixd(8) for the rules it needs (--print-rules).
  *
  * Reload (SIGHUP, or "reload" on the control socket, dpixd_ctl.c): the
- * configuration file is read again and the packs are loaded anew beside the running ones; if
- * any fails, the error is logged and the running packs stay. Otherwise
- * each worker takes the new ruleset between two batches, and the old one
- * is freed once every worker has moved on. Flows decided before keep their
- * verdict (it lives in the flow table and the connmark).
+ * configuration file is read again and the packs are loaded anew beside
+ * the running ones; if any fails, the error is logged and the running
+ * packs stay. Otherwise each worker takes the new ruleset between two
+ * batches, and the old one is freed once every worker has moved on. Flows
+ * decided before keep their verdict (it lives in the flow table and the
+ * connmark). Counters: each worker publishes its own at the end of a
+ * batch (dpixd_stats.h), and the control loop reads them.
  */
 #include <errno.h>
 #include <fcntl.h>
