@@ -50,11 +50,23 @@ void dpixd_kqueue_read(const char *path, unsigned queue, struct dpixd_kqueue *k)
 	fclose(f);
 }
 
+/*
+ * How the kernel counts (net/netfilter/nfnetlink_queue.c): a packet that
+ * finds the queue full is counted in queue_dropped (fail-closed) or in
+ * nothing (fail-open); only then does it get an id; a packet whose
+ * message cannot go into our socket keeps its id and counts in
+ * user_dropped (fail-closed) or in nothing (fail-open). So ids minus what
+ * we received minus what waits (queue_total) is what never reached us
+ * through the socket, in either mode.
+ */
 uint64_t dpixd_uninspected(const struct dpixd_qstats *q)
 {
 	uint64_t seen = q->received + q->kernel.queue_total;
 
-	return q->kernel.known && q->kernel.id_sequence > seen ? q->kernel.id_sequence - seen : 0;
+	if (!q->kernel.known)
+		return 0;
+	return (q->kernel.id_sequence > seen ? q->kernel.id_sequence - seen : 0) +
+	       q->kernel.queue_dropped;
 }
 
 #define RELAXED memory_order_relaxed
@@ -219,7 +231,7 @@ static void quoted(FILE *out, const char *s, bool json)
 	fputc('"', out);
 }
 
-static void json_queue(FILE *out, const struct dpixd_qstats *q)
+static void json_queue(FILE *out, const struct dpixd_qstats *q, uint64_t uninspected)
 {
 	fprintf(out,
 		"\"packets\":%" PRIu64 ",\"verdicts_sent\":%" PRIu64 ",\"refused_batches\":%" PRIu64
@@ -245,7 +257,7 @@ static void json_queue(FILE *out, const struct dpixd_qstats *q)
 		",\"user_dropped\":%" PRIu64 ",\"id_sequence\":%" PRIu64
 		",\"uninspected_estimate\":%" PRIu64 "}",
 		q->kernel.queue_total, q->kernel.queue_dropped, q->kernel.user_dropped,
-		q->kernel.id_sequence, dpixd_uninspected(q));
+		q->kernel.id_sequence, uninspected);
 }
 
 /* The index of the first rule with r's service, so each service is
@@ -271,18 +283,23 @@ static uint64_t service_hits(const struct dpixd_stats *s, size_t r)
 void dpixd_stats_json(FILE *out, const struct dpixd_stats *s)
 {
 	struct dpixd_qstats t;
+	uint64_t uninspected = 0;
 	bool first = true;
 
 	total(s, &t);
+	/* A sum of the queues' estimates: the kernel's numbers of a queue
+	 * only make sense against that queue's. */
+	for (unsigned i = 0; i < s->nqueues; i++)
+		uninspected += dpixd_uninspected(&s->q[i]);
 	fputs("{\"version\":", out);
 	quoted(out, s->version, true);
 	fprintf(out, ",\"generation\":%u,\"control_refused\":%" PRIu64 ",\"total\":{",
 		s->generation, s->ctl_refused);
-	json_queue(out, &t);
+	json_queue(out, &t, uninspected);
 	fputs("},\"queues\":[", out);
 	for (unsigned i = 0; i < s->nqueues; i++) {
 		fprintf(out, "%s{\"queue\":%u,", i ? "," : "", s->q[i].queue);
-		json_queue(out, &s->q[i]);
+		json_queue(out, &s->q[i], dpixd_uninspected(&s->q[i]));
 		fputc('}', out);
 	}
 	fputs("],\"rules\":{", out);

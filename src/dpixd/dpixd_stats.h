@@ -52,9 +52,9 @@ bool dpixd_kqueue_parse(const char *line, unsigned queue, struct dpixd_kqueue *k
  * the file or the line is missing. */
 void dpixd_kqueue_read(const char *path, unsigned queue, struct dpixd_kqueue *k);
 
-/* Packets the kernel queued that dpixd never received (overflowed,
- * failed to reach the socket): id_sequence - received - queue_total, at
- * least 0. See dpixd(8) for what it misses. */
+/* Packets the queue rules sent that dpixd never received: id_sequence -
+ * received - queue_total (at least 0), plus queue_dropped; 0 when the
+ * kernel has no line for the queue. See dpixd(8) for what it misses. */
 uint64_t dpixd_uninspected(const struct dpixd_qstats *q);
 
 /*
