@@ -54,7 +54,8 @@ static void usage(FILE *out)
 	    "                           if it exists); flags override it\n"
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
 	    "\n"
-	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
+	    "SIGHUP reloads the configuration file and the packs (an error is refused,\n"
+	    "the running ones stay);\n"
 	    "SIGUSR1 writes the counters to stderr; `dpix stats` reads them from the\n"
 	    "control socket. See dpixd(8) and dpixd.conf(5).\n",
 	    DPIXD_MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN, DPIX_MARK_MASK,
