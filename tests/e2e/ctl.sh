@@ -236,6 +236,14 @@ HTTP/1.1 405 Method Not Allowed" ] && ok "HTTP bounds: 431, 405" || bad "HTTP bo
 [ "$(json 'j["control_refused"]')" = 3 ] && ok "refusals counted" ||
 	bad "control_refused not 3: $(cat "$tmp/stats.json")"
 
+# A second dpixd on the same socket is refused, the first keeps it.
+e=$(ip netns exec "$G" "$DPIXD" --config "$tmp/good.conf" --queue 9 --metrics 127.0.0.1:1 2>&1)
+rc=$?
+[ $rc = 1 ] && [ "$e" = "dpixd: $sock: another dpixd answers there" ] &&
+	ok "a second dpixd on the socket is refused" || bad "second dpixd: exit $rc, '$e'"
+[ "$(ctl 'version\n' | cut -d' ' -f1)" = dpixd ] && ok "the first still answers" ||
+	bad "the first dpixd lost its socket"
+
 # 6. SIGTERM: exit 0, the socket file removed.
 kill -TERM "$dpixd"
 wait "$dpixd"
