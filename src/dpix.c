@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd_rules.h"
+#include "cmd_stats.h"
 #include "plugin/plugin.h"
 #include "replay/replay.h"
 #include "rules/rules.h"
@@ -30,6 +31,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: dpix replay [--rules PACK]... [--format eve|table|none] [options] FILE...\n"
 		"       dpix rules keygen|sign|verify ... (see dpix rules help)\n"
+		"       dpix stats [--socket PATH] [--json|--prometheus]\n"
 		"       dpix --version\n"
 		"\n"
 		"replay options:\n"
@@ -268,6 +270,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "rules"))
 		return cmd_rules(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "stats"))
+		return cmd_stats(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
 		printf("dpix %s\n", PACKAGE_VERSION);
 		return 0;

@@ -8,11 +8,14 @@
  * from then on the queue rule no longer matches and the flow stays in the
  * kernel. See dpixd(8) for the rules it needs (--print-rules).
  *
- * Reload (SIGHUP): the packs are loaded anew beside the running ones; if
- * any fails, the error is logged and the running packs stay. Otherwise
- * each worker takes the new ruleset between two batches, and the old one
- * is freed once every worker has moved on. Flows decided before keep their
- * verdict (it lives in the flow table and the connmark).
+ * Reload (SIGHUP, or "reload" on the control socket, dpixd_ctl.c): the
+ * configuration file is read again and the packs are loaded anew beside
+ * the running ones; if any fails, the error is logged and the running
+ * packs stay. Otherwise each worker takes the new ruleset between two
+ * batches, and the old one is freed once every worker has moved on. Flows
+ * decided before keep their verdict (it lives in the flow table and the
+ * connmark). Counters: each worker publishes its own at the end of a
+ * batch (dpixd_stats.h), and the control loop reads them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,9 @@
 #include <linux/netfilter.h>
 
 #include "dpixd/dpixd.h"
+#include "dpixd/dpixd_conf.h"
+#include "dpixd/dpixd_ctl.h"
+#include "dpixd/dpixd_stats.h"
 #include "nfq/nfq.h"
 #include "output/output.h"
 #include "pipeline/pipeline.h"
@@ -54,26 +60,18 @@ struct worker {
 	atomic_uint seen_gen;
 	char *evebuf; /* EVE lines of the current batch */
 	size_t evelen, evecap;
-	uint64_t eve_lost; /* lines that did not fit or could not be written */
+	uint64_t eve_lost;	 /* lines that did not fit or could not be written */
+	struct dpixd_hits *hits; /* this generation's per-rule counters */
+	struct dpixd_pub pub;	 /* counters for the control socket */
 };
 
-static const struct dpixd_config *cfg;
+static struct dpixd_config *cfg;
 static struct worker workers[MAX_QUEUES];
 static _Atomic(struct ruleset *) live_rules;
+static _Atomic(struct dpixd_hits *) live_hits;
 static atomic_uint live_gen;
 static atomic_bool stopping;
-static volatile sig_atomic_t got_hup, got_stop, got_usr1;
 static int eve_fd = -1;
-
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		got_hup = 1;
-	else if (sig == SIGUSR1)
-		got_usr1 = 1;
-	else
-		got_stop = 1;
-}
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -96,13 +94,14 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-struct ruleset *dpixd_load_rules(const struct dpixd_config *c)
+/* The packs, or NULL with the reason in msg. */
+static struct ruleset *load_rules(const struct dpixd_config *c, char *msg, size_t len)
 {
 	struct ruleset *rs = calloc(1, sizeof(*rs));
 	struct rules_error err;
 
 	if (!rs) {
-		logmsg("out of memory loading the rule packs");
+		snprintf(msg, len, "out of memory loading the rule packs");
 		return NULL;
 	}
 	for (size_t i = 0; i < c->npacks; i++)
@@ -114,10 +113,20 @@ struct ruleset *dpixd_load_rules(const struct dpixd_config *c)
 		logmsg("no memory for the rules index: every rule is scanned");
 	return rs;
 fail:
-	logmsg("%s", err.msg);
+	snprintf(msg, len, "%s", err.msg);
 	ruleset_free(rs);
 	free(rs);
 	return NULL;
+}
+
+struct ruleset *dpixd_load_rules(const struct dpixd_config *c)
+{
+	char msg[sizeof(((struct rules_error *)0)->msg)];
+	struct ruleset *rs = load_rules(c, msg, sizeof(msg));
+
+	if (!rs)
+		logmsg("%s", msg);
+	return rs;
 }
 
 /* The verdict sink: one EVE line into the worker's batch buffer. */
@@ -127,6 +136,8 @@ static void on_verdict(const struct verdict_event *ev, void *arg)
 	char line[OUTPUT_LINE_MAX + 1];
 	size_t n;
 
+	if (ev->verdict->rule && w->hits)
+		dpixd_hits_add(w->hits, w->idx, ev->verdict->rule);
 	if (eve_fd < 0)
 		return;
 	n = output_eve_format(line, sizeof(line) - 1, ev, NULL);
@@ -156,6 +167,27 @@ static uint32_t verdict_mark(uint32_t old, enum rule_action a)
 	return (old & ~cfg->mark_mask) | cfg->mark[a];
 }
 
+/* The worker's counters, for the control thread: at the end of a batch. */
+static void publish(struct worker *w)
+{
+	const struct nfqueue_counters *c = nfqueue_counters(w->q);
+	const struct pipeline_stats *s = &w->pipe.stats;
+	struct dpixd_qstats now = {
+		.received = c->received,
+		.verdicts = c->verdicts,
+		.send_fail = c->send_fail,
+		.bad_msgs = c->bad_msgs,
+		.overruns = c->overruns,
+		.evicted = w->pipe.flows->stats.evicted,
+		.active_flows = w->pipe.flows->stats.active,
+		.events_lost = w->eve_lost,
+	};
+
+	memcpy(now.decided, s->verdicts, sizeof(now.decided));
+	memcpy(now.reasons, s->reasons, sizeof(now.reasons));
+	dpixd_pub_store(&w->pub, &now);
+}
+
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
@@ -167,6 +199,7 @@ static void *worker_run(void *arg)
 
 		if (gen != w->gen) {
 			w->pipe.rules = atomic_load(&live_rules);
+			w->hits = atomic_load(&live_hits);
 			w->gen = gen;
 			atomic_store(&w->seen_gen, gen);
 		}
@@ -192,10 +225,12 @@ static void *worker_run(void *arg)
 		eve_flush(w);
 		if (dpixd_heartbeat)
 			atomic_store(&dpixd_heartbeat[w->idx], dpixd_mono_ms());
+		publish(w);
 	}
 	/* Undecided flows end with the daemon: their packets already passed. */
 	pipeline_flush(&w->pipe);
 	eve_flush(w);
+	publish(w);
 	return NULL;
 }
 
@@ -203,36 +238,54 @@ static void *worker_run(void *arg)
 static void report(void)
 {
 	for (unsigned i = 0; i < cfg->nqueues; i++) {
-		const struct worker *w = &workers[i];
-		const struct nfqueue_counters *c = nfqueue_counters(w->q);
-		const struct pipeline_stats *s = &w->pipe.stats;
+		struct dpixd_qstats q;
+
+		dpixd_pub_load(&workers[i].pub, &q);
 
 		logmsg("queue %u: packets %llu, verdicts sent %llu (refused batches %llu), bad "
 		       "messages %llu, overruns %llu; flows decided: bypass %llu, inspect %llu, "
 		       "drop %llu; budget exhausted %llu, evicted %llu; events lost %llu",
-		       cfg->queue + i, (unsigned long long)c->received,
-		       (unsigned long long)c->verdicts, (unsigned long long)c->send_fail,
-		       (unsigned long long)c->bad_msgs, (unsigned long long)c->overruns,
-		       (unsigned long long)s->verdicts[ACTION_BYPASS],
-		       (unsigned long long)s->verdicts[ACTION_INSPECT],
-		       (unsigned long long)s->verdicts[ACTION_DROP],
-		       (unsigned long long)s->reasons[REASON_BUDGET],
-		       (unsigned long long)s->reasons[REASON_EVICTED],
-		       (unsigned long long)w->eve_lost);
+		       cfg->queue + i, (unsigned long long)q.received,
+		       (unsigned long long)q.verdicts, (unsigned long long)q.send_fail,
+		       (unsigned long long)q.bad_msgs, (unsigned long long)q.overruns,
+		       (unsigned long long)q.decided[ACTION_BYPASS],
+		       (unsigned long long)q.decided[ACTION_INSPECT],
+		       (unsigned long long)q.decided[ACTION_DROP],
+		       (unsigned long long)q.reasons[REASON_BUDGET],
+		       (unsigned long long)q.reasons[REASON_EVICTED],
+		       (unsigned long long)q.events_lost);
 	}
 }
 
-/* SIGHUP: new packs beside the old; swap only if all of them load. */
-static void reload(void)
+/*
+ * SIGHUP or "reload": the configuration read again, its packs loaded
+ * beside the running ones; swapped in only if all of that works. Settings
+ * other than the packs are not applied live: a change is logged and ignored.
+ */
+static int reload(char *msg, size_t len)
 {
-	struct ruleset *rs = dpixd_load_rules(cfg), *old;
+	struct dpixd_config nc = { .conf_path = cfg->conf_path,
+				   .conf_required = cfg->conf_required,
+				   .args = cfg->args,
+				   .nargs = cfg->nargs };
+	struct ruleset *rs = NULL, *old;
+	struct dpixd_hits *hits, *oldh;
+	char diff[256];
 	unsigned gen;
 
-	if (!rs) {
-		logmsg("reload refused: the running rule packs stay in place");
-		return;
+	if (dpixd_conf_build(&nc, cfg->rules_dir, msg, len) < 0)
+		goto refuse;
+	dpixd_conf_diff(cfg, &nc, diff, sizeof(diff));
+	if (*diff)
+		logmsg("reload: %s changed in the configuration: needs a restart, ignored", diff);
+	if (!(rs = load_rules(&nc, msg, len)))
+		goto refuse;
+	if (!(hits = dpixd_hits_new(rs, cfg->nqueues))) {
+		snprintf(msg, len, "out of memory for the rule counters");
+		goto refuse;
 	}
 	old = atomic_exchange(&live_rules, rs);
+	oldh = atomic_exchange(&live_hits, hits);
 	gen = atomic_fetch_add_explicit(&live_gen, 1, memory_order_release) + 1;
 	/* Every worker looks at least every WORKER_POLL_MS. */
 	for (unsigned i = 0; i < cfg->nqueues; i++)
@@ -240,15 +293,62 @@ static void reload(void)
 			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	ruleset_free(old);
 	free(old);
+	dpixd_hits_free(oldh);
+	/* The pack list running is now the new configuration's. */
+	for (size_t i = 0; i < DPIXD_MAX_PACKS; i++)
+		free(cfg->packs_owned[i]);
+	memcpy(cfg->packs, nc.packs, sizeof(cfg->packs));
+	memcpy(cfg->packs_owned, nc.packs_owned, sizeof(cfg->packs_owned));
+	memset(nc.packs_owned, 0, sizeof(nc.packs_owned));
+	cfg->npacks = nc.npacks;
+	dpixd_conf_free(&nc);
+	snprintf(msg, len, "generation %u, %zu rule pack(s)%s%s", gen, rs->npacks,
+		 *diff ? "; changed but not applied (needs a restart): " : "", diff);
 	logmsg("reloaded the rule packs (generation %u)", gen);
+	return 0;
+refuse:
+	logmsg("reload refused: %s; the running rule packs stay in place", msg);
+	if (rs)
+		ruleset_free(rs);
+	free(rs);
+	dpixd_conf_free(&nc);
+	return -1;
 }
 
-int dpixd_run(const struct dpixd_config *c)
+/* The counters for the control socket; valid until the next call. */
+static void snapshot(struct dpixd_stats *s)
+{
+	static struct dpixd_qstats q[MAX_QUEUES];
+	static struct dpixd_rulestat *rules;
+	struct dpixd_hits *h = atomic_load(&live_hits);
+
+	free(rules);
+	rules = NULL;
+	if (!s) /* at exit */
+		return;
+	for (unsigned i = 0; i < cfg->nqueues; i++) {
+		q[i] = (struct dpixd_qstats){ .queue = cfg->queue + i };
+		dpixd_pub_load(&workers[i].pub, &q[i]);
+		dpixd_kqueue_read(NULL, q[i].queue, &q[i].kernel);
+	}
+	rules = dpixd_hits_read(h);
+	*s = (struct dpixd_stats){ .version = PACKAGE_VERSION,
+				   .generation = atomic_load(&live_gen),
+				   .nqueues = cfg->nqueues,
+				   .q = q,
+				   .nrules = rules ? h->nrules : 0,
+				   .rules = rules };
+}
+
+static const struct dpixd_ctl_ops ctl_ops = { reload, snapshot, report };
+
+int dpixd_run(struct dpixd_config *c)
 {
 	static const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t block, waitmask;
+	sigset_t block;
 	struct ruleset *rs;
+	struct dpixd_hits *hits;
+	char msg[512];
 	unsigned started = 0;
 	int rc = 1;
 
@@ -265,6 +365,15 @@ int dpixd_run(const struct dpixd_config *c)
 	if (!(rs = dpixd_load_rules(c)))
 		return 1;
 	atomic_store(&live_rules, rs);
+	if (!(hits = dpixd_hits_new(rs, c->nqueues))) {
+		logmsg("out of memory for the rule counters");
+		goto out;
+	}
+	atomic_store(&live_hits, hits);
+	if (dpixd_ctl_open(c, msg, sizeof(msg)) < 0) {
+		logmsg("%s", msg);
+		goto out;
+	}
 	for (unsigned i = 0; i < c->nqueues; i++) {
 		struct worker *w = &workers[i];
 		struct nfqueue_config qc = { .queue = (uint16_t)(c->queue + i),
@@ -275,6 +384,7 @@ int dpixd_run(const struct dpixd_config *c)
 		char err[256];
 
 		w->idx = i;
+		w->hits = hits;
 		w->evecap = (size_t)NFQ_BATCH * (OUTPUT_LINE_MAX + 1);
 		if (!(w->evebuf = malloc(w->evecap)) ||
 		    pipeline_init(&w->pipe, &c->pipe, rs, on_verdict, w) < 0) {
@@ -290,15 +400,12 @@ int dpixd_run(const struct dpixd_config *c)
 	}
 	if (c->user && dpixd_drop_privileges(c->user) < 0)
 		goto out;
-	/* Signals reach the main thread only, and only inside sigsuspend():
-	 * the workers inherit the blocked mask. */
-	sigemptyset(&sa.sa_mask);
+	/* Signals reach the main thread only, through a signalfd
+	 * (dpixd_ctl_serve): blocked everywhere, the workers inherit that. */
 	sigemptyset(&block);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigaction(sigs[i], &sa, NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(&block, sigs[i]);
-	}
-	pthread_sigmask(SIG_BLOCK, &block, &waitmask);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (unsigned i = 0; i < started; i++)
 		if (pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]) != 0) {
@@ -311,23 +418,17 @@ int dpixd_run(const struct dpixd_config *c)
 	logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue, c->queue + c->nqueues - 1,
 	       c->fail_closed ? "fail-closed" : "fail-open", rs->npacks);
 	dpixd_notify("READY=1");
-	while (!got_stop) {
-		sigsuspend(&waitmask);
-		if (got_hup) {
-			got_hup = 0;
-			reload();
-		}
-		if (got_usr1) {
-			got_usr1 = 0;
-			report();
-		}
-	}
+	if (dpixd_ctl_serve(&block, &ctl_ops) < 0)
+		logmsg("control loop: %s", strerror(errno));
+	else
+		rc = 0;
 	atomic_store(&stopping, true);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 	report();
-	rc = 0;
 out:
+	dpixd_ctl_close();
+	snapshot(NULL);
 	for (unsigned i = 0; i < started; i++) {
 		nfqueue_close(workers[i].q);
 		pipeline_fini(&workers[i].pipe);
@@ -337,6 +438,7 @@ out:
 	rs = atomic_load(&live_rules);
 	ruleset_free(rs);
 	free(rs);
+	dpixd_hits_free(atomic_load(&live_hits));
 	if (eve_fd > STDERR_FILENO)
 		close(eve_fd);
 	return rc;

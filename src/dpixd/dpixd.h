@@ -14,6 +14,15 @@
 #define HOOK_INPUT 0x2	 /* to the gateway itself (a proxy on it) */
 #define HOOK_OUTPUT 0x4	 /* from the gateway itself */
 
+#define DPIXD_MAX_PACKS 64
+#define DPIXD_MAX_QUEUES 64
+#define DPIXD_CONF_STRINGS 8
+
+/* One setting given on the command line: a dpixd.conf(5) key and value. */
+struct dpixd_arg {
+	const char *key, *value;
+};
+
 struct dpixd_config {
 	uint16_t queue;		     /* first queue number */
 	uint16_t nqueues;	     /* queues queue .. queue + nqueues - 1, a worker each */
@@ -25,26 +34,37 @@ struct dpixd_config {
 	uint32_t mark[ACTION_COUNT]; /* each verdict's value inside mark_mask */
 	unsigned hooks;		     /* HOOK_* */
 	struct pipeline_config pipe;
-	const char **packs; /* --rules; none: every pack of rules_dir */
+	const char *packs[DPIXD_MAX_PACKS]; /* --rules; none: every pack of rules_dir */
+	char *packs_owned[DPIXD_MAX_PACKS]; /* packs[i] when read from a file, else NULL */
 	size_t npacks;
 	const char *rules_dir;
-	const char *eve_path; /* "-": stdout; NULL: no events */
-	unsigned watchdog_ms; /* a worker silent this long is killed; 0: never */
-	bool no_supervise;    /* run the workers in this process, no watchdog */
-	const char *user;     /* switch to this user once the queues are bound */
+	const char *eve_path;	  /* "-": stdout; NULL: no events */
+	const char *ctl_path;	  /* the control socket; NULL: none */
+	const char *metrics_addr; /* ADDR:PORT of the metrics listener; NULL: none */
+	const char *user;	  /* switch to this user once the queues are bound */
+	unsigned watchdog;	  /* seconds a worker may be silent before it is killed; 0: never */
+	bool no_supervise;	  /* run the workers in this process, no watchdog */
+	/* Where the settings come from, read again on reload (dpixd_conf.h). */
+	const char *conf_path;
+	bool conf_required;
+	const struct dpixd_arg *args;
+	size_t nargs;
+	char *owned[DPIXD_CONF_STRINGS]; /* other strings read from the file */
+	size_t nowned;
 };
 
 #define DPIXD_DEFAULT_COPY_RANGE 4096u
 #define DPIXD_DEFAULT_QUEUE_MAXLEN 4096u
 #define DPIXD_DEFAULT_RCVBUF (8u << 20)
-#define DPIXD_DEFAULT_WATCHDOG_MS 2000u
+#define DPIXD_DEFAULT_WATCHDOG 2u
 
-/* Serve the queues until SIGTERM or SIGINT; the exit status. */
-int dpixd_run(const struct dpixd_config *c);
+/* Serve the queues until SIGTERM or SIGINT; the exit status. Reload
+ * replaces the pack list of c. */
+int dpixd_run(struct dpixd_config *c);
 
 /* Run dpixd_run() in a worker process under a supervisor that restarts it
  * when it dies or its heartbeat stops (dpixd_supervise.c); the exit status. */
-int dpixd_supervise(const struct dpixd_config *c);
+int dpixd_supervise(struct dpixd_config *c);
 /* Under a supervisor: one heartbeat per worker (dpixd_mono_ms() of its
  * last poll) in memory the supervisor shares; NULL without one. */
 extern _Atomic uint64_t *dpixd_heartbeat;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dpixd/dpixd.h"
+#include "dpixd/dpixd_conf.h"
 #include "rules/rules.h"
 #include "flow/flow-t.h"
 #include "stream/stream-t.h"
@@ -19,8 +20,6 @@
 #endif
 
 #define EXIT_USAGE 2
-#define MAX_PACKS 64
-#define MAX_QUEUES 64
 
 static void usage(FILE *out)
 {
@@ -28,7 +27,6 @@ static void usage(FILE *out)
 	    out,
 	    "usage: dpixd [options]\n"
 	    "       dpixd --print-rules iptables|nft [options]\n"
-	    "       dpixd --install-rules|--check-rules [options]\n"
 	    "\n"
 	    "  -r, --rules PACK         load this rule pack (repeat; default: every *.rules\n"
 	    "                           in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
@@ -48,213 +46,84 @@ static void usage(FILE *out)
 	    "      --max-flows N        flows tracked per queue (default %u)\n"
 	    "      --max-packets N      payload packets per flow before deciding (default %u)\n"
 	    "      --stream-window N    bytes kept per direction (default %u, at most %u)\n"
+	    "      --control-socket PATH  the control socket (default " DPIXD_DEFAULT_CTL ";\n"
+	    "                           'none': no socket)\n"
+	    "      --metrics ADDR:PORT  serve GET /metrics there (default: off)\n"
+	    "      --user NAME          once the queues are bound, run as NAME keeping\n"
+	    "                           CAP_NET_ADMIN only\n"
 	    "      --watchdog SECONDS   restart the worker process when a queue has not\n"
 	    "                           been read for this long (default %u, 0: off)\n"
 	    "      --no-supervise       no supervisor process: no watchdog, no restarts\n"
-	    "      --user NAME          once the queues are bound, run as NAME keeping\n"
-	    "                           CAP_NET_ADMIN only\n"
+	    "      --config FILE        read settings from FILE (default " DPIXD_DEFAULT_CONF "\n"
+	    "                           if it exists); flags override it\n"
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
-	    "      --install-rules      install the iptables form into the DPIX_* chains\n"
-	    "                           (again: the same ruleset) and exit\n"
-	    "      --check-rules        report what is wrong with the installed rules\n"
-	    "                           (exit 1) and exit\n"
+	    "      --install-rules      install them (iptables, nfct), into dpix's own chains\n"
+	    "      --check-rules        check what is installed against them\n"
 	    "\n"
-	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
-	    "SIGUSR1 writes the counters to stderr. See dpixd(8).\n",
-	    MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN, DPIX_MARK_MASK,
+	    "SIGHUP reloads the configuration file and the packs (an error is refused,\n"
+	    "the running ones stay);\n"
+	    "SIGUSR1 writes the counters to stderr; `dpix stats` reads them from the\n"
+	    "control socket. See dpixd(8) and dpixd.conf(5).\n",
+	    DPIXD_MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN, DPIX_MARK_MASK,
 	    DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP, PIPELINE_DEFAULT_FLOWS,
 	    PIPELINE_DEFAULT_PACKETS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
-	    DPIXD_DEFAULT_WATCHDOG_MS / 1000);
-}
-
-/* A number in [min, max], decimal or 0x hex; -1 after naming the flag. */
-static int number(const char *flag, const char *s, unsigned long min, unsigned long max,
-		  unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max) {
-		fprintf(stderr, "dpixd: --%s: '%s' is not a number from %lu to %lu\n", flag, s, min,
-			max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Marks: each verdict's value non-zero, inside the mask, all different. */
-static int check_marks(const struct dpixd_config *c)
-{
-	static const char *const names[ACTION_COUNT] = { NULL, "bypass", "inspect", "drop" };
-
-	for (int a = ACTION_BYPASS; a < ACTION_COUNT; a++) {
-		if (!c->mark[a] || (c->mark[a] & ~c->mark_mask)) {
-			fprintf(stderr,
-				"dpixd: --mark-%s 0x%x: must be non-zero and inside --mark-mask "
-				"0x%x\n",
-				names[a], c->mark[a], c->mark_mask);
-			return -1;
-		}
-		for (int b = ACTION_BYPASS; b < a; b++)
-			if (c->mark[a] == c->mark[b]) {
-				fprintf(stderr, "dpixd: --mark-%s and --mark-%s are both 0x%x\n",
-					names[b], names[a], c->mark[a]);
-				return -1;
-			}
-	}
-	return 0;
+	    DPIXD_DEFAULT_WATCHDOG);
 }
 
 enum {
-	OPT_QUEUE = 256,
-	OPT_QUEUES,
-	OPT_FAIL_CLOSED,
-	OPT_COPY_RANGE,
-	OPT_QUEUE_MAXLEN,
-	OPT_MARK_MASK,
-	OPT_MARK_BYPASS,
-	OPT_MARK_INSPECT,
-	OPT_MARK_DROP,
-	OPT_HOOK,
-	OPT_MAX_FLOWS,
-	OPT_MAX_PACKETS,
-	OPT_STREAM_WINDOW,
+	OPT_CONFIG = 256,
 	OPT_PRINT_RULES,
-	OPT_WATCHDOG,
-	OPT_NO_SUPERVISE,
-	OPT_USER,
 	OPT_INSTALL_RULES,
 	OPT_CHECK_RULES,
 	OPT_VERSION,
+	OPT_KEY = 512, /* + the index of a dpixd_conf_key */
 };
+
+#define MAX_OPTS 40
+#define MAX_ARGS 256
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "rules", required_argument, NULL, 'r' },
-		{ "eve", required_argument, NULL, 'e' },
-		{ "queue", required_argument, NULL, OPT_QUEUE },
-		{ "queues", required_argument, NULL, OPT_QUEUES },
-		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
-		{ "copy-range", required_argument, NULL, OPT_COPY_RANGE },
-		{ "queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN },
-		{ "mark-mask", required_argument, NULL, OPT_MARK_MASK },
-		{ "mark-bypass", required_argument, NULL, OPT_MARK_BYPASS },
-		{ "mark-inspect", required_argument, NULL, OPT_MARK_INSPECT },
-		{ "mark-drop", required_argument, NULL, OPT_MARK_DROP },
-		{ "hook", required_argument, NULL, OPT_HOOK },
-		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
-		{ "max-packets", required_argument, NULL, OPT_MAX_PACKETS },
-		{ "stream-window", required_argument, NULL, OPT_STREAM_WINDOW },
-		{ "print-rules", required_argument, NULL, OPT_PRINT_RULES },
-		{ "watchdog", required_argument, NULL, OPT_WATCHDOG },
-		{ "no-supervise", no_argument, NULL, OPT_NO_SUPERVISE },
-		{ "user", required_argument, NULL, OPT_USER },
-		{ "install-rules", no_argument, NULL, OPT_INSTALL_RULES },
-		{ "check-rules", no_argument, NULL, OPT_CHECK_RULES },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char *packs[MAX_PACKS];
-	struct dpixd_config c = {
-		.nqueues = 1,
-		.copy_range = DPIXD_DEFAULT_COPY_RANGE,
-		.queue_maxlen = DPIXD_DEFAULT_QUEUE_MAXLEN,
-		.rcvbuf = DPIXD_DEFAULT_RCVBUF,
-		.mark_mask = DPIX_MARK_MASK,
-		.mark = { 0, DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP },
-		.packs = packs,
-		.watchdog_ms = DPIXD_DEFAULT_WATCHDOG_MS,
-	};
+	static struct option longopts[MAX_OPTS];
+	static struct dpixd_arg args[MAX_ARGS];
+	struct dpixd_config c = { .conf_path = DPIXD_DEFAULT_CONF, .args = args };
 	const char *print = NULL, *dir = getenv("DPIX_RULES_DIR");
-	unsigned long v;
-	int opt, rules_cmd = 0;
+	const struct dpixd_conf_key *k;
+	char err[1024];
+	size_t n = 0;
+	int opt, rc, rules_cmd = 0;
 
-	pipeline_config_defaults(&c.pipe);
-	c.rules_dir = dir && *dir ? dir : DPIX_RULESDIR;
+	for (size_t i = 0; (k = dpixd_conf_key(i)) && n < MAX_OPTS - 7; i++)
+		longopts[n++] =
+		    (struct option){ k->name, k->flag_only ? no_argument : required_argument, NULL,
+				     OPT_KEY + (int)i };
+	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	longopts[n++] = (struct option){ "print-rules", required_argument, NULL, OPT_PRINT_RULES };
+	longopts[n++] = (struct option){ "install-rules", no_argument, NULL, OPT_INSTALL_RULES };
+	longopts[n++] = (struct option){ "check-rules", no_argument, NULL, OPT_CHECK_RULES };
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
 	while ((opt = getopt_long(argc, argv, "r:e:h", longopts, NULL)) != -1) {
-		const char *flag = NULL;
+		const char *key = NULL;
 
-		for (const struct option *o = longopts; o->name; o++)
-			if (o->val == opt)
-				flag = o->name;
+		if (opt == 'r')
+			key = "rules";
+		else if (opt == 'e')
+			key = "eve";
+		else if (opt >= OPT_KEY && (k = dpixd_conf_key((size_t)(opt - OPT_KEY))))
+			key = k->name;
+		if (key) {
+			if (c.nargs == MAX_ARGS) {
+				fprintf(stderr, "dpixd: at most %d options\n", MAX_ARGS);
+				return EXIT_USAGE;
+			}
+			args[c.nargs++] = (struct dpixd_arg){ key, optarg ? optarg : "yes" };
+			continue;
+		}
 		switch (opt) {
-		case 'r':
-			if (c.npacks == MAX_PACKS) {
-				fprintf(stderr, "dpixd: at most %d --rules\n", MAX_PACKS);
-				return EXIT_USAGE;
-			}
-			packs[c.npacks++] = optarg;
-			break;
-		case 'e':
-			c.eve_path = optarg;
-			break;
-		case OPT_QUEUE:
-			if (number(flag, optarg, 0, 65535, &v) < 0)
-				return EXIT_USAGE;
-			c.queue = (uint16_t)v;
-			break;
-		case OPT_QUEUES:
-			if (number(flag, optarg, 1, MAX_QUEUES, &v) < 0)
-				return EXIT_USAGE;
-			c.nqueues = (uint16_t)v;
-			break;
-		case OPT_FAIL_CLOSED:
-			c.fail_closed = true;
-			break;
-		case OPT_COPY_RANGE:
-			if (number(flag, optarg, 128, 65535, &v) < 0)
-				return EXIT_USAGE;
-			c.copy_range = (uint32_t)v;
-			break;
-		case OPT_QUEUE_MAXLEN:
-			if (number(flag, optarg, 16, 1u << 20, &v) < 0)
-				return EXIT_USAGE;
-			c.queue_maxlen = (uint32_t)v;
-			break;
-		case OPT_MARK_MASK:
-		case OPT_MARK_BYPASS:
-		case OPT_MARK_INSPECT:
-		case OPT_MARK_DROP:
-			if (number(flag, optarg, 0, UINT32_MAX, &v) < 0)
-				return EXIT_USAGE;
-			if (opt == OPT_MARK_MASK)
-				c.mark_mask = (uint32_t)v;
-			else
-				c.mark[ACTION_BYPASS + (opt - OPT_MARK_BYPASS)] = (uint32_t)v;
-			break;
-		case OPT_HOOK:
-			if (!strcmp(optarg, "forward"))
-				c.hooks |= HOOK_FORWARD;
-			else if (!strcmp(optarg, "input"))
-				c.hooks |= HOOK_INPUT;
-			else if (!strcmp(optarg, "output"))
-				c.hooks |= HOOK_OUTPUT;
-			else {
-				fprintf(stderr,
-					"dpixd: --hook: '%s': expected forward, input or output\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_MAX_FLOWS:
-			if (number(flag, optarg, 1, FLOW_MAX_CAPACITY, &v) < 0)
-				return EXIT_USAGE;
-			c.pipe.max_flows = (uint32_t)v;
-			break;
-		case OPT_MAX_PACKETS:
-			if (number(flag, optarg, 1, 1000, &v) < 0)
-				return EXIT_USAGE;
-			c.pipe.max_packets = (uint16_t)v;
-			break;
-		case OPT_STREAM_WINDOW:
-			if (number(flag, optarg, 64, STREAM_MAX_WINDOW, &v) < 0)
-				return EXIT_USAGE;
-			c.pipe.stream_window = (uint32_t)v;
+		case OPT_CONFIG:
+			c.conf_path = optarg;
+			c.conf_required = true;
 			break;
 		case OPT_PRINT_RULES:
 			if (strcmp(optarg, "iptables") && strcmp(optarg, "nft")) {
@@ -264,17 +133,6 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			print = optarg;
-			break;
-		case OPT_WATCHDOG:
-			if (number(flag, optarg, 0, 3600, &v) < 0)
-				return EXIT_USAGE;
-			c.watchdog_ms = (unsigned)v * 1000u;
-			break;
-		case OPT_NO_SUPERVISE:
-			c.no_supervise = true;
-			break;
-		case OPT_USER:
-			c.user = optarg;
 			break;
 		case OPT_INSTALL_RULES:
 		case OPT_CHECK_RULES:
@@ -296,34 +154,34 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!c.hooks)
-		c.hooks = HOOK_FORWARD;
-	if ((uint32_t)c.queue + c.nqueues - 1 > 65535) {
-		fprintf(stderr, "dpixd: queues %u to %u: the last queue number is 65535\n", c.queue,
-			c.queue + c.nqueues - 1);
+	if (dpixd_conf_build(&c, dir && *dir ? dir : DPIX_RULESDIR, err, sizeof(err)) < 0) {
+		fprintf(stderr, "dpixd: %s\n", err);
+		dpixd_conf_free(&c);
 		return EXIT_USAGE;
 	}
-	if (check_marks(&c) < 0)
-		return EXIT_USAGE;
 	if (print) {
 		struct ruleset *rs;
 
+		rc = 0;
 		if (!strcmp(print, "nft")) {
 			dpixd_print_nft(stdout, &c);
 			printf(
 			    "# Conntrack timeouts from the packs: see --print-rules iptables.\n");
-			return 0;
-		}
-		if (!(rs = dpixd_load_rules(&c)))
-			return 1;
-		dpixd_print_iptables(stdout, &c);
-		dpixd_print_timeouts(stdout, &c, rs);
-		ruleset_free(rs);
-		free(rs);
-		return 0;
+		} else if ((rs = dpixd_load_rules(&c))) {
+			dpixd_print_iptables(stdout, &c);
+			dpixd_print_timeouts(stdout, &c, rs);
+			ruleset_free(rs);
+			free(rs);
+		} else
+			rc = 1;
+		dpixd_conf_free(&c);
+		return rc;
 	}
 	if (rules_cmd)
-		return rules_cmd == OPT_INSTALL_RULES ? dpixd_install_rules(&c)
-						      : dpixd_check_rules(&c);
-	return c.no_supervise ? dpixd_run(&c) : dpixd_supervise(&c);
+		rc = rules_cmd == OPT_INSTALL_RULES ? dpixd_install_rules(&c)
+						    : dpixd_check_rules(&c);
+	else
+		rc = c.no_supervise ? dpixd_run(&c) : dpixd_supervise(&c);
+	dpixd_conf_free(&c);
+	return rc;
 }

@@ -69,7 +69,7 @@ static void logmsg(const char *fmt, ...)
 static const int fwd_sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 
 /* The worker process: signals as a lone dpixd would have them, then run. */
-static pid_t spawn(const struct dpixd_config *c, const sigset_t *orig)
+static pid_t spawn(struct dpixd_config *c, const sigset_t *orig)
 {
 	pid_t pid;
 
@@ -98,7 +98,7 @@ static int stalled(const struct dpixd_config *c, uint64_t *age)
 	for (unsigned i = 0; i < c->nqueues; i++) {
 		uint64_t b = atomic_load(&dpixd_heartbeat[i]);
 
-		if (b && now > b && now - b > c->watchdog_ms) {
+		if (b && now > b && now - b > c->watchdog * 1000u) {
 			*age = now - b;
 			return (int)i;
 		}
@@ -136,7 +136,7 @@ static int restart_delay(uint64_t *restarts, unsigned *n, uint64_t *at)
 	return 0;
 }
 
-int dpixd_supervise(const struct dpixd_config *c)
+int dpixd_supervise(struct dpixd_config *c)
 {
 	struct timespec tick = { CHECK_MS / 1000, (CHECK_MS % 1000) * 1000000L };
 	uint64_t restarts[MAX_RESTARTS] = { 0 }; /* when, ring */
@@ -162,7 +162,7 @@ int dpixd_supervise(const struct dpixd_config *c)
 		return 1;
 	}
 	logmsg("supervisor %d: worker process %d started, watchdog %s%u ms", (int)getpid(),
-	       (int)child, c->watchdog_ms ? "" : "off, ", c->watchdog_ms);
+	       (int)child, c->watchdog ? "" : "off, ", c->watchdog * 1000u);
 	for (;;) {
 		int sig = sigtimedwait(&set, NULL, &tick), st;
 		uint64_t age;
@@ -201,10 +201,10 @@ int dpixd_supervise(const struct dpixd_config *c)
 			logmsg("supervisor: worker process %d started (restart %u)", (int)child,
 			       nrestarts);
 		}
-		if (child > 0 && !killed && c->watchdog_ms && (w = stalled(c, &age)) >= 0) {
+		if (child > 0 && !killed && c->watchdog && (w = stalled(c, &age)) >= 0) {
 			logmsg("supervisor: queue %u has not been read for %llu ms (watchdog %u "
 			       "ms): killing worker process %d",
-			       c->queue + (unsigned)w, (unsigned long long)age, c->watchdog_ms,
+			       c->queue + (unsigned)w, (unsigned long long)age, c->watchdog * 1000u,
 			       (int)child);
 			kill(child, SIGKILL);
 			killed = true;

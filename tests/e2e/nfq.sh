@@ -50,8 +50,11 @@ printf 'pack broken\nrule x bypass sni in nowhere\n' > "$tmp/bad.rules"
 start_dpixd() { # MODE-FLAGS...
 	: > "$tmp/eve.json"
 	# Not through inG: $! must be dpixd itself (ip netns exec execs it);
-	# one process, no supervisor: kill -9 below is the whole daemon.
-	ip netns exec "$G" "$DPIXD" --no-supervise --rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
+	# one process, no supervisor: kill -9 below is the whole daemon. Its own
+	# control socket, and no /etc/dpix/dpixd.conf: the test's settings only.
+	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null \
+		--control-socket "$tmp/dpixd.sock" --rules "$tmp/pack.rules" --eve "$tmp/eve.json" \
+		"$@" 2>> "$tmp/dpixd.log" &
 	dpixd=$!
 	pids="$pids $dpixd"
 	for _ in $(seq 50); do
@@ -68,7 +71,7 @@ rules() { # install the printed rules for this mode
 	inG iptables -t filter -X 2> /dev/null
 	inG iptables -t raw -F
 	inG iptables -t raw -X 2> /dev/null
-	"$DPIXD" --rules "$tmp/pack.rules" --print-rules iptables "$@" |
+	"$DPIXD" --config /dev/null --rules "$tmp/pack.rules" --print-rules iptables "$@" |
 		grep -E '^(iptables|nfct) ' > "$tmp/rules.sh"
 	# A timeout policy made by an earlier install is still there.
 	(while read -r line; do
