@@ -2,9 +2,10 @@
 # Signed packs end to end: dpix rules keygen/sign/verify, interop with the
 # openssl command line both ways (keys and signatures), a tampered pack
 # refused, and dpix replay --require-signed: signed packs give the same
-# output as unsigned ones, an unsigned pack is refused.
+# output as unsigned ones, an unsigned pack is refused; dpixd
+# --require-signed alike.
 set -u
-: "${DPIX:?}"
+: "${DPIX:?}" "${DPIXD:?}"
 : "${top_srcdir:?}"
 if ! command -v openssl > /dev/null; then
 	echo "SKIP: the openssl command is not installed (apt-get install openssl)"
@@ -115,6 +116,26 @@ cmp -s "$tmp/unsigned.eve" "$tmp/out" && [ -s "$tmp/out" ] || { echo "FAIL: sign
 DPIX_RULES_DIR="$tmp/packs" expect 0 "" "replay --require-signed, rules directory" -- replay -q --require-signed --pubkey "$tmp/keys" "$pcap"
 cmp -s "$tmp/unsigned.eve" "$tmp/out" || { echo "FAIL: signed replay from the directory differs"; fail=1; }
 
+# dpixd requires signatures the same way (--print-rules loads the packs).
+dpixd_expect() { # STATUS PATTERN DESCRIPTION -- ARGS...
+	want=$1 pattern=$2 what=$3
+	shift 4
+	"$DPIXD" --config /dev/null --print-rules iptables "$@" > /dev/null 2> "$tmp/err"
+	got=$?
+	if [ "$got" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; } ||
+		{ [ -z "$pattern" ] && [ -s "$tmp/err" ]; }; then
+		echo "FAIL: $what: exit $got, expected $want with '$pattern':"; cat "$tmp/err"; fail=1
+	else
+		echo "ok: $what"
+	fi
+}
+dpixd_expect 0 "" "dpixd --require-signed loads signed packs" -- --require-signed \
+	--pubkey "$tmp/keys" --rules "$tmp/packs/rainbow.rules" --rules "$tmp/packs/push.rules"
+dpixd_expect 1 "$tmp/pcap.rules: not signed" "dpixd refuses an unsigned pack" -- \
+	--require-signed --pubkey "$tmp/keys/dpix.pub" --rules "$tmp/pcap.rules"
+dpixd_expect 2 "require-signed: no pubkey" "dpixd --require-signed without a key" -- \
+	--require-signed --rules "$tmp/pcap.rules"
+
 # ... and an unsigned or tampered one is refused before any capture is read.
 expect 1 "$tmp/pcap.rules: not signed" "replay refuses an unsigned pack" -- replay -q --require-signed --pubkey "$tmp/keys/dpix.pub" --rules "$tmp/pcap.rules" "$pcap"
 [ -s "$tmp/out" ] && { echo "FAIL: unsigned pack: output written anyway"; fail=1; }
@@ -123,6 +144,8 @@ DPIX_RULES_DIR="$tmp/packs" expect 1 "$tmp/packs/zz.rules: not signed: no signat
 rm "$tmp/packs/zz.rules"
 printf '# a comment\n' >> "$tmp/packs/push.rules"
 expect 1 "push.rules: bad signature by key $id" "replay refuses a tampered pack" -- replay -q --require-signed --pubkey "$tmp/keys" --rules "$tmp/packs/push.rules" "$pcap"
+dpixd_expect 1 "push.rules: bad signature by key $id" "dpixd refuses a tampered pack" -- \
+	--require-signed --pubkey "$tmp/keys" --rules "$tmp/packs/push.rules"
 expect 2 "--require-signed needs at least one --pubkey" "require-signed without a key" -- replay --require-signed "$pcap"
 expect 2 "--pubkey is only used with --require-signed" "pubkey without require-signed" -- replay --pubkey "$tmp/keys" "$pcap"
 expect 1 "$tmp/dpix.key: holds a private key" "private key as --pubkey" -- replay --require-signed --pubkey "$tmp/dpix.key" "$pcap"

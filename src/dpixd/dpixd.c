@@ -40,6 +40,7 @@
 #include "output/output.h"
 #include "pipeline/pipeline.h"
 #include "rules/rules.h"
+#include "rules/rules_sign.h"
 
 #ifndef DPIX_RULESDIR
 #define DPIX_RULESDIR "/usr/local/share/dpix/rules"
@@ -97,6 +98,7 @@ static uint64_t now_us(void)
 /* The packs, or NULL with the reason in msg. */
 static struct ruleset *load_rules(const struct dpixd_config *c, char *msg, size_t len)
 {
+	static struct rules_keyring kr; /* 64 keys: not on the stack */
 	struct ruleset *rs = calloc(1, sizeof(*rs));
 	struct rules_error err;
 
@@ -104,10 +106,16 @@ static struct ruleset *load_rules(const struct dpixd_config *c, char *msg, size_
 		snprintf(msg, len, "out of memory loading the rule packs");
 		return NULL;
 	}
+	/* The keys are read again each time: a key removed is no longer trusted. */
+	kr.n = 0;
+	if (c->require_signed && rules_keyring_add(&kr, c->pubkey, &err) < 0)
+		goto fail;
 	for (size_t i = 0; i < c->npacks; i++)
-		if (rules_load(rs, c->packs[i], &err) < 0)
+		if ((c->require_signed ? rules_load_signed(rs, c->packs[i], &kr, &err)
+				       : rules_load(rs, c->packs[i], &err)) < 0)
 			goto fail;
-	if (!c->npacks && rules_load_dir(rs, c->rules_dir, &err) < 0)
+	if (!c->npacks && (c->require_signed ? rules_load_dir_signed(rs, c->rules_dir, &kr, &err)
+					     : rules_load_dir(rs, c->rules_dir, &err)) < 0)
 		goto fail;
 	if (ruleset_seal(rs) < 0)
 		logmsg("no memory for the rules index: every rule is scanned");
@@ -278,6 +286,9 @@ static int reload(char *msg, size_t len)
 	dpixd_conf_diff(cfg, &nc, diff, sizeof(diff));
 	if (*diff)
 		logmsg("reload: %s changed in the configuration: needs a restart, ignored", diff);
+	/* Whether packs must be signed, and by whom, changes only with a restart. */
+	nc.require_signed = cfg->require_signed;
+	nc.pubkey = cfg->pubkey;
 	if (!(rs = load_rules(&nc, msg, len)))
 		goto refuse;
 	if (!(hits = dpixd_hits_new(rs, cfg->nqueues))) {

@@ -44,6 +44,8 @@ struct dpixd_config {
 	const char *user;	  /* switch to this user once the queues are bound */
 	unsigned watchdog;	  /* seconds a worker may be silent before it is killed; 0: never */
 	bool no_supervise;	  /* run the workers in this process, no watchdog */
+	bool require_signed;	  /* load a pack only if its .sig verifies with pubkey */
+	const char *pubkey;	  /* a public key PEM file, or a directory of them */
 	/* Where the settings come from, read again on reload (dpixd_conf.h). */
 	const char *conf_path;
 	bool conf_required;

@@ -73,6 +73,8 @@ static const struct opt opts[] = {
 	{ { "user", false, false }, K_STR, FIELD(user), 0, 0 },
 	{ { "watchdog", false, false }, K_NUM, FIELD(watchdog), 0, 3600 },
 	{ { "no-supervise", true, false }, K_BOOL, FIELD(no_supervise), 0, 0 },
+	{ { "require-signed", true, false }, K_BOOL, FIELD(require_signed), 0, 0 },
+	{ { "pubkey", false, false }, K_STR, FIELD(pubkey), 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -404,6 +406,10 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 					 names[a], c->mark[a]);
 				return -1;
 			}
+	}
+	if (c->require_signed && !c->pubkey) {
+		snprintf(err, errlen, "require-signed: no pubkey to verify the packs with");
+		return -1;
 	}
 	return 0;
 }

@@ -54,6 +54,8 @@ static void usage(FILE *out)
 	    "      --watchdog SECONDS   restart the worker process when a queue has not\n"
 	    "                           been read for this long (default %u, 0: off)\n"
 	    "      --no-supervise       no supervisor process: no watchdog, no restarts\n"
+	    "      --require-signed     load a pack only if PACK.sig verifies with --pubkey\n"
+	    "      --pubkey KEY         trusted public key: a PEM file or a directory of them\n"
 	    "      --config FILE        read settings from FILE (default " DPIXD_DEFAULT_CONF "\n"
 	    "                           if it exists); flags override it\n"
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
