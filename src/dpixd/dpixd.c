@@ -33,6 +33,7 @@
 #include "nfq/nfq.h"
 #include "output/output.h"
 #include "pipeline/pipeline.h"
+#include "proxy/proxy.h"
 #include "rules/rules.h"
 
 #ifndef DPIX_RULESDIR
@@ -64,6 +65,7 @@ static atomic_uint live_gen;
 static atomic_bool stopping;
 static volatile sig_atomic_t got_hup, got_stop, got_usr1;
 static int eve_fd = -1;
+static struct proxy *forwarder; /* --proxy-listen; one more ruleset reader */
 
 static void on_signal(int sig)
 {
@@ -218,6 +220,7 @@ static void report(void)
 		       (unsigned long long)s->reasons[REASON_EVICTED],
 		       (unsigned long long)w->eve_lost);
 	}
+	proxy_report(forwarder);
 }
 
 /* SIGHUP: new packs beside the old; swap only if all of them load. */
@@ -236,6 +239,8 @@ static void reload(void)
 	for (unsigned i = 0; i < cfg->nqueues; i++)
 		while (atomic_load(&workers[i].seen_gen) != gen)
 			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	while (forwarder && proxy_seen_gen(forwarder) != gen)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	ruleset_free(old);
 	free(old);
 	logmsg("reloaded the rule packs (generation %u)", gen);
@@ -304,8 +309,17 @@ int dpixd_run(const struct dpixd_config *c)
 				pthread_join(workers[k].thread, NULL);
 			goto out;
 		}
-	logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue, c->queue + c->nqueues - 1,
-	       c->fail_closed ? "fail-closed" : "fail-open", rs->npacks);
+	if (c->proxy.nlisten &&
+	    !(forwarder = proxy_start(&c->proxy, &live_rules, &live_gen, eve_fd))) {
+		atomic_store(&stopping, true);
+		for (unsigned k = 0; k < started; k++)
+			pthread_join(workers[k].thread, NULL);
+		goto out;
+	}
+	if (c->nqueues)
+		logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue,
+		       c->queue + c->nqueues - 1, c->fail_closed ? "fail-closed" : "fail-open",
+		       rs->npacks);
 	while (!got_stop) {
 		sigsuspend(&waitmask);
 		if (got_hup) {
@@ -321,6 +335,8 @@ int dpixd_run(const struct dpixd_config *c)
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 	report();
+	proxy_stop(forwarder);
+	forwarder = NULL;
 	rc = 0;
 out:
 	for (unsigned i = 0; i < started; i++) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "pipeline/pipeline.h"
+#include "proxy/proxy-t.h"
 #include "rules/rules-t.h"
 
 /* Netfilter hooks whose traffic the generated rules queue. */
@@ -28,7 +29,8 @@ struct dpixd_config {
 	const char **packs; /* --rules; none: every pack of rules_dir */
 	size_t npacks;
 	const char *rules_dir;
-	const char *eve_path; /* "-": stdout; NULL: no events */
+	const char *eve_path;	   /* "-": stdout; NULL: no events */
+	struct proxy_config proxy; /* the CONNECT forwarder: none without listeners */
 };
 
 #define DPIXD_DEFAULT_COPY_RANGE 4096u

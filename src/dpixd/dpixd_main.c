@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dpixd/dpixd.h"
+#include "proxy/proxy.h"
 #include "rules/rules.h"
 #include "flow/flow-t.h"
 #include "stream/stream-t.h"
@@ -34,7 +35,8 @@ static void usage(FILE *out)
 	    "  -e, --eve FILE           append an EVE JSON line per verdict to FILE ('-':\n"
 	    "                           stdout; default: no events)\n"
 	    "      --queue N            first queue number (default 0)\n"
-	    "      --queues N           queues, one worker thread each (default 1, at most %d)\n"
+	    "      --queues N           queues, one worker thread each (default 1, at most %d;\n"
+	    "                           0: the forwarder alone)\n"
 	    "      --fail-closed        drop what dpixd cannot see (default: fail-open)\n"
 	    "      --copy-range N       bytes of a packet copied to dpixd (default %u)\n"
 	    "      --queue-maxlen N     packets the kernel holds per queue (default %u)\n"
@@ -48,12 +50,18 @@ static void usage(FILE *out)
 	    "      --max-packets N      payload packets per flow before deciding (default %u)\n"
 	    "      --stream-window N    bytes kept per direction (default %u, at most %u)\n"
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
+	    "      --proxy-listen A:P   serve HTTP CONNECT on ADDR:PORT ([V6]:PORT; repeat)\n"
+	    "      --proxy-parent H:P   send what is not whitelisted to this proxy (default:\n"
+	    "                           refuse it with 403)\n"
+	    "      --proxy-max-tunnels N  connections at once (default %u)\n"
+	    "      --proxy-idle-timeout S idle seconds before a tunnel closes (default %u)\n"
 	    "\n"
 	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
 	    "SIGUSR1 writes the counters to stderr. See dpixd(8).\n",
 	    MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN, DPIX_MARK_MASK,
 	    DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP, PIPELINE_DEFAULT_FLOWS,
-	    PIPELINE_DEFAULT_PACKETS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW);
+	    PIPELINE_DEFAULT_PACKETS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
+	    PROXY_DEFAULT_MAX_TUNNELS, PROXY_DEFAULT_IDLE_S);
 }
 
 /* A number in [min, max], decimal or 0x hex; -1 after naming the flag. */
@@ -113,6 +121,10 @@ enum {
 	OPT_STREAM_WINDOW,
 	OPT_PRINT_RULES,
 	OPT_VERSION,
+	OPT_PROXY_LISTEN,
+	OPT_PROXY_PARENT,
+	OPT_PROXY_MAX_TUNNELS,
+	OPT_PROXY_IDLE,
 };
 
 int main(int argc, char **argv)
@@ -134,6 +146,10 @@ int main(int argc, char **argv)
 		{ "max-packets", required_argument, NULL, OPT_MAX_PACKETS },
 		{ "stream-window", required_argument, NULL, OPT_STREAM_WINDOW },
 		{ "print-rules", required_argument, NULL, OPT_PRINT_RULES },
+		{ "proxy-listen", required_argument, NULL, OPT_PROXY_LISTEN },
+		{ "proxy-parent", required_argument, NULL, OPT_PROXY_PARENT },
+		{ "proxy-max-tunnels", required_argument, NULL, OPT_PROXY_MAX_TUNNELS },
+		{ "proxy-idle-timeout", required_argument, NULL, OPT_PROXY_IDLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -147,6 +163,8 @@ int main(int argc, char **argv)
 		.mark_mask = DPIX_MARK_MASK,
 		.mark = { 0, DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP },
 		.packs = packs,
+		.proxy = { .max_tunnels = PROXY_DEFAULT_MAX_TUNNELS,
+			   .idle_s = PROXY_DEFAULT_IDLE_S },
 	};
 	const char *print = NULL, *dir = getenv("DPIX_RULES_DIR");
 	unsigned long v;
@@ -177,7 +195,7 @@ int main(int argc, char **argv)
 			c.queue = (uint16_t)v;
 			break;
 		case OPT_QUEUES:
-			if (number(flag, optarg, 1, MAX_QUEUES, &v) < 0)
+			if (number(flag, optarg, 0, MAX_QUEUES, &v) < 0)
 				return EXIT_USAGE;
 			c.nqueues = (uint16_t)v;
 			break;
@@ -243,6 +261,34 @@ int main(int argc, char **argv)
 			}
 			print = optarg;
 			break;
+		case OPT_PROXY_LISTEN:
+			if (c.proxy.nlisten == PROXY_MAX_LISTEN ||
+			    proxy_parse_endpoint(optarg, &c.proxy.listen[c.proxy.nlisten]) < 0) {
+				fprintf(stderr,
+					"dpixd: --proxy-listen: '%s': expected ADDR:PORT or "
+					"[V6]:PORT (at most %d)\n",
+					optarg, PROXY_MAX_LISTEN);
+				return EXIT_USAGE;
+			}
+			c.proxy.nlisten++;
+			break;
+		case OPT_PROXY_PARENT:
+			if (proxy_parse_parent(optarg, &c.proxy) < 0) {
+				fprintf(stderr, "dpixd: --proxy-parent: '%s': expected HOST:PORT\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_PROXY_MAX_TUNNELS:
+			if (number(flag, optarg, 1, 1u << 20, &v) < 0)
+				return EXIT_USAGE;
+			c.proxy.max_tunnels = (uint32_t)v;
+			break;
+		case OPT_PROXY_IDLE:
+			if (number(flag, optarg, 1, 7 * 24 * 3600, &v) < 0)
+				return EXIT_USAGE;
+			c.proxy.idle_s = (uint32_t)v;
+			break;
 		case OPT_VERSION:
 			printf("dpixd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -261,13 +307,17 @@ int main(int argc, char **argv)
 	}
 	if (!c.hooks)
 		c.hooks = HOOK_FORWARD;
-	if ((uint32_t)c.queue + c.nqueues - 1 > 65535) {
+	if (c.nqueues && (uint32_t)c.queue + c.nqueues - 1 > 65535) {
 		fprintf(stderr, "dpixd: queues %u to %u: the last queue number is 65535\n", c.queue,
 			c.queue + c.nqueues - 1);
 		return EXIT_USAGE;
 	}
 	if (check_marks(&c) < 0)
 		return EXIT_USAGE;
+	if (!c.nqueues && !c.proxy.nlisten) {
+		fprintf(stderr, "dpixd: --queues 0 needs --proxy-listen\n");
+		return EXIT_USAGE;
+	}
 	if (print) {
 		struct ruleset *rs;
 

@@ -1,0 +1,229 @@
+#!/bin/sh
+# End to end: dpixd as the HTTP CONNECT forwarder (--queues 0
+# --proxy-listen), between a client and a server each in a network
+# namespace of its own. Whitelisted tunnels reach a TLS server and carry
+# its content; unlisted names, loopback literals and names resolving to
+# private addresses are refused; a hello naming another host (domain
+# fronting) closes the tunnel; an oversized head is refused; a second
+# dpixd hands what it does not whitelist to squid as the parent proxy.
+# Asserts the answers and the EVE line each connection leaves.
+# Needs root, iproute2, curl, openssl, python3 (squid for the parent part);
+# without them it says what is missing and is skipped (77).
+set -u
+: "${top_srcdir:?}" "${DPIXD:?}"
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root to create network namespaces"
+	exit 77
+fi
+for t in ip openssl curl python3; do
+	command -v $t > /dev/null || {
+		echo "SKIP: $t is not installed"
+		exit 77
+	}
+done
+
+id=$$
+C=dpx-pc-$id P=dpx-pp-$id S=dpx-ps-$id
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+pids=
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	[ -f "$tmp/squid.pid" ] && kill -9 "$(cat "$tmp/squid.pid")" 2> /dev/null
+	ip netns del "$C" 2> /dev/null
+	ip netns del "$P" 2> /dev/null
+	ip netns del "$S" 2> /dev/null
+	rm -rf "/etc/netns/$P" "$tmp"
+}
+trap cleanup EXIT INT TERM
+fails=0
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+# client 198.18.1.2 -- 198.18.1.1 proxy 198.18.2.1 -- 198.18.2.2 server
+# (198.18.0.0/15, the benchmark range: neither private nor loopback)
+ip netns add "$C" && ip netns add "$P" && ip netns add "$S" || exit 1
+ip link add c0-$id netns "$C" type veth peer name p0-$id netns "$P"
+ip link add s0-$id netns "$S" type veth peer name p1-$id netns "$P"
+ip -n "$C" addr add 198.18.1.2/24 dev c0-$id
+ip -n "$P" addr add 198.18.1.1/24 dev p0-$id
+ip -n "$P" addr add 198.18.2.1/24 dev p1-$id
+ip -n "$S" addr add 198.18.2.2/24 dev s0-$id
+for ns in "$C" "$P" "$S"; do ip -n "$ns" link set lo up; done
+ip -n "$C" link set c0-$id up
+ip -n "$P" link set p0-$id up
+ip -n "$P" link set p1-$id up
+ip -n "$S" link set s0-$id up
+
+# Names as the proxy's namespace resolves them (ip netns exec mounts
+# /etc/netns/NAME/hosts over /etc/hosts).
+mkdir -p "/etc/netns/$P"
+cat > "/etc/netns/$P/hosts" << 'EOF'
+127.0.0.1 localhost
+198.18.2.2 turn-rbx1.openrainbow.com
+198.18.2.2 other.example
+198.18.2.2 unlisted.example
+10.66.0.1 turn-priv.openrainbow.com
+127.0.0.1 turn-lo.openrainbow.com
+EOF
+
+# The server: HTTPS on 443 serving a file.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e -keyout "$tmp/key.pem" \
+	-out "$tmp/cert.pem" 2> /dev/null
+mkdir "$tmp/www"
+echo "hello through the tunnel" > "$tmp/www/index.html"
+head -c 3000000 /dev/urandom > "$tmp/www/big.bin"
+(cd "$tmp/www" && exec ip netns exec "$S" python3 -c '
+import http.server, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("../cert.pem", "../key.pem")
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+srv.serve_forever()
+' > /dev/null 2>&1) &
+pids="$pids $!"
+
+cat > "$tmp/e2e.rules" << 'EOF'
+pack    e2e-proxy
+version 1
+date    2026-12
+source  "tests/e2e/proxy.sh"
+domains turn {
+	turn-*.openrainbow.com
+}
+rule turn-connect bypass connect in turn connect-port 443 service turn
+EOF
+
+ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve.json" \
+	--proxy-listen 198.18.1.1:3128 2>> "$tmp/dpixd.log" &
+pids="$pids $!"
+for _ in $(seq 50); do
+	ip netns exec "$S" ss -ltn | grep -q ':443 ' &&
+		ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3128 ' && break
+	sleep 0.1
+done
+
+inC() { ip netns exec "$C" "$@"; }
+PX=http://198.18.1.1:3128
+# connect_code URL [curl options]: the proxy's answer to the CONNECT.
+connect_code() {
+	u=$1 px=$2
+	shift 2
+	inC curl -s -o /dev/null -k -p -x "$px" -m 10 -w '%{http_connect}' "$@" "$u" 2> /dev/null
+}
+# eve_has PATTERN...: an EVE line holding every pattern (fixed strings).
+eve_has() {
+	f=$1
+	shift
+	for _ in $(seq 30); do
+		lines=$(cat "$f" 2> /dev/null)
+		for pat in "$@"; do
+			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
+		done
+		[ -n "$lines" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# 1. A whitelisted name: 200, the server's content, byte for byte.
+out=$(inC curl -s -k -p -x $PX -m 10 https://turn-rbx1.openrainbow.com/index.html)
+if [ "$out" = "hello through the tunnel" ]; then ok "whitelisted tunnel carries the content"; else bad "whitelisted tunnel: '$out'"; fi
+inC curl -s -k -p -x $PX -m 20 -o "$tmp/got.bin" https://turn-rbx1.openrainbow.com/big.bin
+if cmp -s "$tmp/got.bin" "$tmp/www/big.bin"; then ok "3 MB through the spliced tunnel intact"; else bad "big file differs"; fi
+eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' \
+	'"decision":"tunnel","close":"closed"' '"rule":"turn-connect"' '"bytes_toclient":3' '"sni":"turn-rbx1.openrainbow.com"' &&
+	ok "EVE: the tunnel's target, rule, bytes and close" || bad "EVE for the tunnel"
+
+# 2. An unlisted name and a loopback literal: 403.
+code=$(connect_code https://unlisted.example/ $PX)
+[ "$code" = 403 ] && ok "unlisted name: 403" || bad "unlisted name: '$code'"
+eve_has "$tmp/eve.json" '"host":"unlisted.example"' '"status":403' '"decision":"refused"' &&
+	ok "EVE: refused" || bad "EVE for the unlisted name"
+code=$(inC curl -s -o /dev/null -p -x $PX -m 10 -w '%{http_connect}' telnet://127.0.0.1:22 2> /dev/null)
+[ "$code" = 403 ] && ok "127.0.0.1:22: 403" || bad "127.0.0.1:22: '$code'"
+
+# 3. Whitelisted names resolving to a private or the loopback address.
+code=$(connect_code https://turn-priv.openrainbow.com/ $PX)
+[ "$code" = 403 ] && ok "listed name on a private address: refused" || bad "private: '$code'"
+code=$(connect_code https://turn-lo.openrainbow.com/ $PX)
+[ "$code" = 403 ] && ok "listed name on the loopback: refused" || bad "loopback: '$code'"
+eve_has "$tmp/eve.json" '"host":"turn-lo.openrainbow.com"' '"close":"address refused"' &&
+	ok "EVE: address refused" || bad "EVE for the rebinding guard"
+
+# 4. Domain fronting: CONNECT to the listed name, SNI for another.
+code=$(inC curl -s -o /dev/null -k -p -x $PX -m 10 -w '%{http_connect}' \
+	--connect-to other.example:443:turn-rbx1.openrainbow.com:443 https://other.example/index.html)
+eve_has "$tmp/eve.json" '"sni":"other.example"' '"fronting":true' '"close":"fronting"' &&
+	ok "fronted SNI: tunnel closed (CONNECT answered $code)" || bad "fronting not caught"
+
+# 5. Malformed and oversized heads.
+big=$(head -c 9000 /dev/zero | tr '\0' a)
+code=$(connect_code https://turn-rbx1.openrainbow.com/ $PX --proxy-header "X-Big: $big")
+[ "$code" = 431 ] && ok "oversized head: 431" || bad "oversized head: '$code'"
+ans=$(printf 'CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n' |
+	inC python3 -c '
+import socket, sys
+s = socket.create_connection(("198.18.1.1", 3128), timeout=5)
+s.sendall(sys.stdin.buffer.read())
+print(s.recv(200).split(b"\r\n")[0].decode())')
+[ "$ans" = "HTTP/1.1 400 Bad Request" ] && ok "duplicate Host: 400" || bad "duplicate Host: '$ans'"
+eve_has "$tmp/eve.json" '"status":431' '"close":"bad request"' && ok "EVE: bad request" ||
+	bad "EVE for the bad requests"
+
+# 6. Squid as the parent of a second forwarder: what is not whitelisted
+# goes there, and its answer comes back.
+if command -v squid > /dev/null; then
+	mkdir -p "$tmp/squid"
+	chmod 777 "$tmp/squid"
+	cat > "$tmp/squid.conf" << EOF
+http_port 127.0.0.1:3129
+acl denied dstdomain denied.example
+http_access deny denied
+http_access allow all
+cache deny all
+pid_filename $tmp/squid.pid
+access_log stdio:$tmp/squid/access.log
+cache_log $tmp/squid/cache.log
+coredump_dir $tmp/squid
+dns_nameservers 127.0.0.1
+EOF
+	echo "198.18.2.2 denied.example" >> "/etc/netns/$P/hosts"
+	ip netns exec "$P" squid -N -f "$tmp/squid.conf" > /dev/null 2>&1 &
+	pids="$pids $!"
+	ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve2.json" \
+		--proxy-listen 198.18.1.1:3130 --proxy-parent 127.0.0.1:3129 2>> "$tmp/dpixd.log" &
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		ip netns exec "$P" ss -ltn | grep -q '127.0.0.1:3129 ' &&
+			ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3130 ' && break
+		sleep 0.1
+	done
+	out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://unlisted.example/index.html)
+	if [ "$out" = "hello through the tunnel" ]; then ok "unlisted name through the parent"; else bad "via parent: '$out'"; fi
+	eve_has "$tmp/eve2.json" '"host":"unlisted.example"' '"decision":"parent"' &&
+		ok "EVE: parent" || bad "EVE for the parent"
+	hdr=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 -o /dev/null -D - https://denied.example/ 2> /dev/null)
+	printf '%s\n' "$hdr" | grep -q '^HTTP/1.1 403' && printf '%s\n' "$hdr" | grep -qi '^Server: squid' &&
+		ok "the parent's 403 relayed" || bad "parent's refusal: '$hdr'"
+	out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://turn-rbx1.openrainbow.com/index.html)
+	[ "$out" = "hello through the tunnel" ] && ok "whitelisted name with a parent set: direct" || bad "direct with parent: '$out'"
+	eve_has "$tmp/eve2.json" '"host":"turn-rbx1.openrainbow.com"' '"decision":"tunnel"' ||
+		bad "whitelisted name went to the parent"
+else
+	echo "SKIP (part): squid is not installed"
+fi
+
+if [ $fails -ne 0 ]; then
+	echo "--- dpixd log"
+	cat "$tmp/dpixd.log"
+	echo "--- events"
+	cat "$tmp/eve.json" "$tmp/eve2.json" 2> /dev/null
+fi
+exit $((fails != 0))
