@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -677,12 +678,27 @@ static void established(struct conn *c)
 	free(c->head);
 	c->head = NULL;
 	c->headlen = 0;
-	go(c, ST_ESTABLISHED, c->peeking ? PROXY_PEEK_TIMEOUT_MS : 0);
+	/* Holding the client's bytes never outlasts the idle timeout. */
+	go(c, ST_ESTABLISHED,
+	   !c->peeking ? 0
+	   : (uint64_t)c->px->cfg.idle_s * 1000u < PROXY_PEEK_TIMEOUT_MS
+	       ? (uint64_t)c->px->cfg.idle_s * 1000u
+	       : PROXY_PEEK_TIMEOUT_MS);
 	c->last_ms = mono_ms();
 	conn_flush(c);
 	return;
 nomem:
 	fail(c, 503, "out of memory", "no memory");
+}
+
+/* Names equal but for case and a trailing dot. */
+static bool same_name(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen && a[alen - 1] == '.')
+		alen--;
+	if (blen && b[blen - 1] == '.')
+		blen--;
+	return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
 /* The client's first bytes: a ClientHello naming another host than the
@@ -706,8 +722,8 @@ static void peek_decide(struct conn *c, bool force)
 	if ((a == DPIX_MATCH || a == DPIX_MATCH_MORE) && f.sni_len) {
 		memcpy(c->facts.sni, f.sni, sizeof(c->facts.sni));
 		c->facts.sni_len = f.sni_len;
-		if (!(f.sni_len == c->facts.connect_host_len &&
-		      strncasecmp(f.sni, c->facts.connect_host, f.sni_len) == 0)) {
+		if (!same_name(f.sni, f.sni_len, c->facts.connect_host,
+			       c->facts.connect_host_len)) {
 			c->facts.flags |= FACT_FRONTING;
 			c->px->st.fronting++;
 			conn_close(c, "fronting");

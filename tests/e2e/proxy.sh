@@ -102,6 +102,7 @@ EOF
 
 ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve.json" \
 	--proxy-listen 198.18.1.1:3128 2>> "$tmp/dpixd.log" &
+dpixd_pid=$!
 pids="$pids $!"
 for _ in $(seq 50); do
 	ip netns exec "$S" ss -ltn | grep -q ':443 ' &&
@@ -177,7 +178,50 @@ print(s.recv(200).split(b"\r\n")[0].decode())')
 eve_has "$tmp/eve.json" '"status":431' '"close":"bad request"' && ok "EVE: bad request" ||
 	bad "EVE for the bad requests"
 
-# 6. Squid as the parent of a second forwarder: what is not whitelisted
+# 6. A plain proxy request, without a parent: 403.
+code=$(inC curl -s -o /dev/null -x $PX -m 10 -w '%{http_code}' http://unlisted.example/ 2> /dev/null)
+[ "$code" = 403 ] && ok "plain GET http:// without a parent: 403" || bad "plain GET: '$code'"
+
+# 7. SIGHUP while the forwarder runs: the new packs are taken (the reload
+# waits for the forwarder to move on), tunnels still work.
+kill -HUP "$dpixd_pid"
+for _ in $(seq 50); do
+	grep -q 'reloaded the rule packs' "$tmp/dpixd.log" && break
+	sleep 0.1
+done
+grep -q 'reloaded the rule packs' "$tmp/dpixd.log" && ok "reload with the forwarder running" ||
+	bad "no reload"
+out=$(inC curl -s -k -p -x $PX -m 10 https://turn-rbx1.openrainbow.com/index.html)
+[ "$out" = "hello through the tunnel" ] && ok "tunnel after the reload" || bad "after reload: '$out'"
+
+# 8. The tunnel bound and the idle timeout: a third forwarder takes one
+# tunnel at a time and closes it after a second without bytes.
+ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve3.json" \
+	--proxy-listen 198.18.1.1:3131 --proxy-max-tunnels 1 --proxy-idle-timeout 1 \
+	2>> "$tmp/dpixd.log" &
+pids="$pids $!"
+for _ in $(seq 50); do
+	ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3131 ' && break
+	sleep 0.1
+done
+ans=$(inC python3 -c '
+import socket, subprocess, time
+s = socket.create_connection(("198.18.1.1", 3131), timeout=5)
+s.sendall(b"CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\n\r\n")
+first = s.recv(200).split(b"\r\n")[0].decode()
+t = socket.create_connection(("198.18.1.1", 3131), timeout=5)
+t.sendall(b"CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\n\r\n")
+second = t.recv(200).split(b"\r\n")[0].decode()
+s.settimeout(5)
+start = time.time()
+eof = s.recv(10) == b""
+print("%s|%s|%s|%d" % (first, second, eof, time.time() - start < 4))')
+[ "$ans" = "HTTP/1.1 200 Connection established|HTTP/1.1 503 Service Unavailable|True|1" ] &&
+	ok "one tunnel at most: 503; the idle one closed" || bad "bound and idle: '$ans'"
+eve_has "$tmp/eve3.json" '"close":"idle"' && eve_has "$tmp/eve3.json" '"status":503' '"close":"over limit"' &&
+	ok "EVE: idle and over limit" || bad "EVE for the bound and idle"
+
+# 9. Squid as the parent of a second forwarder: what is not whitelisted
 # goes there, and its answer comes back.
 if command -v squid > /dev/null; then
 	mkdir -p "$tmp/squid"
