@@ -717,7 +717,9 @@ static void peek_decide(struct conn *c, bool force)
 				 .scratch_len = sizeof(scratch) };
 	enum dpix_answer a = c->peeklen ? dissect_tls_client_hello(&in, &f) : DPIX_NEED_MORE;
 
-	if (a == DPIX_NEED_MORE && !force && c->peeklen < PROXY_PEEK_MAX && !c->d[0].eof)
+	/* A hello still arriving (MATCH_MORE): its name may follow. */
+	if ((a == DPIX_NEED_MORE || a == DPIX_MATCH_MORE) && !force &&
+	    c->peeklen < PROXY_PEEK_MAX && !c->d[0].eof)
 		return;
 	if ((a == DPIX_MATCH || a == DPIX_MATCH_MORE) && f.sni_len) {
 		memcpy(c->facts.sni, f.sni, sizeof(c->facts.sni));

@@ -52,6 +52,11 @@ ip -n "$C" addr add 198.18.1.2/24 dev c0-$id
 ip -n "$P" addr add 198.18.1.1/24 dev p0-$id
 ip -n "$P" addr add 198.18.2.1/24 dev p1-$id
 ip -n "$S" addr add 198.18.2.2/24 dev s0-$id
+# and IPv6: fd00:1::/64 (ULA) on the client side, 2001:db8:2::/64 beyond
+ip -n "$C" addr add fd00:1::2/64 dev c0-$id nodad
+ip -n "$P" addr add fd00:1::1/64 dev p0-$id nodad
+ip -n "$P" addr add 2001:db8:2::1/64 dev p1-$id nodad
+ip -n "$S" addr add 2001:db8:2::2/64 dev s0-$id nodad
 for ns in "$C" "$P" "$S"; do ip -n "$ns" link set lo up; done
 ip -n "$C" link set c0-$id up
 ip -n "$P" link set p0-$id up
@@ -67,6 +72,7 @@ cat > "/etc/netns/$P/hosts" << 'EOF'
 198.18.2.2 other.example
 198.18.2.2 unlisted.example
 10.66.0.1 turn-priv.openrainbow.com
+2001:db8:2::2 turn-v6.openrainbow.com
 127.0.0.1 turn-lo.openrainbow.com
 EOF
 
@@ -77,16 +83,39 @@ mkdir "$tmp/www"
 echo "hello through the tunnel" > "$tmp/www/index.html"
 head -c 3000000 /dev/urandom > "$tmp/www/big.bin"
 (cd "$tmp/www" && exec ip netns exec "$S" python3 -c '
-import http.server, ssl
+import http.server, socket, ssl
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain("../cert.pem", "../key.pem")
 class H(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
-srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+srv = S(("::", 443), H)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
 srv.serve_forever()
 ' > /dev/null 2>&1) &
+pids="$pids $!"
+# A plain TCP server on 8443: reads to EOF, then answers with the count.
+ip netns exec "$S" python3 -c '
+import socket, threading
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8443))
+s.listen(16)
+def serve(c):
+    n = 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        n += len(d)
+    c.sendall(b"got %d bytes" % n)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' > /dev/null 2>&1 &
 pids="$pids $!"
 
 cat > "$tmp/e2e.rules" << 'EOF'
@@ -97,15 +126,15 @@ source  "tests/e2e/proxy.sh"
 domains turn {
 	turn-*.openrainbow.com
 }
-rule turn-connect bypass connect in turn connect-port 443 service turn
+rule turn-connect bypass connect in turn connect-port 443,8443 service turn
 EOF
 
 ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve.json" \
-	--proxy-listen 198.18.1.1:3128 2>> "$tmp/dpixd.log" &
+	--proxy-listen 198.18.1.1:3128 --proxy-listen '[fd00:1::1]:3128' 2>> "$tmp/dpixd.log" &
 dpixd_pid=$!
 pids="$pids $!"
 for _ in $(seq 50); do
-	ip netns exec "$S" ss -ltn | grep -q ':443 ' &&
+	ip netns exec "$S" ss -ltn | grep -q ':443 ' && ip netns exec "$S" ss -ltn | grep -q ':8443 ' &&
 		ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3128 ' && break
 	sleep 0.1
 done
@@ -142,6 +171,34 @@ eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":443,"status":
 	'"decision":"tunnel","close":"closed"' '"rule":"turn-connect"' '"bytes_toclient":3' '"sni":"turn-rbx1.openrainbow.com"' &&
 	ok "EVE: the tunnel's target, rule, bytes and close" || bad "EVE for the tunnel"
 
+# Half-close: the client ends its side, the server's answer still comes.
+ans=$(inC python3 -c '
+import socket
+s = socket.create_connection(("198.18.1.1", 3128), timeout=5)
+s.sendall(b"CONNECT turn-rbx1.openrainbow.com:8443 HTTP/1.1\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+s.sendall(b"x" * 300000)
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    out += d
+print(head.split(b"\r\n")[0].decode() + "|" + out.decode())')
+[ "$ans" = "HTTP/1.1 200 Connection established|got 300000 bytes" ] &&
+	ok "half-close: client EOF passed on, the answer came back" || bad "half-close: '$ans'"
+
+# IPv6 on both sides: a v6 listener, a name with an AAAA record.
+out=$(inC curl -s -k -p -x 'http://[fd00:1::1]:3128' -m 10 https://turn-v6.openrainbow.com/index.html)
+[ "$out" = "hello through the tunnel" ] && ok "IPv6 listener and upstream" || bad "IPv6: '$out'"
+eve_has "$tmp/eve.json" '"src_ip":"fd00:1::2"' '"dest_ip":"2001:db8:2::2"' '"status":200' &&
+	ok "EVE: IPv6 addresses" || bad "EVE for IPv6"
+code=$(connect_code 'https://[2001:db8:2::2]/' 'http://[fd00:1::1]:3128')
+[ "$code" = 403 ] && ok "unlisted IPv6 literal: 403" || bad "IPv6 literal: '$code'"
+
 # 2. An unlisted name and a loopback literal: 403.
 code=$(connect_code https://unlisted.example/ $PX)
 [ "$code" = 403 ] && ok "unlisted name: 403" || bad "unlisted name: '$code'"
@@ -163,6 +220,38 @@ code=$(inC curl -s -o /dev/null -k -p -x $PX -m 10 -w '%{http_connect}' \
 	--connect-to other.example:443:turn-rbx1.openrainbow.com:443 https://other.example/index.html)
 eve_has "$tmp/eve.json" '"sni":"other.example"' '"fronting":true' '"close":"fronting"' &&
 	ok "fronted SNI: tunnel closed (CONNECT answered $code)" || bad "fronting not caught"
+
+# A ClientHello sent in pieces (as a large post-quantum one arrives) is
+# still read whole before deciding: the fronted one is caught.
+inC python3 -c '
+import socket, ssl, time
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+i, o = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(i, o, server_hostname="split-fronted.example")
+try:
+    obj.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = o.read()
+s = socket.create_connection(("198.18.1.1", 3128), timeout=5)
+s.sendall(b"CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+for k in range(0, len(hello), 40):
+    s.sendall(hello[k:k + 40])
+    time.sleep(0.02)
+s.settimeout(5)
+try:
+    while s.recv(4096):
+        pass
+except OSError:
+    pass
+' 2> /dev/null
+eve_has "$tmp/eve.json" '"sni":"split-fronted.example"' '"close":"fronting"' &&
+	ok "hello in 40-byte pieces: fronting caught" || bad "split hello not caught"
 
 # 5. Malformed and oversized heads.
 big=$(head -c 9000 /dev/zero | tr '\0' a)
@@ -268,6 +357,6 @@ if [ $fails -ne 0 ]; then
 	echo "--- dpixd log"
 	cat "$tmp/dpixd.log"
 	echo "--- events"
-	cat "$tmp/eve.json" "$tmp/eve2.json" 2> /dev/null
+	cat "$tmp/eve.json" "$tmp/eve2.json" "$tmp/eve3.json" 2> /dev/null
 fi
 exit $((fails != 0))
