@@ -5,9 +5,11 @@
 # its content; unlisted names, loopback literals and names resolving to
 # private addresses are refused; a hello naming another host (domain
 # fronting) closes the tunnel; an oversized head is refused; a second
-# dpixd hands what it does not whitelist to squid as the parent proxy.
+# dpixd hands what it does not whitelist to squid as the parent proxy;
+# coturn's test client runs TURN over TCP through socat's PROXY address.
 # Asserts the answers and the EVE line each connection leaves.
-# Needs root, iproute2, curl, openssl, python3 (squid for the parent part);
+# Needs root, iproute2, curl, openssl, python3 (squid for the parent part,
+# coturn and socat for TURN);
 # without them it says what is missing and is skipped (77).
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
@@ -126,7 +128,7 @@ source  "tests/e2e/proxy.sh"
 domains turn {
 	turn-*.openrainbow.com
 }
-rule turn-connect bypass connect in turn connect-port 443,8443 service turn
+rule turn-connect bypass connect in turn connect-port 443,3478,8443 service turn
 EOF
 
 ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve.json" \
@@ -310,7 +312,43 @@ print("%s|%s|%s|%d" % (first, second, eof, time.time() - start < 4))')
 eve_has "$tmp/eve3.json" '"close":"idle"' && eve_has "$tmp/eve3.json" '"status":503' '"close":"over limit"' &&
 	ok "EVE: idle and over limit" || bad "EVE for the bound and idle"
 
-# 9. Squid as the parent of a second forwarder: what is not whitelisted
+# 9. TURN over TCP through the tunnel (the issue's case): coturn in the
+# server's namespace, its test client behind socat's PROXY address.
+if command -v turnserver > /dev/null && command -v turnutils_uclient > /dev/null &&
+	command -v turnutils_peer > /dev/null && command -v socat > /dev/null; then
+	ip netns exec "$S" turnserver -n --listening-ip=198.18.2.2 --relay-ip=198.18.2.2 \
+		--listening-port=3478 --lt-cred-mech --user=e2e:secret --realm=e2e --no-tls \
+		--no-dtls --no-cli --db="$tmp/turndb" --pidfile="$tmp/turn.pid" \
+		--log-file=stdout > "$tmp/turn.log" 2>&1 &
+	pids="$pids $!"
+	ip netns exec "$S" turnutils_peer -L 198.18.2.2 -p 3480 > /dev/null 2>&1 &
+	pids="$pids $!"
+	ip netns exec "$C" socat TCP-LISTEN:5000,bind=127.0.0.1,fork,reuseaddr \
+		PROXY:198.18.1.1:turn-rbx1.openrainbow.com:3478,proxyport=3128 2> /dev/null &
+	pids="$pids $!"
+	for _ in $(seq 50); do
+		ip netns exec "$S" ss -ltn | grep -q '198.18.2.2:3478 ' &&
+			inC ss -ltn | grep -q '127.0.0.1:5000 ' && break
+		sleep 0.1
+	done
+	inC timeout 30 turnutils_uclient -t -n 20 -m 1 -l 120 -e 198.18.2.2 -r 3480 -u e2e -w secret \
+		-p 5000 127.0.0.1 > "$tmp/uclient.log" 2>&1
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$tmp/uclient.log" | tail -n 1)
+	sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\), tot_recv_msgs=.*/\1/p' "$tmp/uclient.log" | tail -n 1)
+	recv=$(sed -n 's/.*tot_send_msgs=[0-9]*, tot_recv_msgs=\([0-9]*\).*/\1/p' "$tmp/uclient.log" | tail -n 1)
+	if [ "${lost:-x}" = 0 ] && [ "${recv:-0}" -gt 0 ] && [ "$recv" = "$sent" ]; then
+		ok "TURN over TCP through the tunnel: $recv packets echoed, none lost"
+	else
+		bad "TURN over TCP: lost '${lost:-?}', sent '${sent:-?}', received '${recv:-?}'"
+		tail -n 20 "$tmp/uclient.log"
+	fi
+	eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":3478,"status":200' \
+		'"decision":"tunnel"' && ok "EVE: the TURN tunnel" || bad "EVE for the TURN tunnel"
+else
+	echo "SKIP (part): coturn or socat is not installed (TURN over TCP)"
+fi
+
+# 10. Squid as the parent of a second forwarder: what is not whitelisted
 # goes there, and its answer comes back.
 if command -v squid > /dev/null; then
 	mkdir -p "$tmp/squid"
