@@ -61,9 +61,13 @@ struct tag {
  * peeking), then a pipe spliced through. */
 struct dir {
 	int pipe[2];
-	size_t inpipe;
+	size_t inpipe, cap; /* bytes in the pipe, and what it holds */
+	bool full;	    /* the pipe refused more before cap (its slots
+			     * hold small segments): read again once it moves */
 	uint8_t *buf;
 	size_t len, off;
+	size_t own; /* bytes at the front of buf that are the forwarder's own
+		     * (its 200, its request to the parent): not counted */
 	bool eof, shut;
 	uint64_t bytes;
 };
@@ -604,8 +608,12 @@ static int make_pipes(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		if (c->d[i].pipe[0] >= 0)
 			continue;
+		int sz;
+
 		if (pipe2(c->d[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 			return -1;
+		sz = fcntl(c->d[i].pipe[1], F_GETPIPE_SZ);
+		c->d[i].cap = sz > 0 && sz < PIPE_CAP ? (size_t)sz : PIPE_CAP;
 	}
 	return 0;
 }
@@ -652,6 +660,7 @@ static void established(struct conn *c)
 				     dir_append(&c->d[0], "\r\n", 2) < 0)) ||
 		    dir_append(&c->d[0], "\r\n", 2) < 0)
 			goto nomem;
+		c->d[0].own = c->d[0].len;
 	} else if (c->via_parent) {
 		/* A plain request goes to the parent as it came (the head was
 		 * checked strictly above). */
@@ -662,6 +671,7 @@ static void established(struct conn *c)
 
 		if (dir_append(&c->d[1], ok, sizeof(ok) - 1) < 0)
 			goto nomem;
+		c->d[1].own = sizeof(ok) - 1;
 		c->status = 200;
 		c->px->st.tunnels++;
 		c->peeking = true;
@@ -771,8 +781,11 @@ static int pump(struct conn *c, int i)
 
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		size_t mine = d->own < (size_t)n ? d->own : (size_t)n;
+
 		d->off += (size_t)n;
-		d->bytes += (size_t)n;
+		d->own -= mine;
+		d->bytes += (size_t)n - mine;
 	}
 	if (d->len) {
 		free(d->buf);
@@ -792,13 +805,14 @@ static int pump(struct conn *c, int i)
 				d->inpipe -= (size_t)n;
 				d->bytes += (size_t)n;
 				c->last_ms = mono_ms();
+				d->full = false;
 				moved = true;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				return -1;
 			}
 		}
-		if (!d->eof && d->inpipe < PIPE_CAP) {
-			n = splice(src, NULL, d->pipe[1], NULL, PIPE_CAP - d->inpipe,
+		if (!d->eof && !d->full && d->inpipe < d->cap) {
+			n = splice(src, NULL, d->pipe[1], NULL, d->cap - d->inpipe,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 			if (n > 0) {
 				d->inpipe += (size_t)n;
@@ -807,6 +821,11 @@ static int pump(struct conn *c, int i)
 				d->eof = true;
 			} else if (errno != EAGAIN && errno != EINTR) {
 				return -1;
+			} else if (d->inpipe) {
+				/* Either the socket is empty or the pipe is
+				 * full: stop reading until the pipe drains
+				 * (its bytes wait for EPOLLOUT meanwhile). */
+				d->full = true;
 			}
 		}
 		if (d->eof && !d->inpipe && !d->shut) {
@@ -862,8 +881,11 @@ static void conn_flush(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		const struct dir *d = &c->d[i];
 
-		if (!d->eof && (d->inpipe < PIPE_CAP || (i == 0 && c->peeking)) &&
-		    !(i == 0 && c->peeking && c->peeklen >= PROXY_PEEK_MAX))
+		bool peeking = i == 0 && c->peeking;
+
+		/* Not while user-space bytes wait to go the same way. */
+		if (!d->eof && d->off >= d->len &&
+		    (peeking ? c->peeklen < PROXY_PEEK_MAX : !d->full && d->inpipe < d->cap))
 			ev[i] |= EPOLLIN;
 		if (d->off < d->len || d->inpipe)
 			ev[!i] |= EPOLLOUT;

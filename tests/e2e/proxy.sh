@@ -192,6 +192,8 @@ while True:
 print(head.split(b"\r\n")[0].decode() + "|" + out.decode())')
 [ "$ans" = "HTTP/1.1 200 Connection established|got 300000 bytes" ] &&
 	ok "half-close: client EOF passed on, the answer came back" || bad "half-close: '$ans'"
+eve_has "$tmp/eve.json" '"port":8443,"status":200' '"bytes_toserver":300000,"bytes_toclient":16,' &&
+	ok "EVE: tunnel bytes each way, the forwarder's own answer not counted" || bad "EVE byte counts"
 
 # IPv6 on both sides: a v6 listener, a name with an AAAA record.
 out=$(inC curl -s -k -p -x 'http://[fd00:1::1]:3128' -m 10 https://turn-v6.openrainbow.com/index.html)
