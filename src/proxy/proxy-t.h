@@ -2,6 +2,7 @@
 #ifndef DPIX_PROXY_T_H
 #define DPIX_PROXY_T_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,9 +66,10 @@ enum proxy_addr_kind {
 	ADDR_LISTENER,	/* one of the proxy's own listening addresses */
 };
 
-/* Counters, read with SIGUSR1. */
+/* Counters: the forwarder's thread counts, SIGUSR1 reads them from the
+ * main thread (hence atomic; relaxed order is enough). */
 struct proxy_stats {
-	uint64_t accepted, tunnels, parent, refused, bad_request, head_too_big, head_timeout,
+	atomic_ullong accepted, tunnels, parent, refused, bad_request, head_too_big, head_timeout,
 	    over_limit, resolve_fail, addr_refused, connect_fail, connect_timeout, fronting, idle;
 };
 

@@ -94,6 +94,7 @@ struct conn {
 	struct resolve_job *job;
 	struct addrinfo *ai, *ai_next;
 	bool via_parent, peeking, dead;
+	bool parent_seen; /* the parent's status line was looked at */
 	uint8_t *peek;
 	size_t peeklen;
 	struct dir d[2]; /* 0: client to upstream, 1: upstream to client */
@@ -770,6 +771,22 @@ static void peek_read(struct conn *c)
 	peek_decide(c, false);
 }
 
+/* The status of the parent's answer, for the event: peeked, not read, so
+ * the bytes go to the client untouched. Looked at once, on its first
+ * bytes; "HTTP/1.x NNN" or nothing. */
+static void parent_status(struct conn *c)
+{
+	uint8_t b[12];
+	ssize_t n = recv(c->fd[1], b, sizeof(b), MSG_PEEK);
+
+	if (n <= 0)
+		return; /* nothing yet, or EOF: the splice will tell */
+	c->parent_seen = true;
+	if (n == (ssize_t)sizeof(b) && memcmp(b, "HTTP/1.", 7) == 0 && b[8] == ' ' && b[9] >= '1' &&
+	    b[9] <= '5' && b[10] >= '0' && b[10] <= '9' && b[11] >= '0' && b[11] <= '9')
+		c->status = (uint16_t)((b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'));
+}
+
 /* Move what can move in direction i without blocking: 0 or -1 (closed). */
 static int pump(struct conn *c, int i)
 {
@@ -794,6 +811,8 @@ static int pump(struct conn *c, int i)
 	}
 	if (i == 0 && c->peeking)
 		return 0;
+	if (i == 1 && c->via_parent && !c->parent_seen)
+		parent_status(c);
 	for (;;) {
 		bool moved = false;
 		ssize_t n;

@@ -380,11 +380,13 @@ EOF
 	done
 	out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://unlisted.example/index.html)
 	if [ "$out" = "hello through the tunnel" ]; then ok "unlisted name through the parent"; else bad "via parent: '$out'"; fi
-	eve_has "$tmp/eve2.json" '"host":"unlisted.example"' '"decision":"parent"' &&
+	eve_has "$tmp/eve2.json" '"host":"unlisted.example","port":443,"status":200' '"decision":"parent"' &&
 		ok "EVE: parent" || bad "EVE for the parent"
 	hdr=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 -o /dev/null -D - https://denied.example/ 2> /dev/null)
 	printf '%s\n' "$hdr" | grep -q '^HTTP/1.1 403' && printf '%s\n' "$hdr" | grep -qi '^Server: squid' &&
 		ok "the parent's 403 relayed" || bad "parent's refusal: '$hdr'"
+	eve_has "$tmp/eve2.json" '"host":"denied.example","port":443,"status":403' '"decision":"parent"' ||
+		bad "EVE: the parent's 403"
 	out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://turn-rbx1.openrainbow.com/index.html)
 	[ "$out" = "hello through the tunnel" ] && ok "whitelisted name with a parent set: direct" || bad "direct with parent: '$out'"
 	eve_has "$tmp/eve2.json" '"host":"turn-rbx1.openrainbow.com"' '"decision":"tunnel"' ||
