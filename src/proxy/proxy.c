@@ -17,6 +17,11 @@
  * fronting: closed), then splices bytes both ways through a pipe per
  * direction, half-closing each side after the other's EOF. FAILED writes
  * the error answer and closes. Every connection ends with one EVE line.
+ *
+ * This file: the loop, accepting, the request, the decision and the
+ * connect. proxy_relay.c: ESTABLISHED. proxy_eve.c: the event line.
+ * proxy_resolve.c: the resolver threads. proxy_head.c: the head parser.
+ * proxy_guard.c: the upstream address classes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,87 +45,10 @@
 #include "proxy/proxy_int.h"
 #include "rules/rules.h"
 
-#define LOOP_TICK_MS 200 /* timeouts and a new ruleset are looked at this often */
-#define PIPE_CAP 65536
-#define FAIL_LINGER_MS 2000 /* reading what a refused client still sends */
-#define EVENTS_MAX 256
+static const char *const proxy_state_names[] = { "request",    "check",	      "resolving",
+						 "connecting", "established", "failed" };
 
-enum conn_state { ST_REQUEST, ST_CHECK, ST_RESOLVING, ST_CONNECTING, ST_ESTABLISHED, ST_FAILED };
-
-static const char *const state_names[] = { "request",	 "check",	"resolving",
-					   "connecting", "established", "failed" };
-
-/* What an epoll event points at. */
-struct tag {
-	struct conn *conn; /* NULL: a listener or the resolver pipe */
-	int side;	   /* 0 client, 1 upstream; listener index; -1 resolver */
-};
-
-/* Bytes on their way from one side to the other: a user-space buffer to
- * send first (an answer, a request for the parent, bytes read while
- * peeking), then a pipe spliced through. */
-struct dir {
-	int pipe[2];
-	size_t inpipe, cap; /* bytes in the pipe, and what it holds */
-	bool full;	    /* the pipe refused more before cap (its slots
-			     * hold small segments): read again once it moves */
-	uint8_t *buf;
-	size_t len, off;
-	size_t own; /* bytes at the front of buf that are the forwarder's own
-		     * (its 200, its request to the parent): not counted */
-	bool eof, shut;
-	uint64_t bytes;
-};
-
-struct conn {
-	struct conn *prev, *next;
-	struct proxy *px;
-	enum conn_state st;
-	int fd[2]; /* client, upstream */
-	struct tag tag[2];
-	uint32_t ev[2]; /* events registered, 0: not in the epoll set */
-	struct sockaddr_storage peer, up;
-	socklen_t peerlen, uplen;
-	uint64_t start_ms, deadline_ms, last_ms;
-	uint8_t *head; /* PROXY_HEAD_MAX bytes while in REQUEST */
-	size_t headlen;
-	struct proxy_request req;
-	struct dpix_facts facts;
-	uint8_t action; /* the verdict's */
-	char rule[64], pack[64];
-	const char *decision; /* "tunnel", "parent", "refused" */
-	const char *close_reason;
-	uint16_t status; /* what the client was answered; 0: the parent's */
-	struct resolve_job *job;
-	struct addrinfo *ai, *ai_next;
-	bool via_parent, peeking, dead;
-	bool parent_seen; /* the parent's status line was looked at */
-	uint8_t *peek;
-	size_t peeklen;
-	struct dir d[2]; /* 0: client to upstream, 1: upstream to client */
-};
-
-struct proxy {
-	struct proxy_config cfg;
-	pthread_t thread;
-	int ep, eve_fd, done_r, done_w;
-	int lfd[PROXY_MAX_LISTEN];
-	struct tag ltag[PROXY_MAX_LISTEN + 1];
-	struct resolver *res;
-	_Atomic(struct ruleset *) *live;
-	atomic_uint *live_gen;
-	unsigned gen;
-	atomic_uint seen_gen;
-	atomic_bool stop;
-	const struct ruleset *rs;
-	struct conn *conns, *dead;
-	uint32_t nconns;
-	struct proxy_stats st;
-};
-
-static void plog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void plog(const char *fmt, ...)
+void proxy_log(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -131,20 +59,12 @@ static void plog(const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t mono_ms(void)
+uint64_t proxy_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static bool trace; /* DPIXD_PROXY_TRACE set: every transition to stderr */
@@ -153,14 +73,15 @@ static bool trace; /* DPIXD_PROXY_TRACE set: every transition to stderr */
 static void go(struct conn *c, enum conn_state st, uint64_t timeout_ms)
 {
 	if (trace)
-		plog("conn fd %d: %s -> %s", c->fd[0], state_names[c->st], state_names[st]);
+		proxy_log("conn fd %d: %s -> %s", c->fd[0], proxy_state_names[c->st],
+			  proxy_state_names[st]);
 	c->st = st;
-	c->deadline_ms = timeout_ms ? mono_ms() + timeout_ms : 0;
+	c->deadline_ms = timeout_ms ? proxy_now_ms() + timeout_ms : 0;
 }
 
 /* Register the events a side needs now; none: out of the set, so a
  * finished socket's HUP does not wake the loop. */
-static void want(struct conn *c, int side, uint32_t ev)
+void conn_want(struct conn *c, int side, uint32_t ev)
 {
 	struct epoll_event e = { .events = ev, .data.ptr = &c->tag[side] };
 
@@ -173,127 +94,9 @@ static void want(struct conn *c, int side, uint32_t ev)
 	c->ev[side] = ev;
 }
 
-/* ---- events ---------------------------------------------------------- */
-
-struct sbuf {
-	char *p;
-	size_t size, len;
-};
-
-static void put(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->len + 1 >= b->size)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->len = b->len + (size_t)n < b->size ? b->len + (size_t)n : b->size - 1;
-}
-
-/* A JSON string; bytes outside printable ASCII become \u00XX. */
-static void put_str(struct sbuf *b, const char *s, size_t n)
-{
-	put(b, "\"");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\')
-			put(b, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			put(b, "\\u%04x", ch);
-		else
-			put(b, "%c", ch);
-	}
-	put(b, "\"");
-}
-
-static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t n, unsigned *port)
-{
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-
-	*port = 0;
-	snprintf(buf, n, "-");
-	if (ss->ss_family == AF_INET) {
-		memcpy(&in, ss, sizeof(in));
-		inet_ntop(AF_INET, &in.sin_addr, buf, (socklen_t)n);
-		*port = ntohs(in.sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		memcpy(&in6, ss, sizeof(in6));
-		inet_ntop(AF_INET6, &in6.sin6_addr, buf, (socklen_t)n);
-		*port = ntohs(in6.sin6_port);
-	}
-}
-
-/* One line per connection at its close, one write(2) to the O_APPEND file. */
-static void eve_close(struct conn *c)
-{
-	char line[4096], src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], t[32];
-	struct sbuf b = { line, sizeof(line) - 1, 0 };
-	const struct dpix_facts *x = &c->facts;
-	uint64_t us = wall_us();
-	time_t sec = (time_t)(us / 1000000u);
-	unsigned sport, dport;
-	struct tm tm;
-
-	if (c->px->eve_fd < 0)
-		return;
-	gmtime_r(&sec, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	addr_text(&c->peer, src, sizeof(src), &sport);
-	addr_text(&c->up, dst, sizeof(dst), &dport);
-	put(&b, "{\"timestamp\":\"%s.%06u+0000\",\"event_type\":\"flow\"", t,
-	    (unsigned)(us % 1000000u));
-	put(&b, ",\"src_ip\":\"%s\",\"src_port\":%u", src, sport);
-	if (c->uplen)
-		put(&b, ",\"dest_ip\":\"%s\",\"dest_port\":%u", dst, dport);
-	put(&b, ",\"proto\":\"TCP\",\"app_proto\":\"%s\"", x->app == APP_HTTP ? "http" : "connect");
-	if (x->sni_len) {
-		put(&b, ",\"tls\":{\"sni\":");
-		put_str(&b, x->sni, x->sni_len);
-		put(&b, "}");
-	}
-	put(&b, ",\"connect\":{\"host\":");
-	if (x->connect_host_len) {
-		put_str(&b, x->connect_host, x->connect_host_len);
-		put(&b, ",\"port\":%u", x->connect_port);
-	} else if (x->http_host_len) {
-		put_str(&b, x->http_host, x->http_host_len);
-	} else {
-		put(&b, "null");
-	}
-	if (c->status)
-		put(&b, ",\"status\":%u", c->status);
-	if (x->flags & FACT_FRONTING)
-		put(&b, ",\"fronting\":true");
-	put(&b, "}");
-	put(&b, ",\"proxy\":{\"decision\":\"%s\",\"close\":\"%s\"",
-	    c->decision ? c->decision : "none", c->close_reason ? c->close_reason : "closed");
-	put(&b,
-	    ",\"bytes_toserver\":%" PRIu64 ",\"bytes_toclient\":%" PRIu64
-	    ",\"duration_ms\":%" PRIu64 "}",
-	    c->d[0].bytes, c->d[1].bytes, mono_ms() - c->start_ms);
-	put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(c->action));
-	if (c->rule[0]) {
-		put(&b, ",\"rule\":");
-		put_str(&b, c->rule, strlen(c->rule));
-		put(&b, ",\"pack\":");
-		put_str(&b, c->pack, strlen(c->pack));
-	}
-	put(&b, "}}\n");
-	if (write(c->px->eve_fd, line, b.len) != (ssize_t)b.len)
-		plog("event not written: %s", strerror(errno));
-}
-
 /* ---- connection life --------------------------------------------------- */
 
-static void conn_close(struct conn *c, const char *reason)
+void conn_close(struct conn *c, const char *reason)
 {
 	struct proxy *px = c->px;
 
@@ -301,7 +104,7 @@ static void conn_close(struct conn *c, const char *reason)
 		return;
 	if (!c->close_reason)
 		c->close_reason = reason;
-	eve_close(c);
+	proxy_eve_close(c);
 	c->dead = true;
 	for (int i = 0; i < 2; i++) {
 		if (c->fd[i] >= 0)
@@ -359,21 +162,6 @@ static const char *status_text(unsigned s)
 	return "Error";
 }
 
-/* Append bytes to a direction's user-space buffer. */
-static int dir_append(struct dir *d, const void *p, size_t n)
-{
-	uint8_t *b = realloc(d->buf, d->len + n);
-
-	if (!b)
-		return -1;
-	memcpy(b + d->len, p, n);
-	d->buf = b;
-	d->len += n;
-	return 0;
-}
-
-static void conn_flush(struct conn *c);
-
 /* Refuse: the answer with a one-line reason, then close. */
 static void fail(struct conn *c, unsigned status, const char *why, const char *reason)
 {
@@ -386,16 +174,16 @@ static void fail(struct conn *c, unsigned status, const char *why, const char *r
 	c->status = (uint16_t)status;
 	c->close_reason = reason;
 	if (c->fd[1] >= 0) {
-		want(c, 1, 0);
+		conn_want(c, 1, 0);
 		close(c->fd[1]);
 		c->fd[1] = -1;
 	}
 	go(c, ST_FAILED, FAIL_LINGER_MS);
-	if (n < 0 || dir_append(&c->d[1], msg, (size_t)n < sizeof(msg) ? (size_t)n : 0) < 0) {
+	if (n < 0 || relay_append(&c->d[1], msg, (size_t)n < sizeof(msg) ? (size_t)n : 0) < 0) {
 		conn_close(c, "no memory");
 		return;
 	}
-	conn_flush(c);
+	relay_flush(c);
 }
 
 /* ---- CHECK: the rules ---------------------------------------------------- */
@@ -449,7 +237,7 @@ static bool addr_allowed(struct conn *c, const struct sockaddr *sa)
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, sa,
 	       sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-	addr_text(&ss, text, sizeof(text), &port);
+	proxy_addr_text(&ss, text, sizeof(text), &port);
 	if (!facts_set_host(f.connect_host, &f.connect_host_len, (const uint8_t *)text,
 			    strlen(text)))
 		return false;
@@ -459,8 +247,8 @@ static bool addr_allowed(struct conn *c, const struct sockaddr *sa)
 	if (v.action == ACTION_BYPASS && v.rule && k != ADDR_LISTENER &&
 	    (v.rule->conds & COND_CONNECT) && v.rule->connect->kind == SET_ADDRESSES)
 		return true;
-	plog("%.*s resolves to %s (%s): refused", c->facts.connect_host_len, c->facts.connect_host,
-	     text, proxy_addr_kind_name(k));
+	proxy_log("%.*s resolves to %s (%s): refused", c->facts.connect_host_len,
+		  c->facts.connect_host, text, proxy_addr_kind_name(k));
 	return false;
 }
 
@@ -561,7 +349,7 @@ static void try_connect(struct conn *c)
 			continue;
 		}
 		c->fd[1] = fd;
-		want(c, 1, EPOLLOUT);
+		conn_want(c, 1, EPOLLOUT);
 		return;
 	}
 	c->uplen = 0;
@@ -602,23 +390,6 @@ static void resolved(struct resolve_job *j)
 	try_connect(c);
 }
 
-/* ---- ESTABLISHED --------------------------------------------------------- */
-
-static int make_pipes(struct conn *c)
-{
-	for (int i = 0; i < 2; i++) {
-		if (c->d[i].pipe[0] >= 0)
-			continue;
-		int sz;
-
-		if (pipe2(c->d[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-			return -1;
-		sz = fcntl(c->d[i].pipe[1], F_GETPIPE_SZ);
-		c->d[i].cap = sz > 0 && sz < PIPE_CAP ? (size_t)sz : PIPE_CAP;
-	}
-	return 0;
-}
-
 static void established(struct conn *c)
 {
 	int err = 0;
@@ -627,7 +398,7 @@ static void established(struct conn *c)
 	size_t nrest = c->headlen - c->req.head_len;
 
 	if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-		want(c, 1, 0);
+		conn_want(c, 1, 0);
 		close(c->fd[1]);
 		c->fd[1] = -1;
 		if (!c->ai_next) {
@@ -641,7 +412,7 @@ static void established(struct conn *c)
 		try_connect(c);
 		return;
 	}
-	if (make_pipes(c) < 0) {
+	if (relay_make_pipes(c) < 0) {
 		c->px->st.over_limit++;
 		fail(c, 503, "out of file descriptors", "over limit");
 		return;
@@ -655,22 +426,22 @@ static void established(struct conn *c)
 		    c->facts.connect_host_len, c->facts.connect_host, rb, c->facts.connect_port, lb,
 		    c->facts.connect_host_len, c->facts.connect_host, rb, c->facts.connect_port);
 
-		if (n < 0 || dir_append(&c->d[0], msg, (size_t)n) < 0 ||
-		    (c->req.auth && (dir_append(&c->d[0], "Proxy-Authorization: ", 21) < 0 ||
-				     dir_append(&c->d[0], c->req.auth, c->req.auth_len) < 0 ||
-				     dir_append(&c->d[0], "\r\n", 2) < 0)) ||
-		    dir_append(&c->d[0], "\r\n", 2) < 0)
+		if (n < 0 || relay_append(&c->d[0], msg, (size_t)n) < 0 ||
+		    (c->req.auth && (relay_append(&c->d[0], "Proxy-Authorization: ", 21) < 0 ||
+				     relay_append(&c->d[0], c->req.auth, c->req.auth_len) < 0 ||
+				     relay_append(&c->d[0], "\r\n", 2) < 0)) ||
+		    relay_append(&c->d[0], "\r\n", 2) < 0)
 			goto nomem;
 		c->d[0].own = c->d[0].len;
 	} else if (c->via_parent) {
 		/* A plain request goes to the parent as it came (the head was
 		 * checked strictly above). */
-		if (dir_append(&c->d[0], c->head, c->req.head_len) < 0)
+		if (relay_append(&c->d[0], c->head, c->req.head_len) < 0)
 			goto nomem;
 	} else {
 		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
-		if (dir_append(&c->d[1], ok, sizeof(ok) - 1) < 0)
+		if (relay_append(&c->d[1], ok, sizeof(ok) - 1) < 0)
 			goto nomem;
 		c->d[1].own = sizeof(ok) - 1;
 		c->status = 200;
@@ -683,7 +454,7 @@ static void established(struct conn *c)
 			goto nomem;
 		memcpy(c->peek, rest, nrest);
 		c->peeklen = nrest;
-	} else if (nrest && dir_append(&c->d[0], rest, nrest) < 0) {
+	} else if (nrest && relay_append(&c->d[0], rest, nrest) < 0) {
 		goto nomem;
 	}
 	free(c->head);
@@ -695,222 +466,11 @@ static void established(struct conn *c)
 	   : (uint64_t)c->px->cfg.idle_s * 1000u < PROXY_PEEK_TIMEOUT_MS
 	       ? (uint64_t)c->px->cfg.idle_s * 1000u
 	       : PROXY_PEEK_TIMEOUT_MS);
-	c->last_ms = mono_ms();
-	conn_flush(c);
+	c->last_ms = proxy_now_ms();
+	relay_flush(c);
 	return;
 nomem:
 	fail(c, 503, "out of memory", "no memory");
-}
-
-/* Names equal but for case and a trailing dot. */
-static bool same_name(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen && a[alen - 1] == '.')
-		alen--;
-	if (blen && b[blen - 1] == '.')
-		blen--;
-	return alen == blen && strncasecmp(a, b, alen) == 0;
-}
-
-/* The client's first bytes: a ClientHello naming another host than the
- * CONNECT target is domain fronting. Once it is known, the bytes go on. */
-static void peek_decide(struct conn *c, bool force)
-{
-	struct dpix_facts f = { 0 };
-	uint8_t scratch[PROXY_PEEK_MAX];
-	struct dpix_input in = { .transport = DPIX_TCP,
-				 .dir = 0,
-				 .server_port = c->facts.connect_port,
-				 .data = { c->peek, NULL },
-				 .len = { c->peeklen, 0 },
-				 .closed = { c->d[0].eof, false },
-				 .scratch = scratch,
-				 .scratch_len = sizeof(scratch) };
-	enum dpix_answer a = c->peeklen ? dissect_tls_client_hello(&in, &f) : DPIX_NEED_MORE;
-
-	/* A hello still arriving (MATCH_MORE): its name may follow. */
-	if ((a == DPIX_NEED_MORE || a == DPIX_MATCH_MORE) && !force &&
-	    c->peeklen < PROXY_PEEK_MAX && !c->d[0].eof)
-		return;
-	if ((a == DPIX_MATCH || a == DPIX_MATCH_MORE) && f.sni_len) {
-		memcpy(c->facts.sni, f.sni, sizeof(c->facts.sni));
-		c->facts.sni_len = f.sni_len;
-		if (!same_name(f.sni, f.sni_len, c->facts.connect_host,
-			       c->facts.connect_host_len)) {
-			c->facts.flags |= FACT_FRONTING;
-			c->px->st.fronting++;
-			conn_close(c, "fronting");
-			return;
-		}
-	}
-	c->peeking = false;
-	c->deadline_ms = 0;
-	if (c->peeklen && dir_append(&c->d[0], c->peek, c->peeklen) < 0) {
-		conn_close(c, "no memory");
-		return;
-	}
-	free(c->peek);
-	c->peek = NULL;
-}
-
-static void peek_read(struct conn *c)
-{
-	ssize_t n = recv(c->fd[0], c->peek + c->peeklen, PROXY_PEEK_MAX - c->peeklen, 0);
-
-	if (n > 0) {
-		c->peeklen += (size_t)n;
-		c->last_ms = mono_ms();
-	} else if (n == 0) {
-		c->d[0].eof = true;
-	} else if (errno != EAGAIN && errno != EINTR) {
-		conn_close(c, "reset");
-		return;
-	} else {
-		return;
-	}
-	peek_decide(c, false);
-}
-
-/* The status of the parent's answer, for the event: peeked, not read, so
- * the bytes go to the client untouched. Looked at once, on its first
- * bytes; "HTTP/1.x NNN" or nothing. */
-static void parent_status(struct conn *c)
-{
-	uint8_t b[12];
-	ssize_t n = recv(c->fd[1], b, sizeof(b), MSG_PEEK);
-
-	if (n <= 0)
-		return; /* nothing yet, or EOF: the splice will tell */
-	c->parent_seen = true;
-	if (n == (ssize_t)sizeof(b) && memcmp(b, "HTTP/1.", 7) == 0 && b[8] == ' ' && b[9] >= '1' &&
-	    b[9] <= '5' && b[10] >= '0' && b[10] <= '9' && b[11] >= '0' && b[11] <= '9')
-		c->status = (uint16_t)((b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'));
-}
-
-/* Move what can move in direction i without blocking: 0 or -1 (closed). */
-static int pump(struct conn *c, int i)
-{
-	struct dir *d = &c->d[i];
-	int src = c->fd[i], dst = c->fd[!i];
-
-	while (d->off < d->len) {
-		ssize_t n = send(dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
-
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		size_t mine = d->own < (size_t)n ? d->own : (size_t)n;
-
-		d->off += (size_t)n;
-		d->own -= mine;
-		d->bytes += (size_t)n - mine;
-	}
-	if (d->len) {
-		free(d->buf);
-		d->buf = NULL;
-		d->len = d->off = 0;
-	}
-	if (i == 0 && c->peeking)
-		return 0;
-	if (i == 1 && c->via_parent && !c->parent_seen)
-		parent_status(c);
-	for (;;) {
-		bool moved = false;
-		ssize_t n;
-
-		if (d->inpipe) {
-			n = splice(d->pipe[0], NULL, dst, NULL, d->inpipe,
-				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-			if (n > 0) {
-				d->inpipe -= (size_t)n;
-				d->bytes += (size_t)n;
-				c->last_ms = mono_ms();
-				d->full = false;
-				moved = true;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				return -1;
-			}
-		}
-		if (!d->eof && !d->full && d->inpipe < d->cap) {
-			n = splice(src, NULL, d->pipe[1], NULL, d->cap - d->inpipe,
-				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-			if (n > 0) {
-				d->inpipe += (size_t)n;
-				moved = true;
-			} else if (n == 0) {
-				d->eof = true;
-			} else if (errno != EAGAIN && errno != EINTR) {
-				return -1;
-			} else if (d->inpipe) {
-				/* Either the socket is empty or the pipe is
-				 * full: stop reading until the pipe drains
-				 * (its bytes wait for EPOLLOUT meanwhile). */
-				d->full = true;
-			}
-		}
-		if (d->eof && !d->inpipe && !d->shut) {
-			shutdown(dst, SHUT_WR);
-			d->shut = true;
-		}
-		if (!moved)
-			return 0;
-	}
-}
-
-/* After any event: move bytes, then register what each side waits for. */
-static void conn_flush(struct conn *c)
-{
-	uint32_t ev[2] = { 0, 0 };
-
-	if (c->st == ST_FAILED) {
-		struct dir *d = &c->d[1];
-
-		while (d->off < d->len) {
-			ssize_t n = send(c->fd[0], d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
-
-			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				want(c, 0, EPOLLOUT);
-				return;
-			}
-			if (n < 0) {
-				conn_close(c, c->close_reason);
-				return;
-			}
-			d->off += (size_t)n;
-		}
-		if (!d->shut) {
-			shutdown(c->fd[0], SHUT_WR);
-			d->shut = true;
-		}
-		want(c, 0, EPOLLIN); /* drain until EOF or the linger ends */
-		return;
-	}
-	if (c->st != ST_ESTABLISHED)
-		return;
-	for (int i = 0; i < 2; i++)
-		if (pump(c, i) < 0) {
-			conn_close(c, "reset");
-			return;
-		}
-	if (c->d[0].shut && c->d[1].shut) {
-		conn_close(c, "closed");
-		return;
-	}
-	/* Read a side while its direction has room; write it while the
-	 * other direction has bytes waiting. */
-	for (int i = 0; i < 2; i++) {
-		const struct dir *d = &c->d[i];
-
-		bool peeking = i == 0 && c->peeking;
-
-		/* Not while user-space bytes wait to go the same way. */
-		if (!d->eof && d->off >= d->len &&
-		    (peeking ? c->peeklen < PROXY_PEEK_MAX : !d->full && d->inpipe < d->cap))
-			ev[i] |= EPOLLIN;
-		if (d->off < d->len || d->inpipe)
-			ev[!i] |= EPOLLOUT;
-	}
-	want(c, 0, ev[0]);
-	want(c, 1, ev[1]);
 }
 
 /* ---- REQUEST ---------------------------------------------------------------- */
@@ -944,7 +504,7 @@ static void request_read(struct conn *c)
 		fail(c, (unsigned)rc, why, "bad request");
 		return;
 	}
-	want(c, 0, 0); /* nothing more is read until the target answers */
+	conn_want(c, 0, 0); /* nothing more is read until the target answers */
 	check(c);
 }
 
@@ -962,13 +522,13 @@ static void on_conn_event(struct conn *c, int side, uint32_t events)
 		break;
 	case ST_ESTABLISHED:
 		if (side == 0 && c->peeking && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-			peek_read(c);
+			relay_peek_read(c);
 		if (!c->dead)
-			conn_flush(c);
+			relay_flush(c);
 		break;
 	case ST_FAILED:
 		if (c->d[1].off < c->d[1].len) {
-			conn_flush(c);
+			relay_flush(c);
 		} else {
 			uint8_t sink[4096];
 			ssize_t n = recv(c->fd[0], sink, sizeof(sink), 0);
@@ -1010,7 +570,7 @@ static void on_accept(struct proxy *px, int lfd)
 		}
 		c->peer = ss;
 		c->peerlen = len;
-		c->start_ms = c->last_ms = mono_ms();
+		c->start_ms = c->last_ms = proxy_now_ms();
 		c->next = px->conns;
 		if (px->conns)
 			px->conns->prev = c;
@@ -1027,14 +587,14 @@ static void on_accept(struct proxy *px, int lfd)
 			continue;
 		}
 		go(c, ST_REQUEST, PROXY_HEAD_TIMEOUT_MS);
-		want(c, 0, EPOLLIN);
+		conn_want(c, 0, EPOLLIN);
 	}
 }
 
 /* Deadlines and idle tunnels, every LOOP_TICK_MS. */
 static void sweep(struct proxy *px)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = proxy_now_ms();
 
 	for (struct conn *c = px->conns, *next; c; c = next) {
 		next = c->next;
@@ -1057,7 +617,7 @@ static void sweep(struct proxy *px)
 			fail(c, 504, "name resolution timed out", "resolve timeout");
 			break;
 		case ST_CONNECTING:
-			want(c, 1, 0);
+			conn_want(c, 1, 0);
 			close(c->fd[1]);
 			c->fd[1] = -1;
 			if (c->ai_next) {
@@ -1068,9 +628,9 @@ static void sweep(struct proxy *px)
 			}
 			break;
 		case ST_ESTABLISHED: /* still peeking: go on with what is known */
-			peek_decide(c, true);
+			relay_peek_decide(c, true);
 			if (!c->dead)
-				conn_flush(c);
+				relay_flush(c);
 			break;
 		default:
 			conn_close(c, c->close_reason);
@@ -1083,7 +643,7 @@ static void *proxy_run(void *arg)
 {
 	struct proxy *px = arg;
 	struct epoll_event evs[EVENTS_MAX];
-	uint64_t last_sweep = mono_ms();
+	uint64_t last_sweep = proxy_now_ms();
 
 	while (!atomic_load(&px->stop)) {
 		unsigned gen = atomic_load_explicit(px->live_gen, memory_order_acquire);
@@ -1110,8 +670,8 @@ static void *proxy_run(void *arg)
 				on_accept(px, px->lfd[t->side]);
 			}
 		}
-		if (mono_ms() - last_sweep >= LOOP_TICK_MS) {
-			last_sweep = mono_ms();
+		if (proxy_now_ms() - last_sweep >= LOOP_TICK_MS) {
+			last_sweep = proxy_now_ms();
 			sweep(px);
 		}
 		while (px->dead) {
@@ -1181,11 +741,11 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 		/* Past the limit accept() would fail and the listener stay
 		 * readable: refuse with 503 before that instead. */
 		px->cfg.max_tunnels = rl.rlim_cur > 70 ? (uint32_t)((rl.rlim_cur - 64) / 6) : 1;
-		plog("%llu file descriptors: at most %u tunnels", (unsigned long long)rl.rlim_cur,
-		     px->cfg.max_tunnels);
+		proxy_log("%llu file descriptors: at most %u tunnels",
+			  (unsigned long long)rl.rlim_cur, px->cfg.max_tunnels);
 	}
 	if ((px->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
-		plog("%s", strerror(errno));
+		proxy_log("%s", strerror(errno));
 		goto fail;
 	}
 	px->done_r = fds[0];
@@ -1201,9 +761,9 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 		char text[INET6_ADDRSTRLEN];
 		unsigned port;
 
-		addr_text(&c->listen[i].ss, text, sizeof(text), &port);
+		proxy_addr_text(&c->listen[i].ss, text, sizeof(text), &port);
 		if ((px->lfd[i] = listen_on(&c->listen[i])) < 0) {
-			plog("cannot listen on %s port %u: %s", text, port, strerror(errno));
+			proxy_log("cannot listen on %s port %u: %s", text, port, strerror(errno));
 			goto fail;
 		}
 		px->ltag[i].side = (int)i;
@@ -1211,14 +771,14 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 			px->ep, EPOLL_CTL_ADD, px->lfd[i],
 			&(struct epoll_event){ .events = EPOLLIN, .data.ptr = &px->ltag[i] }) < 0)
 			goto fail;
-		plog("listening on %s port %u", text, port);
+		proxy_log("listening on %s port %u", text, port);
 	}
 	if (!(px->res = resolver_start(px->done_w))) {
-		plog("cannot start the resolver threads");
+		proxy_log("cannot start the resolver threads");
 		goto fail;
 	}
 	if (pthread_create(&px->thread, NULL, proxy_run, px) != 0) {
-		plog("cannot start the forwarder thread");
+		proxy_log("cannot start the forwarder thread");
 		resolver_stop(px->res);
 		px->res = NULL;
 		goto fail;
@@ -1250,17 +810,18 @@ void proxy_report(struct proxy *p)
 	if (!p)
 		return;
 	s = &p->st;
-	plog("accepted %llu, tunnels %llu, to parent %llu, refused %llu, bad requests %llu, "
-	     "heads too large %llu, head timeouts %llu, over limit %llu, resolve failures %llu, "
-	     "addresses refused %llu, connect failures %llu, connect timeouts %llu, fronting "
-	     "%llu, idle %llu",
-	     (unsigned long long)s->accepted, (unsigned long long)s->tunnels,
-	     (unsigned long long)s->parent, (unsigned long long)s->refused,
-	     (unsigned long long)s->bad_request, (unsigned long long)s->head_too_big,
-	     (unsigned long long)s->head_timeout, (unsigned long long)s->over_limit,
-	     (unsigned long long)s->resolve_fail, (unsigned long long)s->addr_refused,
-	     (unsigned long long)s->connect_fail, (unsigned long long)s->connect_timeout,
-	     (unsigned long long)s->fronting, (unsigned long long)s->idle);
+	proxy_log(
+	    "accepted %llu, tunnels %llu, to parent %llu, refused %llu, bad requests %llu, "
+	    "heads too large %llu, head timeouts %llu, over limit %llu, resolve failures %llu, "
+	    "addresses refused %llu, connect failures %llu, connect timeouts %llu, fronting "
+	    "%llu, idle %llu",
+	    (unsigned long long)s->accepted, (unsigned long long)s->tunnels,
+	    (unsigned long long)s->parent, (unsigned long long)s->refused,
+	    (unsigned long long)s->bad_request, (unsigned long long)s->head_too_big,
+	    (unsigned long long)s->head_timeout, (unsigned long long)s->over_limit,
+	    (unsigned long long)s->resolve_fail, (unsigned long long)s->addr_refused,
+	    (unsigned long long)s->connect_fail, (unsigned long long)s->connect_timeout,
+	    (unsigned long long)s->fronting, (unsigned long long)s->idle);
 }
 
 void proxy_stop(struct proxy *p)
