@@ -143,6 +143,18 @@ done
 
 inC() { ip netns exec "$C" "$@"; }
 PX=http://198.18.1.1:3128
+
+# A head that never ends (slowloris): answered 400 after the 10 s bound.
+# Started first, looked at last, so the wait overlaps the other cases.
+inC python3 -c '
+import socket, time
+s = socket.create_connection(("198.18.1.1", 3128), timeout=20)
+s.sendall(b"CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\nX-A: 1\r\n")
+start = time.time()
+ans = s.recv(200).split(b"\r\n")[0].decode()
+print("%s|%d" % (ans, time.time() - start >= 8))
+' > "$tmp/slow.out" 2>&1 &
+slow_pid=$!
 # connect_code URL [curl options]: the proxy's answer to the CONNECT.
 connect_code() {
 	u=$1 px=$2
@@ -394,6 +406,22 @@ EOF
 else
 	echo "SKIP (part): squid is not installed"
 fi
+
+wait "$slow_pid"
+[ "$(cat "$tmp/slow.out")" = "HTTP/1.1 400 Bad Request|1" ] &&
+	ok "a head that never ends: 400 after the time bound" || bad "slow head: '$(cat "$tmp/slow.out")'"
+eve_has "$tmp/eve.json" '"close":"head timeout"' && ok "EVE: head timeout" ||
+	bad "EVE for the head timeout"
+
+# SIGUSR1: the forwarder's counters join the daemon's.
+kill -USR1 "$dpixd_pid"
+for _ in $(seq 30); do
+	grep -q 'proxy: accepted' "$tmp/dpixd.log" && break
+	sleep 0.1
+done
+grep 'proxy: accepted' "$tmp/dpixd.log" | grep -q 'fronting 2, .*head timeouts 1' ||
+	grep 'proxy: accepted' "$tmp/dpixd.log" | grep -q 'head timeouts 1, .*fronting 2' &&
+	ok "SIGUSR1: the forwarder's counters" || bad "SIGUSR1 counters: $(grep 'proxy: accepted' "$tmp/dpixd.log")"
 
 if [ $fails -ne 0 ]; then
 	echo "--- dpixd log"
