@@ -144,6 +144,17 @@ done
 inC() { ip netns exec "$C" "$@"; }
 PX=http://198.18.1.1:3128
 
+# The command line: no queue and no listener, a bad address; a port
+# already taken is an error at start (exit 1), not a silent forwarder.
+"$DPIXD" --queues 0 --rules "$tmp/e2e.rules" 2> /dev/null
+[ $? = 2 ] && ok "--queues 0 without --proxy-listen: usage error" || bad "--queues 0 alone"
+"$DPIXD" --queues 0 --proxy-listen 198.18.1.1 --rules "$tmp/e2e.rules" 2> /dev/null
+[ $? = 2 ] && ok "--proxy-listen without a port: usage error" || bad "--proxy-listen bad"
+ip netns exec "$P" timeout 10 "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" \
+	--proxy-listen 198.18.1.1:3128 2> "$tmp/busy.log"
+[ $? = 1 ] && grep -q 'cannot listen on 198.18.1.1 port 3128' "$tmp/busy.log" &&
+	ok "a port in use: exit 1, said why" || bad "port in use: $(cat "$tmp/busy.log")"
+
 # A head that never ends (slowloris): answered 400 after the 10 s bound.
 # Started first, looked at last, so the wait overlaps the other cases.
 inC python3 -c '
