@@ -165,7 +165,7 @@ static const char *status_text(unsigned s)
 /* Refuse: the answer with a one-line reason, then close. */
 static void fail(struct conn *c, unsigned status, const char *why, const char *reason)
 {
-	char msg[512];
+	char msg[1024]; /* a reason names at most a host: it fits */
 	int n = snprintf(msg, sizeof(msg),
 			 "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n%s\n",

@@ -373,7 +373,41 @@ else
 	echo "SKIP (part): coturn or socat is not installed (TURN over TCP)"
 fi
 
-# 10. Squid as the parent of a second forwarder: what is not whitelisted
+# 10. What the parent is sent: a fake parent records the request head and
+# asks for credentials; the client's Proxy-Authorization goes along, its
+# other fields do not, and the 407 comes back.
+ip netns exec "$P" python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 3132))
+s.listen(1)
+c, _ = s.accept()
+h = b""
+while b"\r\n\r\n" not in h:
+    h += c.recv(1)
+open(sys.argv[1], "wb").write(h)
+c.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=e2e\r\nContent-Length: 0\r\n\r\n")
+c.close()
+' "$tmp/parent-head" &
+pids="$pids $!"
+ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve4.json" \
+	--proxy-listen 198.18.1.1:3133 --proxy-parent 127.0.0.1:3132 2>> "$tmp/dpixd.log" &
+pids="$pids $!"
+for _ in $(seq 50); do
+	ip netns exec "$P" ss -ltn | grep -q '127.0.0.1:3132 ' &&
+		ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3133 ' && break
+	sleep 0.1
+done
+code=$(connect_code https://unlisted.example/ http://198.18.1.1:3133 -U user:pw --proxy-header 'X-Secret: no')
+expect=$(printf 'CONNECT unlisted.example:443 HTTP/1.1\r\nHost: unlisted.example:443\r\nProxy-Authorization: Basic dXNlcjpwdw==\r\n\r\n')
+[ "$code" = 407 ] && [ "$(cat "$tmp/parent-head")" = "$expect" ] &&
+	ok "the parent gets the CONNECT with the credentials only, its 407 comes back" ||
+	bad "to the parent: code '$code', head '$(cat "$tmp/parent-head" 2> /dev/null)'"
+eve_has "$tmp/eve4.json" '"host":"unlisted.example","port":443,"status":407' '"decision":"parent"' ||
+	bad "EVE: the parent's 407"
+
+# 11. Squid as the parent of a second forwarder: what is not whitelisted
 # goes there, and its answer comes back.
 if command -v squid > /dev/null; then
 	mkdir -p "$tmp/squid"
