@@ -55,6 +55,8 @@ static void usage(FILE *out)
 	    "                           refuse it with 403)\n"
 	    "      --proxy-max-tunnels N  connections at once (default %u)\n"
 	    "      --proxy-idle-timeout S idle seconds before a tunnel closes (default %u)\n"
+	    "      --proxy-fronting ACT close (default) or log a tunnel whose TLS server\n"
+	    "                           name is not the CONNECT host\n"
 	    "\n"
 	    "SIGHUP reloads the packs (a bad pack is refused, the running ones stay);\n"
 	    "SIGUSR1 writes the counters to stderr. See dpixd(8).\n",
@@ -125,6 +127,7 @@ enum {
 	OPT_PROXY_PARENT,
 	OPT_PROXY_MAX_TUNNELS,
 	OPT_PROXY_IDLE,
+	OPT_PROXY_FRONTING,
 };
 
 int main(int argc, char **argv)
@@ -150,6 +153,7 @@ int main(int argc, char **argv)
 		{ "proxy-parent", required_argument, NULL, OPT_PROXY_PARENT },
 		{ "proxy-max-tunnels", required_argument, NULL, OPT_PROXY_MAX_TUNNELS },
 		{ "proxy-idle-timeout", required_argument, NULL, OPT_PROXY_IDLE },
+		{ "proxy-fronting", required_argument, NULL, OPT_PROXY_FRONTING },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -288,6 +292,15 @@ int main(int argc, char **argv)
 			if (number(flag, optarg, 1, 7 * 24 * 3600, &v) < 0)
 				return EXIT_USAGE;
 			c.proxy.idle_s = (uint32_t)v;
+			break;
+		case OPT_PROXY_FRONTING:
+			if (strcmp(optarg, "close") && strcmp(optarg, "log")) {
+				fprintf(stderr,
+					"dpixd: --proxy-fronting: '%s': expected close or log\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			c.proxy.fronting_log = !strcmp(optarg, "log");
 			break;
 		case OPT_VERSION:
 			printf("dpixd %s\n", PACKAGE_VERSION);

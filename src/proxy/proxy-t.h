@@ -36,6 +36,7 @@ struct proxy_config {
 	char parent_port[6];
 	uint32_t max_tunnels;
 	uint32_t idle_s;
+	bool fronting_log; /* a fronted tunnel is flagged and counted, not closed */
 };
 
 /* What proxy_head_parse found in a request head. */

@@ -84,8 +84,10 @@ void relay_peek_decide(struct conn *c, bool force)
 			       c->facts.connect_host_len)) {
 			c->facts.flags |= FACT_FRONTING;
 			c->px->st.fronting++;
-			conn_close(c, "fronting");
-			return;
+			if (!c->px->cfg.fronting_log) {
+				conn_close(c, "fronting");
+				return;
+			}
 		}
 	}
 	c->peeking = false;

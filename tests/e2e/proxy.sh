@@ -314,6 +314,7 @@ out=$(inC curl -s -k -p -x $PX -m 10 https://turn-rbx1.openrainbow.com/index.htm
 # tunnel at a time and closes it after a second without bytes.
 ip netns exec "$P" "$DPIXD" --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve3.json" \
 	--proxy-listen 198.18.1.1:3131 --proxy-max-tunnels 1 --proxy-idle-timeout 1 \
+	--proxy-fronting log \
 	2>> "$tmp/dpixd.log" &
 pids="$pids $!"
 for _ in $(seq 50); do
@@ -336,6 +337,12 @@ print("%s|%s|%s|%d" % (first, second, eof, time.time() - start < 4))')
 	ok "one tunnel at most: 503; the idle one closed" || bad "bound and idle: '$ans'"
 eve_has "$tmp/eve3.json" '"close":"idle"' && eve_has "$tmp/eve3.json" '"status":503' '"close":"over limit"' &&
 	ok "EVE: idle and over limit" || bad "EVE for the bound and idle"
+# The same forwarder only logs fronting: the fronted tunnel goes on.
+out=$(inC curl -s -k -p -x http://198.18.1.1:3131 -m 10 \
+	--connect-to other.example:443:turn-rbx1.openrainbow.com:443 https://other.example/index.html)
+[ "$out" = "hello through the tunnel" ] && eve_has "$tmp/eve3.json" '"sni":"other.example"' \
+	'"fronting":true' '"close":"closed"' && ok "--proxy-fronting log: flagged, not closed" ||
+	bad "--proxy-fronting log: '$out'"
 
 # 9. TURN over TCP through the tunnel (the issue's case): coturn in the
 # server's namespace, its test client behind socat's PROXY address.
