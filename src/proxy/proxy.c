@@ -571,6 +571,7 @@ static void on_accept(struct proxy *px, int lfd)
 		c->peer = ss;
 		c->peerlen = len;
 		c->start_ms = c->last_ms = proxy_now_ms();
+		c->id = ++px->next_id;
 		c->next = px->conns;
 		if (px->conns)
 			px->conns->prev = c;

@@ -97,8 +97,8 @@ void proxy_eve_close(const struct conn *c)
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
 	proxy_addr_text(&c->peer, src, sizeof(src), &sport);
 	proxy_addr_text(&c->up, dst, sizeof(dst), &dport);
-	put(&b, "{\"timestamp\":\"%s.%06u+0000\",\"event_type\":\"flow\"", t,
-	    (unsigned)(us % 1000000u));
+	put(&b, "{\"timestamp\":\"%s.%06u+0000\",\"flow_id\":%" PRIu64 ",\"event_type\":\"flow\"",
+	    t, (unsigned)(us % 1000000u), c->id);
 	put(&b, ",\"src_ip\":\"%s\",\"src_port\":%u", src, sport);
 	if (c->uplen)
 		put(&b, ",\"dest_ip\":\"%s\",\"dest_port\":%u", dst, dport);

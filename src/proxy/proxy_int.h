@@ -68,6 +68,7 @@ struct conn {
 	uint32_t ev[2]; /* events registered, 0: not in the epoll set */
 	struct sockaddr_storage peer, up;
 	socklen_t peerlen, uplen;
+	uint64_t id; /* flow_id in its event */
 	uint64_t start_ms, deadline_ms, last_ms;
 	uint8_t *head; /* PROXY_HEAD_MAX bytes while in REQUEST */
 	size_t headlen;
@@ -102,6 +103,7 @@ struct proxy {
 	const struct ruleset *rs;
 	struct conn *conns, *dead;
 	uint32_t nconns;
+	uint64_t next_id; /* flow_id of the next connection */
 	struct proxy_stats st;
 };
 

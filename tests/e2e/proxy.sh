@@ -192,7 +192,7 @@ out=$(inC curl -s -k -p -x $PX -m 10 https://turn-rbx1.openrainbow.com/index.htm
 if [ "$out" = "hello through the tunnel" ]; then ok "whitelisted tunnel carries the content"; else bad "whitelisted tunnel: '$out'"; fi
 inC curl -s -k -p -x $PX -m 20 -o "$tmp/got.bin" https://turn-rbx1.openrainbow.com/big.bin
 if cmp -s "$tmp/got.bin" "$tmp/www/big.bin"; then ok "3 MB through the spliced tunnel intact"; else bad "big file differs"; fi
-eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' \
+eve_has "$tmp/eve.json" '"flow_id":' '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' \
 	'"decision":"tunnel","close":"closed"' '"rule":"turn-connect"' '"bytes_toclient":3' '"sni":"turn-rbx1.openrainbow.com"' &&
 	ok "EVE: the tunnel's target, rule, bytes and close" || bad "EVE for the tunnel"
 
