@@ -27,6 +27,8 @@
 		abort();                                          \
 	} while (0)
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static int check(const uint8_t *p, size_t n, struct proxy_request *r)
 {
 	const char *why = NULL;
