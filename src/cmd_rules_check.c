@@ -127,7 +127,8 @@ static int dst_table(struct shadow *sh)
 			sh->plen_used[d->plen] = true;
 		}
 	}
-	qsort(sh->dst, sh->ndst, sizeof(*sh->dst), cmp_dkey);
+	if (sh->ndst) /* qsort(NULL, 0) is undefined */
+		qsort(sh->dst, sh->ndst, sizeof(*sh->dst), cmp_dkey);
 	return 0;
 }
 
@@ -314,7 +315,8 @@ static void check_sets(struct check *ck, const struct rule_pack *pk)
 			if (s[k])
 				used[n++] = s[k];
 	}
-	qsort(used, n, sizeof(*used), cmp_ptr);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(used, n, sizeof(*used), cmp_ptr);
 	for (size_t i = 0; i < pk->nsets; i++) {
 		const struct rule_set *s = pk->sets[i];
 		const char *file = s->file ? s->file : pk->path;
@@ -400,7 +402,8 @@ static void pairs_merge(struct pairs *p)
 {
 	size_t k = 0;
 
-	qsort(p->v, p->n, sizeof(*p->v), cmp_pair);
+	if (p->n) /* qsort(NULL, 0) is undefined */
+		qsort(p->v, p->n, sizeof(*p->v), cmp_pair);
 	for (size_t i = 0; i < p->n; i++) {
 		if (k && p->v[k - 1].a == p->v[i].a && p->v[k - 1].b == p->v[i].b) {
 			p->v[k - 1].count += p->v[i].count;
@@ -476,7 +479,8 @@ static int domain_pairs(const struct check *ck, struct occ *v, size_t n, struct 
 {
 	char key[300];
 
-	qsort(v, n, sizeof(*v), cmp_occ_name);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(v, n, sizeof(*v), cmp_occ_name);
 	for (size_t i = 0; i < n; i++) {
 		const char *x = v[i].name, *d;
 
@@ -509,7 +513,8 @@ static int addr_pairs(const struct check *ck, struct occ *v, size_t n, struct pa
 
 	if (!open)
 		return -1;
-	qsort(v, n, sizeof(*v), cmp_occ_lo);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(v, n, sizeof(*v), cmp_occ_lo);
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
 
