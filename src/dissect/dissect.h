@@ -79,6 +79,11 @@ bool dissect_server_name(const uint8_t *p, size_t n, struct dpix_facts *facts);
 enum dpix_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_client,
 				       struct dpix_facts *facts);
 
+/* A CONNECT authority, host ":" port or "[" IPv6 "]" ":" port with a
+ * port 1..65535 (dissect_connect.c): the target to facts->connect_host and
+ * connect_port; false (the target left unset) if it is not one. */
+bool dissect_connect_authority(const uint8_t *a, size_t n, struct dpix_facts *facts);
+
 /* Copy a host name into a bounded facts field; false if it does not fit. */
 bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len);
 

@@ -53,8 +53,9 @@ static bool parse_port(const uint8_t *p, size_t n, uint16_t *port)
 	return true;
 }
 
-/* authority -> facts; false leaves the target unset. */
-static bool parse_authority(const uint8_t *a, size_t n, struct dpix_facts *facts)
+/* authority -> facts; false leaves the target unset. Shared with the
+ * forwarder's request parser (proxy_head.c). */
+bool dissect_connect_authority(const uint8_t *a, size_t n, struct dpix_facts *facts)
 {
 	const uint8_t *host = a;
 	size_t hlen, i;
@@ -118,7 +119,7 @@ static enum dpix_answer request_line(const struct dpix_input *in, struct dpix_fa
 	sp = end - 9;
 	facts->connect_host_len = 0;
 	facts->connect_port = 0;
-	parse_authority(line + mlen, sp - mlen, facts);
+	dissect_connect_authority(line + mlen, sp - mlen, facts);
 	return DPIX_MATCH;
 }
 

@@ -39,6 +39,7 @@
 #include "nfq/nfq.h"
 #include "output/output.h"
 #include "pipeline/pipeline.h"
+#include "proxy/proxy.h"
 #include "rules/rules.h"
 #include "rules/rules_sign.h"
 
@@ -73,6 +74,7 @@ static _Atomic(struct dpixd_hits *) live_hits;
 static atomic_uint live_gen;
 static atomic_bool stopping;
 static int eve_fd = -1;
+static struct proxy *forwarder; /* --proxy-listen; one more ruleset reader */
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -263,6 +265,7 @@ static void report(void)
 		       (unsigned long long)q.reasons[REASON_EVICTED],
 		       (unsigned long long)q.events_lost);
 	}
+	proxy_report(forwarder);
 }
 
 /*
@@ -302,6 +305,8 @@ static int reload(char *msg, size_t len)
 	for (unsigned i = 0; i < cfg->nqueues; i++)
 		while (atomic_load(&workers[i].seen_gen) != gen)
 			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	while (forwarder && proxy_seen_gen(forwarder) != gen)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	ruleset_free(old);
 	free(old);
 	dpixd_hits_free(oldh);
@@ -426,8 +431,17 @@ int dpixd_run(struct dpixd_config *c)
 				pthread_join(workers[k].thread, NULL);
 			goto out;
 		}
-	logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue, c->queue + c->nqueues - 1,
-	       c->fail_closed ? "fail-closed" : "fail-open", rs->npacks);
+	if (c->proxy.nlisten &&
+	    !(forwarder = proxy_start(&c->proxy, &live_rules, &live_gen, eve_fd))) {
+		atomic_store(&stopping, true);
+		for (unsigned k = 0; k < started; k++)
+			pthread_join(workers[k].thread, NULL);
+		goto out;
+	}
+	if (c->nqueues)
+		logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue,
+		       c->queue + c->nqueues - 1, c->fail_closed ? "fail-closed" : "fail-open",
+		       rs->npacks);
 	dpixd_notify("READY=1");
 	if (dpixd_ctl_serve(&block, &ctl_ops) < 0)
 		logmsg("control loop: %s", strerror(errno));
@@ -437,6 +451,8 @@ int dpixd_run(struct dpixd_config *c)
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 	report();
+	proxy_stop(forwarder);
+	forwarder = NULL;
 out:
 	dpixd_ctl_close();
 	snapshot(NULL);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "pipeline/pipeline.h"
+#include "proxy/proxy-t.h"
 #include "rules/rules-t.h"
 
 /* Netfilter hooks whose traffic the generated rules queue. */
@@ -38,14 +39,15 @@ struct dpixd_config {
 	char *packs_owned[DPIXD_MAX_PACKS]; /* packs[i] when read from a file, else NULL */
 	size_t npacks;
 	const char *rules_dir;
-	const char *eve_path;	  /* "-": stdout; NULL: no events */
-	const char *ctl_path;	  /* the control socket; NULL: none */
-	const char *metrics_addr; /* ADDR:PORT of the metrics listener; NULL: none */
-	const char *user;	  /* switch to this user once the queues are bound */
-	unsigned watchdog;	  /* seconds a worker may be silent before it is killed; 0: never */
-	bool no_supervise;	  /* run the workers in this process, no watchdog */
-	bool require_signed;	  /* load a pack only if its .sig verifies with pubkey */
-	const char *pubkey;	  /* a public key PEM file, or a directory of them */
+	const char *eve_path;	   /* "-": stdout; NULL: no events */
+	struct proxy_config proxy; /* the CONNECT forwarder: none without listeners */
+	const char *ctl_path;	   /* the control socket; NULL: none */
+	const char *metrics_addr;  /* ADDR:PORT of the metrics listener; NULL: none */
+	const char *user;	   /* switch to this user once the queues are bound */
+	unsigned watchdog;   /* seconds a worker may be silent before it is killed; 0: never */
+	bool no_supervise;   /* run the workers in this process, no watchdog */
+	bool require_signed; /* load a pack only if its .sig verifies with pubkey */
+	const char *pubkey;  /* a public key PEM file, or a directory of them */
 	/* Where the settings come from, read again on reload (dpixd_conf.h). */
 	const char *conf_path;
 	bool conf_required;

@@ -25,17 +25,21 @@
 
 #include "dpixd/dpixd_conf.h"
 #include "flow/flow-t.h"
+#include "proxy/proxy.h"
 #include "rules/rules-t.h"
 #include "stream/stream-t.h"
 
 enum kind {
-	K_NUM,	 /* an unsigned number into a field of width size */
-	K_BOOL,	 /* yes or no */
-	K_STR,	 /* a string kept as is */
-	K_PACK,	 /* rules: a list */
-	K_HOOK,	 /* hook: a list of bits */
-	K_ADDR,	 /* ADDR:PORT */
-	K_SOCKET /* a unix socket path, or none */
+	K_NUM,	   /* an unsigned number into a field of width size */
+	K_BOOL,	   /* yes or no */
+	K_STR,	   /* a string kept as is */
+	K_PACK,	   /* rules: a list */
+	K_HOOK,	   /* hook: a list of bits */
+	K_ADDR,	   /* ADDR:PORT */
+	K_SOCKET,  /* a unix socket path, or none */
+	K_LISTEN,  /* proxy-listen: a list of ADDR:PORT */
+	K_PARENT,  /* proxy-parent: HOST:PORT */
+	K_FRONTING /* proxy-fronting: close or log */
 };
 
 struct opt {
@@ -52,7 +56,7 @@ static const struct opt opts[] = {
 	{ { "rules", false, true }, K_PACK, 0, 0, 0, 0 },
 	{ { "eve", false, false }, K_STR, FIELD(eve_path), 0, 0 },
 	{ { "queue", false, false }, K_NUM, FIELD(queue), 0, 65535 },
-	{ { "queues", false, false }, K_NUM, FIELD(nqueues), 1, DPIXD_MAX_QUEUES },
+	{ { "queues", false, false }, K_NUM, FIELD(nqueues), 0, DPIXD_MAX_QUEUES },
 	{ { "fail-closed", true, false }, K_BOOL, FIELD(fail_closed), 0, 0 },
 	{ { "copy-range", false, false }, K_NUM, FIELD(copy_range), 128, 65535 },
 	{ { "queue-maxlen", false, false }, K_NUM, FIELD(queue_maxlen), 16, 1u << 20 },
@@ -75,6 +79,11 @@ static const struct opt opts[] = {
 	{ { "no-supervise", true, false }, K_BOOL, FIELD(no_supervise), 0, 0 },
 	{ { "require-signed", true, false }, K_BOOL, FIELD(require_signed), 0, 0 },
 	{ { "pubkey", false, false }, K_STR, FIELD(pubkey), 0, 0 },
+	{ { "proxy-listen", false, false }, K_LISTEN, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-parent", false, false }, K_PARENT, FIELD(proxy.parent_host), 0, 0 },
+	{ { "proxy-max-tunnels", false, false }, K_NUM, FIELD(proxy.max_tunnels), 1, 1u << 20 },
+	{ { "proxy-idle-timeout", false, false }, K_NUM, FIELD(proxy.idle_s), 1, 7 * 24 * 3600 },
+	{ { "proxy-fronting", false, false }, K_FRONTING, FIELD(proxy.fronting_log), 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -108,6 +117,8 @@ void dpixd_conf_defaults(struct dpixd_config *c, const char *rules_dir)
 		.rules_dir = rules_dir,
 		.ctl_path = DPIXD_DEFAULT_CTL,
 		.watchdog = DPIXD_DEFAULT_WATCHDOG,
+		.proxy = { .max_tunnels = PROXY_DEFAULT_MAX_TUNNELS,
+			   .idle_s = PROXY_DEFAULT_IDLE_S },
 		.conf_path = path,
 		.conf_required = required,
 		.args = args,
@@ -220,6 +231,28 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 			value = p;
 		}
 		c->packs[c->npacks++] = value;
+		return 0;
+	case K_LISTEN:
+		if (c->proxy.nlisten == PROXY_MAX_LISTEN ||
+		    proxy_parse_endpoint(value, &c->proxy.listen[c->proxy.nlisten]) < 0) {
+			snprintf(why, whylen, "expected ADDR:PORT or [V6]:PORT (at most %d)",
+				 PROXY_MAX_LISTEN);
+			return -2;
+		}
+		c->proxy.nlisten++;
+		return 0;
+	case K_PARENT:
+		if (proxy_parse_parent(value, &c->proxy) < 0) {
+			snprintf(why, whylen, "expected HOST:PORT");
+			return -2;
+		}
+		return 0;
+	case K_FRONTING:
+		if (strcmp(value, "close") && strcmp(value, "log")) {
+			snprintf(why, whylen, "expected close or log");
+			return -2;
+		}
+		c->proxy.fronting_log = !strcmp(value, "log");
 		return 0;
 	case K_SOCKET:
 		if (strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
@@ -388,7 +421,7 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 {
 	static const char *const names[ACTION_COUNT] = { NULL, "bypass", "inspect", "drop" };
 
-	if ((uint32_t)c->queue + c->nqueues - 1 > 65535) {
+	if (c->nqueues && (uint32_t)c->queue + c->nqueues - 1 > 65535) {
 		snprintf(err, errlen, "queues %u to %u: the last queue number is 65535", c->queue,
 			 c->queue + c->nqueues - 1);
 		return -1;
@@ -407,6 +440,10 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 				return -1;
 			}
 	}
+	if (!c->nqueues && !c->proxy.nlisten) {
+		snprintf(err, errlen, "queues 0 and no proxy-listen: nothing to serve");
+		return -1;
+	}
 	if (c->require_signed && !c->pubkey) {
 		snprintf(err, errlen, "require-signed: no pubkey to verify the packs with");
 		return -1;
@@ -416,7 +453,7 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 
 int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, size_t errlen)
 {
-	bool cleared_packs = false, cleared_hooks = false;
+	bool cleared_packs = false, cleared_hooks = false, cleared_listen = false;
 	char why[128];
 
 	dpixd_conf_defaults(c, rules_dir);
@@ -441,6 +478,10 @@ int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, s
 		if (o->kind == K_HOOK && !cleared_hooks) {
 			c->hooks = 0;
 			cleared_hooks = true;
+		}
+		if (o->kind == K_LISTEN && !cleared_listen) {
+			c->proxy.nlisten = 0;
+			cleared_listen = true;
 		}
 		if (set(c, o, c->args[i].value, false, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "--%s: '%s': %s", o->key.name, c->args[i].value, why);

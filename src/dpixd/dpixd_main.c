@@ -11,6 +11,7 @@
 
 #include "dpixd/dpixd.h"
 #include "dpixd/dpixd_conf.h"
+#include "proxy/proxy.h"
 #include "rules/rules.h"
 #include "flow/flow-t.h"
 #include "stream/stream-t.h"
@@ -33,7 +34,8 @@ static void usage(FILE *out)
 	    "  -e, --eve FILE           append an EVE JSON line per verdict to FILE ('-':\n"
 	    "                           stdout; default: no events)\n"
 	    "      --queue N            first queue number (default 0)\n"
-	    "      --queues N           queues, one worker thread each (default 1, at most %d)\n"
+	    "      --queues N           queues, one worker thread each (default 1, at most %d;\n"
+	    "                           0: the forwarder alone)\n"
 	    "      --fail-closed        drop what dpixd cannot see (default: fail-open)\n"
 	    "      --copy-range N       bytes of a packet copied to dpixd (default %u)\n"
 	    "      --queue-maxlen N     packets the kernel holds per queue (default %u)\n"
@@ -61,6 +63,13 @@ static void usage(FILE *out)
 	    "      --print-rules FMT    print the firewall rules this configuration needs\n"
 	    "      --install-rules      install them (iptables, nfct), into dpix's own chains\n"
 	    "      --check-rules        check what is installed against them\n"
+	    "      --proxy-listen A:P   serve HTTP CONNECT on ADDR:PORT ([V6]:PORT; repeat)\n"
+	    "      --proxy-parent H:P   send what is not whitelisted to this proxy (default:\n"
+	    "                           refuse it with 403)\n"
+	    "      --proxy-max-tunnels N  connections at once (default %u)\n"
+	    "      --proxy-idle-timeout S idle seconds before a tunnel closes (default %u)\n"
+	    "      --proxy-fronting ACT close (default) or log a tunnel whose TLS server\n"
+	    "                           name is not the CONNECT host\n"
 	    "\n"
 	    "SIGHUP reloads the configuration file and the packs (an error is refused,\n"
 	    "the running ones stay);\n"
@@ -69,7 +78,7 @@ static void usage(FILE *out)
 	    DPIXD_MAX_QUEUES, DPIXD_DEFAULT_COPY_RANGE, DPIXD_DEFAULT_QUEUE_MAXLEN, DPIX_MARK_MASK,
 	    DPIX_MARK_BYPASS, DPIX_MARK_INSPECT, DPIX_MARK_DROP, PIPELINE_DEFAULT_FLOWS,
 	    PIPELINE_DEFAULT_PACKETS, STREAM_DEFAULT_WINDOW, STREAM_MAX_WINDOW,
-	    DPIXD_DEFAULT_WATCHDOG);
+	    DPIXD_DEFAULT_WATCHDOG, PROXY_DEFAULT_MAX_TUNNELS, PROXY_DEFAULT_IDLE_S);
 }
 
 enum {

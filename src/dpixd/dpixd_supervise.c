@@ -146,8 +146,10 @@ int dpixd_supervise(struct dpixd_config *c)
 	uint64_t restart_at = 0;
 	pid_t child;
 
-	dpixd_heartbeat = mmap(NULL, (size_t)c->nqueues * sizeof(*dpixd_heartbeat),
-			       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* A slot per queue; one at least, as the forwarder alone has none. */
+	dpixd_heartbeat =
+	    mmap(NULL, (size_t)(c->nqueues ? c->nqueues : 1) * sizeof(*dpixd_heartbeat),
+		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (dpixd_heartbeat == MAP_FAILED) {
 		logmsg("supervisor: mmap: %s", strerror(errno));
 		return 1;

@@ -25,7 +25,7 @@ case $seconds in
 	;;
 esac
 
-harnesses="decode connect tls sip http stun datagram rules replay"
+harnesses="decode connect tls sip http stun datagram rules replay proxy_head"
 bindir=$builddir/tests/fuzz
 for prog in $harnesses; do
 	if [ ! -x "$bindir/fuzz_$prog" ]; then
@@ -66,6 +66,7 @@ export DPIX_FUZZ_RULES="$srcdir/rules/rainbow.rules"
 seeds_of() {
 	case $1 in
 	sip) echo tls ;;
+	proxy_head) echo connect ;;
 	*) echo "$1" ;;
 	esac
 }

@@ -124,9 +124,10 @@ static void test_errors(void **state)
 		     ":2:3: 'frob': unknown key, expected one of rules, eve, queue, queues, "
 		     "fail-closed, copy-range, queue-maxlen, mark-mask, mark-bypass, mark-inspect, "
 		     "mark-drop, hook, max-flows, max-packets, stream-window, control-socket, "
-		     "metrics, user, watchdog, no-supervise, require-signed, pubkey");
+		     "metrics, user, watchdog, no-supervise, require-signed, pubkey, proxy-listen, "
+		     "proxy-parent, proxy-max-tunnels, proxy-idle-timeout, proxy-fronting");
 	expect_error("queue 70000\n", ":1:7: queue '70000': expected a number from 0 to 65535");
-	expect_error("queues 0\n", ":1:8: queues '0': expected a number from 1 to 64");
+	expect_error("queues 65\n", ":1:8: queues '65': expected a number from 0 to 64");
 	expect_error("copy-range 12x\n",
 		     ":1:12: copy-range '12x': expected a number from 128 to 65535");
 	expect_error("max-flows -1\n",
@@ -270,7 +271,7 @@ static void test_set_and_keys(void **state)
 	assert_int_equal(c.pipe.max_packets, 12);
 	while (dpixd_conf_key(n))
 		n++;
-	assert_int_equal(n, 22);
+	assert_int_equal(n, 27);
 	/* Each yes/no key sets its own field. */
 	assert_int_equal(dpixd_conf_set(&c, "no-supervise", "yes", why, sizeof(why)), 0);
 	assert_true(c.no_supervise);

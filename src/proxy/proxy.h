@@ -1,0 +1,44 @@
+/* proxy.h: the CONNECT forwarder (explicit HTTP/1.1 proxy) of dpixd. */
+#ifndef DPIX_PROXY_H
+#define DPIX_PROXY_H
+
+#include <stdatomic.h>
+
+#include "proxy/proxy-t.h"
+#include "rules/rules-t.h"
+
+/*
+ * Parse a request head (proxy_head.c) from the first len bytes a client
+ * sent. PROXY_HEAD_OK with *r filled in; PROXY_HEAD_MORE while the bytes
+ * are a valid prefix shorter than PROXY_HEAD_MAX; otherwise the HTTP status
+ * to refuse it with (400, 431, 505) and *why a short reason.
+ */
+int proxy_head_parse(const uint8_t *buf, size_t len, struct proxy_request *r, const char **why);
+
+/* The class of an upstream address (proxy_guard.c); listeners may be NULL. */
+enum proxy_addr_kind proxy_addr_class(const struct sockaddr *sa, const struct proxy_config *c);
+const char *proxy_addr_kind_name(enum proxy_addr_kind k);
+
+/* "ADDR:PORT" or "[V6]:PORT" -> an endpoint; -1 if it is not one. */
+int proxy_parse_endpoint(const char *text, struct proxy_endpoint *e);
+/* "HOST:PORT" -> the parent's name and port; -1 if it is not one. */
+int proxy_parse_parent(const char *text, struct proxy_config *c);
+
+/*
+ * Start the forwarder's thread on c's listening addresses. It reads the
+ * ruleset the way the NFQUEUE workers do: when *gen changes it loads *rules
+ * and stores the generation in its seen_gen (proxy_seen_gen), after which
+ * it no longer touches the one before. Tunnel events go to eve_fd (-1:
+ * none). NULL after saying why on stderr.
+ */
+struct proxy;
+struct ruleset;
+struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
+			  atomic_uint *gen, int eve_fd);
+unsigned proxy_seen_gen(struct proxy *p);
+/* Counters to stderr. */
+void proxy_report(struct proxy *p);
+/* Close every tunnel, stop the thread, free p; NULL is a no-op. */
+void proxy_stop(struct proxy *p);
+
+#endif

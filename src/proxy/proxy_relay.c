@@ -1,0 +1,261 @@
+/*
+ * proxy_relay.c: a tunnel once established. The client's first bytes are
+ * held until they show whether they are a TLS ClientHello naming another
+ * host than the CONNECT target (domain fronting: closed); then bytes move
+ * both ways through a pipe per direction with splice(2), no copies. Each
+ * side is read only while its direction has room, written when the other
+ * has bytes waiting (EPOLLOUT), and half-closed after the other's EOF.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dissect/dissect.h"
+#include "proxy/proxy.h"
+#include "proxy/proxy_int.h"
+
+/* Append bytes to a direction's user-space buffer. */
+int relay_append(struct dir *d, const void *p, size_t n)
+{
+	uint8_t *b = realloc(d->buf, d->len + n);
+
+	if (!b)
+		return -1;
+	memcpy(b + d->len, p, n);
+	d->buf = b;
+	d->len += n;
+	return 0;
+}
+
+int relay_make_pipes(struct conn *c)
+{
+	for (int i = 0; i < 2; i++) {
+		if (c->d[i].pipe[0] >= 0)
+			continue;
+		int sz;
+
+		if (pipe2(c->d[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+			return -1;
+		sz = fcntl(c->d[i].pipe[1], F_GETPIPE_SZ);
+		c->d[i].cap = sz > 0 && sz < PIPE_CAP ? (size_t)sz : PIPE_CAP;
+	}
+	return 0;
+}
+
+/* Names equal but for case and a trailing dot. */
+static bool same_name(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen && a[alen - 1] == '.')
+		alen--;
+	if (blen && b[blen - 1] == '.')
+		blen--;
+	return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* The client's first bytes: a ClientHello naming another host than the
+ * CONNECT target is domain fronting. Once it is known, the bytes go on. */
+void relay_peek_decide(struct conn *c, bool force)
+{
+	struct dpix_facts f = { 0 };
+	uint8_t scratch[PROXY_PEEK_MAX];
+	struct dpix_input in = { .transport = DPIX_TCP,
+				 .dir = 0,
+				 .server_port = c->facts.connect_port,
+				 .data = { c->peek, NULL },
+				 .len = { c->peeklen, 0 },
+				 .closed = { c->d[0].eof, false },
+				 .scratch = scratch,
+				 .scratch_len = sizeof(scratch) };
+	enum dpix_answer a = c->peeklen ? dissect_tls_client_hello(&in, &f) : DPIX_NEED_MORE;
+
+	/* A hello still arriving (MATCH_MORE): its name may follow. */
+	if ((a == DPIX_NEED_MORE || a == DPIX_MATCH_MORE) && !force &&
+	    c->peeklen < PROXY_PEEK_MAX && !c->d[0].eof)
+		return;
+	if ((a == DPIX_MATCH || a == DPIX_MATCH_MORE) && f.sni_len) {
+		memcpy(c->facts.sni, f.sni, sizeof(c->facts.sni));
+		c->facts.sni_len = f.sni_len;
+		if (!same_name(f.sni, f.sni_len, c->facts.connect_host,
+			       c->facts.connect_host_len)) {
+			c->facts.flags |= FACT_FRONTING;
+			c->px->st.fronting++;
+			if (!c->px->cfg.fronting_log) {
+				conn_close(c, "fronting");
+				return;
+			}
+		}
+	}
+	c->peeking = false;
+	c->deadline_ms = 0;
+	if (c->peeklen && relay_append(&c->d[0], c->peek, c->peeklen) < 0) {
+		conn_close(c, "no memory");
+		return;
+	}
+	free(c->peek);
+	c->peek = NULL;
+}
+
+void relay_peek_read(struct conn *c)
+{
+	ssize_t n = recv(c->fd[0], c->peek + c->peeklen, PROXY_PEEK_MAX - c->peeklen, 0);
+
+	if (n > 0) {
+		c->peeklen += (size_t)n;
+		c->last_ms = proxy_now_ms();
+	} else if (n == 0) {
+		c->d[0].eof = true;
+	} else if (errno != EAGAIN && errno != EINTR) {
+		conn_close(c, "reset");
+		return;
+	} else {
+		return;
+	}
+	relay_peek_decide(c, false);
+}
+
+/* The status of the parent's answer, for the event: peeked, not read, so
+ * the bytes go to the client untouched. Looked at once, on its first
+ * bytes; "HTTP/1.x NNN" or nothing. */
+static void parent_status(struct conn *c)
+{
+	uint8_t b[12];
+	ssize_t n = recv(c->fd[1], b, sizeof(b), MSG_PEEK);
+
+	if (n <= 0)
+		return; /* nothing yet, or EOF: the splice will tell */
+	c->parent_seen = true;
+	if (n == (ssize_t)sizeof(b) && memcmp(b, "HTTP/1.", 7) == 0 && b[8] == ' ' && b[9] >= '1' &&
+	    b[9] <= '5' && b[10] >= '0' && b[10] <= '9' && b[11] >= '0' && b[11] <= '9')
+		c->status = (uint16_t)((b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'));
+}
+
+/* Move what can move in direction i without blocking: 0 or -1 (closed). */
+static int pump(struct conn *c, int i)
+{
+	struct dir *d = &c->d[i];
+	int src = c->fd[i], dst = c->fd[!i];
+
+	while (d->off < d->len) {
+		ssize_t n = send(dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		size_t mine = d->own < (size_t)n ? d->own : (size_t)n;
+
+		d->off += (size_t)n;
+		d->own -= mine;
+		d->bytes += (size_t)n - mine;
+	}
+	if (d->len) {
+		free(d->buf);
+		d->buf = NULL;
+		d->len = d->off = 0;
+	}
+	if (i == 0 && c->peeking)
+		return 0;
+	if (i == 1 && c->via_parent && !c->parent_seen)
+		parent_status(c);
+	for (;;) {
+		bool moved = false;
+		ssize_t n;
+
+		if (d->inpipe) {
+			n = splice(d->pipe[0], NULL, dst, NULL, d->inpipe,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n > 0) {
+				d->inpipe -= (size_t)n;
+				d->bytes += (size_t)n;
+				c->last_ms = proxy_now_ms();
+				d->full = false;
+				moved = true;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				return -1;
+			}
+		}
+		if (!d->eof && !d->full && d->inpipe < d->cap) {
+			n = splice(src, NULL, d->pipe[1], NULL, d->cap - d->inpipe,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n > 0) {
+				d->inpipe += (size_t)n;
+				moved = true;
+			} else if (n == 0) {
+				d->eof = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				return -1;
+			} else if (d->inpipe) {
+				/* Either the socket is empty or the pipe is
+				 * full: stop reading until the pipe drains
+				 * (its bytes wait for EPOLLOUT meanwhile). */
+				d->full = true;
+			}
+		}
+		if (d->eof && !d->inpipe && !d->shut) {
+			shutdown(dst, SHUT_WR);
+			d->shut = true;
+		}
+		if (!moved)
+			return 0;
+	}
+}
+
+/* After any event: move bytes, then register what each side waits for. */
+void relay_flush(struct conn *c)
+{
+	uint32_t ev[2] = { 0, 0 };
+
+	if (c->st == ST_FAILED) {
+		struct dir *d = &c->d[1];
+
+		while (d->off < d->len) {
+			ssize_t n = send(c->fd[0], d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				conn_want(c, 0, EPOLLOUT);
+				return;
+			}
+			if (n < 0) {
+				conn_close(c, c->close_reason);
+				return;
+			}
+			d->off += (size_t)n;
+		}
+		if (!d->shut) {
+			shutdown(c->fd[0], SHUT_WR);
+			d->shut = true;
+		}
+		conn_want(c, 0, EPOLLIN); /* drain until EOF or the linger ends */
+		return;
+	}
+	if (c->st != ST_ESTABLISHED)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (pump(c, i) < 0) {
+			conn_close(c, "reset");
+			return;
+		}
+	if (c->d[0].shut && c->d[1].shut) {
+		conn_close(c, "closed");
+		return;
+	}
+	/* Read a side while its direction has room; write it while the
+	 * other direction has bytes waiting. */
+	for (int i = 0; i < 2; i++) {
+		const struct dir *d = &c->d[i];
+
+		bool peeking = i == 0 && c->peeking;
+
+		/* Not while user-space bytes wait to go the same way. */
+		if (!d->eof && d->off >= d->len &&
+		    (peeking ? c->peeklen < PROXY_PEEK_MAX : !d->full && d->inpipe < d->cap))
+			ev[i] |= EPOLLIN;
+		if (d->off < d->len || d->inpipe)
+			ev[!i] |= EPOLLOUT;
+	}
+	conn_want(c, 0, ev[0]);
+	conn_want(c, 1, ev[1]);
+}
