@@ -412,6 +412,11 @@ int dpixd_run(struct dpixd_config *c)
 			pipeline_fini(&w->pipe);
 			goto out;
 		}
+		if (!started)
+			logmsg("this kernel %s set the connmark from a verdict "
+			       "(NETLINK_GLUE_CT); the packet mark, saved by the printed rules, "
+			       "works either way",
+			       nfqueue_ct_glue(w->q) ? "can" : "cannot");
 		started++;
 	}
 	if (c->user && dpixd_drop_privileges(c->user) < 0)

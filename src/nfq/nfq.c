@@ -46,6 +46,7 @@ struct nfqueue {
 	uint8_t vbuf[NFQ_BATCH * VERDICT_MSG_MAX];
 	size_t voff, nverdicts;
 	struct nfqueue_counters stats;
+	bool ct_glue; /* the kernel could set the connmark from a verdict */
 };
 
 /* Send one config message and wait for the kernel's answer: 0 or -errno. */
@@ -62,6 +63,34 @@ static int config_send(struct nfqueue *q, struct nlmsghdr *nlh)
 	if (n < 0)
 		return -errno;
 	return mnl_cb_run(buf, (size_t)n, seq, q->portid, NULL, NULL) < 0 ? -errno : 0;
+}
+
+/*
+ * Can a verdict carry the connmark (NFQA_CT, which needs the kernel's
+ * CONFIG_NETFILTER_NETLINK_GLUE_CT)? The kernel refuses
+ * NFQA_CFG_F_CONNTRACK without it. dpix does not depend on it, a later
+ * rule saves the packet mark either way, so the flag is set back off: it
+ * would add conntrack attributes to every message.
+ */
+static bool probe_ct_glue(struct nfqueue *q)
+{
+	char buf[CONFIG_BUF];
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->queue);
+
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_CONNTRACK));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_CONNTRACK));
+	if (config_send(q, nlh) < 0)
+		return false;
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->queue);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(0));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_CONNTRACK));
+	config_send(q, nlh);
+	return true;
+}
+
+bool nfqueue_ct_glue(const struct nfqueue *q)
+{
+	return q->ct_glue;
 }
 
 struct nfqueue *nfqueue_open(const struct nfqueue_config *cfg, char *err, size_t errlen)
@@ -108,6 +137,7 @@ struct nfqueue *nfqueue_open(const struct nfqueue_config *cfg, char *err, size_t
 			 q->queue, cfg->copy_range, cfg->maxlen, strerror(-rc));
 		goto fail;
 	}
+	q->ct_glue = probe_ct_glue(q);
 	/* Overruns are counted from the kernel's queue statistics instead of
 	 * breaking the receive loop; a big buffer makes them rare. */
 	setsockopt(mnl_socket_get_fd(q->nl), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));

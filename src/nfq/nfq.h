@@ -60,4 +60,8 @@ int nfqueue_flush(struct nfqueue *q);
 
 const struct nfqueue_counters *nfqueue_counters(const struct nfqueue *q);
 
+/* Whether this kernel could set the connmark from a verdict (NFQA_CT,
+ * CONFIG_NETFILTER_NETLINK_GLUE_CT), found at open; not used. */
+bool nfqueue_ct_glue(const struct nfqueue *q);
+
 #endif

@@ -111,6 +111,10 @@ tcpdump=$!
 pids="$pids $tcpdump"
 sleep 0.5
 
+grep -Eq "this kernel (can|cannot) set the connmark from a verdict" "$tmp/dpixd.log" &&
+	ok "the connmark-in-verdict support was probed: $(grep -o 'kernel can\(not\)\? set' "$tmp/dpixd.log")" ||
+	bad "no word on NETLINK_GLUE_CT in the log"
+
 # 1. A TURN name: bypassed, connmark saved, the bulk never queued.
 q0=$(queued)
 n=$(tls turn-rbx1.openrainbow.com)
