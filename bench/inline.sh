@@ -9,7 +9,8 @@
 #   dpixd   dpixd --no-supervise with its printed iptables rules and a pack
 #           that bypasses the iperf3 and connrate flows once classified
 # measures iperf3 TCP bulk (Gbit/s, 1 stream), iperf3 UDP 64-byte payloads
-# (-b 0, delivered packets/s), new TCP flows/s (bench/connrate, 64 in
+# (-b 0, delivered packets/s; and a fixed offer of UDP_RATE packets/s,
+# default 30000, the fraction delivered), new TCP flows/s (bench/connrate, 64 in
 # flight, TLS ClientHello first payload) and the p50 connect-to-first-byte
 # latency (1 in flight). Appends "config run metric value" lines to
 # OUT/inline.tsv. Environment: RUNS (5), SECS (5, per iperf3 run).
@@ -18,6 +19,7 @@ build=$(cd "$1" && pwd)
 out=$2
 runs=${RUNS:-5}
 secs=${SECS:-5}
+rate=${UDP_RATE:-30000}
 id=$$
 C=dpxb-c-$id G=dpxb-g-$id S=dpxb-s-$id
 tmp=$(mktemp -d)
@@ -152,6 +154,12 @@ s = json.load(open(sys.argv[1]))["end"]["sum"]
 print("%.0f" % ((s["packets"] - s["lost_packets"]) / s["seconds"]))' "$tmp/udp.json" 2> /dev/null) &&
 			rec $cfg "$r" udp64_pps "$v" || log "$cfg: iperf3 UDP failed"
 		q2=$(queued)
+		inC iperf3 -c 198.18.2.2 -u -l 64 -b $((rate * 512)) -t "$secs" -J > "$tmp/udpf.json" 2> /dev/null
+		v=$(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["end"]["sum"]
+print("%.4f" % ((s["packets"] - s["lost_packets"]) / s["packets"]))' "$tmp/udpf.json" 2> /dev/null) &&
+			rec $cfg "$r" udp64_fixed_delivered "$v" || log "$cfg: iperf3 UDP fixed rate failed"
 		if [ -n "$q0" ]; then
 			rec $cfg "$r" queued_tcp $((q1 - q0))
 			rec $cfg "$r" queued_udp $((q2 - q1))

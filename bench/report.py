@@ -134,7 +134,7 @@ w('```')
 w('')
 ndpi_flows = [l.strip() for l in text('ndpiReader.txt').splitlines() if 'Unique flows' in l]
 if ndpi_flows:
-    w('ndpiReader on the same file: %s.' % ndpi_flows[0])
+    w('ndpiReader on the same file: %s.' % ' '.join(ndpi_flows[0].split()))
     w('')
 if any(by.values()):
     with open(os.path.join(res, 'throughput.dat'), 'w') as f:
@@ -237,7 +237,7 @@ w('- `dpixd`: `dpixd --no-supervise` and the rules `dpixd --print-rules iptables
   'mark saved in the connmark.')
 w('')
 w('Measurements: iperf3 3.x, one TCP stream (Gbit/s, receiver); UDP with 64-byte payloads '
-  'and `-b 0` (delivered packets/s: sent minus lost); new TCP flows per second '
+  'and `-b 0` (delivered packets/s: sent minus lost), and at a fixed offer below what the sender reaches (the fraction delivered); new TCP flows per second '
   '(`bench/connrate`, 64 connections in flight, each: connect, a TLS ClientHello, the '
   'server\'s one byte, RST); first-byte latency, p50 of connect() to the first byte '
   'back, one connection at a time. Queue counts are `/proc/net/netfilter/nfnetlink_queue`.')
@@ -250,6 +250,7 @@ for cfg, run, metric, val in inl:
         pass
 cfgs = ['kernel', 'rules', 'accept', 'dpixd']
 metrics = [('tcp_gbps', 'TCP bulk, Gbit/s', 2), ('udp64_pps', 'UDP 64 B, packets/s', 0),
+           ('udp64_fixed_delivered', 'UDP 64 B at a fixed offer (%s packets/s): fraction delivered' % (text('udp-rate.txt') or '30000'), 3),
            ('new_flows_per_s', 'new TCP flows/s', 0), ('first_byte_p50_us', 'first byte p50, µs', 1),
            ('queued_per_flow', 'packets queued per new flow', 2),
            ('udp_queue_msgs_per_s', 'queue messages/s during UDP', 0),
@@ -275,6 +276,7 @@ w('| ratio (run by run) | median | min-max | target | |')
 w('|---|---|---|---|---|')
 ir = {}
 for m, label, tgt in (('tcp_gbps', 'TCP', 0.95), ('udp64_pps', 'UDP 64 B', 0.95),
+                      ('udp64_fixed_delivered', 'UDP 64 B fixed offer, delivered', 0.95),
                       ('new_flows_per_s', 'new flows/s', None)):
     for c in ('rules', 'accept', 'dpixd'):
         v = iratio(m, c, 'kernel')
