@@ -81,6 +81,7 @@ struct flow_table {
 	uint32_t free_head;
 	uint64_t next_id;
 	uint64_t now_us; /* latest packet time seen: table time never goes back */
+	uint32_t last;	 /* the flow of the previous packet, or FLOW_NIL */
 	struct flow_list lru[FLOW_STATE_COUNT];
 	struct flow_timeouts timeouts;
 	struct flow_stats stats;
