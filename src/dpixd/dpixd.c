@@ -33,6 +33,7 @@
 #include <linux/netfilter.h>
 
 #include "dpixd/dpixd.h"
+#include "dpixd/eve_out.h"
 #include "dpixd/dpixd_conf.h"
 #include "dpixd/dpixd_ctl.h"
 #include "dpixd/dpixd_stats.h"
@@ -73,7 +74,6 @@ static _Atomic(struct ruleset *) live_rules;
 static _Atomic(struct dpixd_hits *) live_hits;
 static atomic_uint live_gen;
 static atomic_bool stopping;
-static int eve_fd = -1;
 static struct proxy *forwarder; /* --proxy-listen; one more ruleset reader */
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -148,7 +148,7 @@ static void on_verdict(const struct verdict_event *ev, void *arg)
 
 	if (ev->verdict->rule && w->hits)
 		dpixd_hits_add(w->hits, w->idx, ev->verdict->rule);
-	if (eve_fd < 0)
+	if (!eve_out_enabled())
 		return;
 	n = output_eve_format(line, sizeof(line) - 1, ev, NULL);
 	line[n++] = '\n';
@@ -160,13 +160,13 @@ static void on_verdict(const struct verdict_event *ev, void *arg)
 	w->evelen += n;
 }
 
-/* Write the batch's EVE lines: one write(2) to an O_APPEND file, so the
- * lines of several workers never interleave. */
+/* Write the batch's EVE lines at once (eve_out.h: lines of several
+ * workers never interleave). */
 static void eve_flush(struct worker *w)
 {
 	if (!w->evelen)
 		return;
-	if (write(eve_fd, w->evebuf, w->evelen) != (ssize_t)w->evelen)
+	if (eve_out_write(w->evebuf, w->evelen) < 0)
 		w->eve_lost++;
 	w->evelen = 0;
 }
@@ -369,14 +369,9 @@ int dpixd_run(struct dpixd_config *c)
 	int rc = 1;
 
 	cfg = c;
-	if (c->eve_path) {
-		eve_fd = strcmp(c->eve_path, "-")
-			     ? open(c->eve_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)
-			     : STDOUT_FILENO;
-		if (eve_fd < 0) {
-			logmsg("%s: %s", c->eve_path, strerror(errno));
-			return 1;
-		}
+	if (c->eve_path && eve_out_open(c->eve_path) < 0) {
+		logmsg("%s: %s", c->eve_path, strerror(errno));
+		return 1;
 	}
 	if (!(rs = dpixd_load_rules(c)))
 		return 1;
@@ -436,8 +431,7 @@ int dpixd_run(struct dpixd_config *c)
 				pthread_join(workers[k].thread, NULL);
 			goto out;
 		}
-	if (c->proxy.nlisten &&
-	    !(forwarder = proxy_start(&c->proxy, &live_rules, &live_gen, eve_fd))) {
+	if (c->proxy.nlisten && !(forwarder = proxy_start(&c->proxy, &live_rules, &live_gen))) {
 		atomic_store(&stopping, true);
 		for (unsigned k = 0; k < started; k++)
 			pthread_join(workers[k].thread, NULL);
@@ -471,7 +465,6 @@ out:
 	ruleset_free(rs);
 	free(rs);
 	dpixd_hits_free(atomic_load(&live_hits));
-	if (eve_fd > STDERR_FILENO)
-		close(eve_fd);
+	eve_out_close();
 	return rc;
 }

@@ -32,7 +32,7 @@ static void usage(FILE *out)
 	    "  -r, --rules PACK         load this rule pack (repeat; default: every *.rules\n"
 	    "                           in $DPIX_RULES_DIR or " DPIX_RULESDIR ")\n"
 	    "  -e, --eve FILE           append an EVE JSON line per verdict to FILE ('-':\n"
-	    "                           stdout; default: no events)\n"
+	    "                           stdout, 'syslog': syslog; default: no events)\n"
 	    "      --queue N            first queue number (default 0)\n"
 	    "      --queues N           queues, one worker thread each (default 1, at most %d;\n"
 	    "                           0: the forwarder alone)\n"

@@ -714,7 +714,7 @@ static int listen_on(const struct proxy_endpoint *e)
 }
 
 struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
-			  atomic_uint *gen, int eve_fd)
+			  atomic_uint *gen)
 {
 	struct proxy *px = calloc(1, sizeof(*px));
 	struct rlimit rl;
@@ -724,7 +724,6 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 		return NULL;
 	px->cfg = *c;
 	trace = getenv("DPIXD_PROXY_TRACE") != NULL;
-	px->eve_fd = eve_fd;
 	px->live = rules;
 	px->live_gen = gen;
 	px->gen = atomic_load(gen);

@@ -28,13 +28,13 @@ int proxy_parse_parent(const char *text, struct proxy_config *c);
  * Start the forwarder's thread on c's listening addresses. It reads the
  * ruleset the way the NFQUEUE workers do: when *gen changes it loads *rules
  * and stores the generation in its seen_gen (proxy_seen_gen), after which
- * it no longer touches the one before. Tunnel events go to eve_fd (-1:
- * none). NULL after saying why on stderr.
+ * it no longer touches the one before. Tunnel events go where dpixd's do
+ * (eve_out.h). NULL after saying why on stderr.
  */
 struct proxy;
 struct ruleset;
 struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
-			  atomic_uint *gen, int eve_fd);
+			  atomic_uint *gen);
 unsigned proxy_seen_gen(struct proxy *p);
 /* Counters to stderr. */
 void proxy_report(struct proxy *p);

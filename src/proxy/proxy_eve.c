@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dpixd/eve_out.h"
 #include "proxy/proxy_int.h"
 #include "rules/rules.h"
 
@@ -91,7 +92,7 @@ void proxy_eve_close(const struct conn *c)
 	unsigned sport, dport;
 	struct tm tm;
 
-	if (c->px->eve_fd < 0)
+	if (!eve_out_enabled())
 		return;
 	gmtime_r(&sec, &tm);
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -136,6 +137,6 @@ void proxy_eve_close(const struct conn *c)
 		put_str(&b, c->pack, strlen(c->pack));
 	}
 	put(&b, "}}\n");
-	if (write(c->px->eve_fd, line, b.len) != (ssize_t)b.len)
+	if (eve_out_write(line, b.len) < 0)
 		proxy_log("event not written: %s", strerror(errno));
 }

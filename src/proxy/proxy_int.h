@@ -91,7 +91,7 @@ struct conn {
 struct proxy {
 	struct proxy_config cfg;
 	pthread_t thread;
-	int ep, eve_fd, done_r, done_w;
+	int ep, done_r, done_w;
 	int lfd[PROXY_MAX_LISTEN];
 	struct tag ltag[PROXY_MAX_LISTEN + 1];
 	struct resolver *res;
