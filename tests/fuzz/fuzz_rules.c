@@ -127,26 +127,36 @@ static void check_set(const struct domain_set *s)
 	uint32_t used = 0;
 
 	for (uint32_t i = 0; i < s->nslots; i++) {
-		const struct domain_entry *e = &s->slots[i];
+		uint64_t v = s->slots[i];
+		const struct domain_entry *e;
+		char name[256];
 
-		if (!e->name)
+		if (!v)
 			continue;
+		/* The slot's record: chunk + 1 in bits 16-31, offset in 0-15. */
+		e = (const struct domain_entry *)(const void *)(s->chunks[((uint32_t)v >> 16) - 1] +
+								(v & 0xffff));
+		memcpy(name, e->text + e->skip, e->len);
+		name[e->len] = '\0';
 		used++;
-		if (e->exact && (!matches(s, "", e->name, false) || !matches(s, "", e->name, true)))
+		if (e->exact && (!matches(s, "", name, false) || !matches(s, "", name, true)))
 			fail("an exact name of a set does not match itself");
-		if (e->exact && !matches(s, e->name, ".", false))
+		if (e->exact && !matches(s, name, ".", false))
 			fail("an exact name of a set does not match with a trailing dot");
-		if (e->below && !matches(s, "x.", e->name, false))
+		if (e->below && !matches(s, "x.", name, false))
 			fail("a name below a *.name entry does not match");
-		for (uint32_t g = 0; g < e->nglobs; g++) {
+		if (!e->more)
+			continue;
+		for (uint32_t g = 0; g < s->more[e->more - 1].nglobs; g++) {
 			char label[128];
 			size_t k = 0;
 
-			for (const char *c = e->globs[g]; *c && k + 3 < sizeof(label); c++)
+			for (const char *c = s->more[e->more - 1].globs[g];
+			     *c && k + 3 < sizeof(label); c++)
 				label[k++] = *c == '*' ? 'a' : *c;
 			label[k++] = '.';
 			label[k] = '\0';
-			if (!matches(s, label, e->name, false))
+			if (!matches(s, label, name, false))
 				fail("a name fitting a glob entry does not match");
 		}
 	}
