@@ -125,6 +125,7 @@ cp "$tmp/good.rules" "$tmp/pack.rules"
 
 start_dpixd() { # FLAGS...: one process; $dpixd is its pid
 	: > "$tmp/eve.json"
+	cat "$tmp/dpixd.log" >> "$tmp/all.log" 2> /dev/null
 	: > "$tmp/dpixd.log"
 	ip netns exec "$G" "$DPIXD" --no-supervise --rules "$tmp/pack.rules" --eve "$tmp/eve.json" \
 		"$@" 2>> "$tmp/dpixd.log" &
@@ -188,6 +189,12 @@ for line in open(path):
         sys.exit(0)
 sys.exit(1)
 EOF
+}
+stop_dpixd() { # WHAT: SIGTERM; a clean exit is 0 (with --enable-sanitizers: no leak)
+	kill "$dpixd"
+	wait "$dpixd"
+	rc=$?
+	[ $rc = 0 ] && ok "$1: dpixd exited 0 on SIGTERM" || bad "$1: dpixd exit status $rc on SIGTERM"
 }
 rss() { awk '/^VmRSS:/ { print $2 }' /proc/"$dpixd"/status; }
 counters() { # SIGUSR1; the counter line it writes
@@ -286,8 +293,7 @@ inG conntrack -L -p tcp --dport 443 2> /dev/null | grep -q "mark=1048576 " &&
 	ok "connmark bypass on the TURN flow during the flood" || bad "no bypass connmark"
 n=$(tls www.example.com small.bin)
 [ "$n" = 10000 ] && ok "dpixd serves after the flood" || bad "after the flood got '$n'"
-kill "$dpixd"
-wait "$dpixd" 2> /dev/null
+stop_dpixd "after the flood"
 inG conntrack -F 2> /dev/null
 
 # 2. 100 reloads under traffic, good and bad packs in turn.
@@ -364,8 +370,7 @@ wait "$long"
 [ "$(cat "$tmp/long.out")" = "$long_want" ] && ok "long bypassed download completed across the reloads" ||
 	bad "long download got '$(cat "$tmp/long.out")'"
 cp "$tmp/good.rules" "$tmp/pack.rules"
-kill "$dpixd"
-wait "$dpixd" 2> /dev/null
+stop_dpixd "after 100 reloads"
 
 # 3. kill -9 and restart with a bypassed download running, in each mode.
 for mode in open closed; do
@@ -400,8 +405,7 @@ for mode in open closed; do
 		[ "$(connmark "$lport")" = "$mark0" ] &&
 		ok "fail-$mode: bypassed download completed across kill -9 and restart" ||
 		bad "fail-$mode: bypassed download got '$(cat "$tmp/long.out")' across kill -9"
-	kill "$dpixd"
-	wait "$dpixd" 2> /dev/null
+	stop_dpixd "fail-$mode, restarted"
 done
 
 # 4. SIGSTOP without supervisor: nothing reads the queue, so new flows
@@ -424,6 +428,11 @@ wait "$long"
 kill -CONT "$dpixd"
 n=$(tls www.example.net small.bin)
 [ "$n" = 10000 ] && ok "SIGCONT: new flows pass again" || bad "after SIGCONT got '$n'"
+stop_dpixd "after SIGSTOP and SIGCONT"
+cat "$tmp/dpixd.log" >> "$tmp/all.log"
+# A sanitizer build (--enable-sanitizers) reports to dpixd's stderr.
+grep -q 'Sanitizer\|runtime error:' "$tmp/all.log" && bad "sanitizer report: $(grep -m 3 'Sanitizer\|runtime error:' "$tmp/all.log")" ||
+	ok "no sanitizer report in dpixd's logs"
 
 if [ $fails -ne 0 ]; then
 	echo "--- dpixd log"
