@@ -282,9 +282,15 @@ echo "flood: $sent packets sent, $received queued packets read, evicted ${evicte
 [ "${evicted:-0}" -gt 15000 ] && ok "SIGUSR1 counts $evicted evicted flows" ||
 	bad "evictions: '$line'"
 # The table is full after the first wave: the second must not grow memory.
-[ $((rss2 - rss1)) -lt 2048 ] && [ $((rss2 - rss0)) -lt 8192 ] &&
-	ok "VmRSS bounded: $rss0 -> $rss1 -> $rss2 kB" ||
+# AddressSanitizer keeps freed blocks in quarantine (up to 256 MiB): there
+# the exit status after SIGTERM (LeakSanitizer) checks memory instead.
+if grep -q __asan_init "$DPIXD"; then
+	echo "note: VmRSS not asserted under AddressSanitizer: $rss0 -> $rss1 -> $rss2 kB"
+elif [ $((rss2 - rss1)) -lt 2048 ] && [ $((rss2 - rss0)) -lt 8192 ]; then
+	ok "VmRSS bounded: $rss0 -> $rss1 -> $rss2 kB"
+else
 	bad "VmRSS grew: $rss0 -> $rss1 -> $rss2 kB"
+fi
 [ "$n" = 200000 ] && ok "TURN download during the flood complete" || bad "TURN download got '$n'"
 sleep 0.3
 eve_has turn-rbx1.openrainbow.com bypass && ok "EVE: TURN flow bypassed during the flood" ||
