@@ -104,6 +104,29 @@ seeds_of() {
 	esac
 }
 
+# merge NAME CORPUS KEPT WORK: add to KEPT the inputs of CORPUS that reach
+# edges neither KEPT nor the seeds reach. Edges, not hit counts
+# (-use_counters=0): dozens of files, not hundreds. The seeds are made
+# again from pcaps/ and rules/ on every run, so they are not kept: they go
+# into KEPT for the merge only. Captures and packs are cut short (-max_len)
+# to keep the repository small: tests/fuzz/corpus/ holds a few hundred kB.
+merge() {
+	local h=$1 corpus=$2 kept=$3 work=$4 maxlen=()
+	case $h in
+	replay) maxlen=(-max_len=1024) ;;
+	rules) maxlen=(-max_len=2048) ;;
+	esac
+	mkdir -p "$kept"
+	for f in "$work/seeds/$(seeds_of "$h")"/*; do
+		cp "$f" "$kept/zzseed-${f##*/}"
+	done
+	"$bindir/fuzz_$h" -merge=1 -use_counters=0 "${maxlen[@]}" "$kept" "$corpus" \
+		>"$work/$h.merge.log" 2>&1 || true
+	rm -f "$kept"/zzseed-*
+	echo "  merged into $kept: $(tail -n 1 "$work/$h.merge.log");" \
+		"$(find "$kept" -type f | wc -l) files, $(cat "$kept"/* | wc -c) bytes"
+}
+
 failed=0
 for h in $harnesses; do
 	corpus=$work/corpus/$h
@@ -137,13 +160,7 @@ for h in $harnesses; do
 	else
 		echo "fuzz_$h: ok, ${execs:-?} executions in ${seconds}s (${rate:-?}/s), ${cov:-no stats}"
 		if [ "${DPIX_FUZZ_MERGE:-0}" = 1 ]; then
-			mkdir -p "$kept"
-			# Edges, not hit counts (-use_counters=0): a few dozen
-			# files per harness instead of hundreds.
-			"$bindir/fuzz_$h" -merge=1 -use_counters=0 "$kept" "$corpus" \
-				"$work/seeds/$(seeds_of "$h")" >"$work/$h.merge.log" 2>&1
-			echo "  merged into $kept: $(find "$kept" -type f | wc -l) files," \
-				"$(du -sk "$kept" | cut -f1) kB"
+			merge "$h" "$corpus" "$kept" "$work"
 		fi
 	fi
 done
