@@ -18,6 +18,9 @@
 #  4. SIGSTOP without supervisor: new queued flows stall while a bypassed
 #     flow keeps passing; SIGCONT resumes. (With the supervisor, the
 #     watchdog's recovery is tested in watchdog.sh.)
+# Every dpixd stopped with SIGTERM must exit 0, and no log may hold a
+# sanitizer report: in the --enable-sanitizers build that is the leak
+# check (LeakSanitizer). docs/reliability.md has the figures measured.
 # What nfq.sh and watchdog.sh already test (kill -9 with new flows, the
 # watchdog, one bad reload) is not repeated. Skipped (77) without root or
 # its tools.
