@@ -95,7 +95,10 @@ bool nfqueue_ct_glue(const struct nfqueue *q)
 
 struct nfqueue *nfqueue_open(const struct nfqueue_config *cfg, char *err, size_t errlen)
 {
-	char buf[CONFIG_BUF];
+	/* Zeroed: libnetfilter_queue fills the bind command's fields but not
+	 * its padding byte, which would go to the kernel as stack garbage
+	 * (valgrind: sendto points to uninitialised bytes). */
+	char buf[CONFIG_BUF] = { 0 };
 	struct nlmsghdr *nlh;
 	uint32_t flags = NFQA_CFG_F_GSO | (cfg->fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
 	struct nfqueue *q = calloc(1, sizeof(*q));

@@ -38,10 +38,24 @@
 #include <string.h>
 
 #include "dissect/dissect.h"
+#include "fuzz_fixup.h"
 
 #define MAX_DATAGRAMS 16
 #define SCRATCH_LEN 16384
 #define REC_HDR 3
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+
+/* libFuzzer's mutation, then for three in four each record's STUN message
+ * made consistent (fuzz_fixup.h), FINGERPRINT included. */
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+	size = LLVMFuzzerMutate(data, size, max_size);
+	if (seed % 4)
+		fixup_datagrams(data, size);
+	return size;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,6 +6,8 @@
  *   FUZZ_SERVER_PORT  the port the client talks to
  *   FUZZ_HOST_NONE    (optional) the dissector fills no host field on TCP
  *                     (STUN): FUZZ_HOST is then checked to stay unset
+ *   FUZZ_FIXUP        (optional) a fix-up of fuzz_fixup.h, run after most
+ *                     mutations (a custom mutator)
  *
  * The input is the client's byte stream. The probe sees it the way the
  * pipeline shows it: as a growing prefix, here cut every `step` bytes
@@ -65,8 +67,7 @@ static _Noreturn void fail(const char *what, size_t len, size_t size)
 	abort();
 }
 
-static enum dpix_answer probe_prefix(const uint8_t *data, size_t len, size_t size,
-					uint8_t *scratch)
+static enum dpix_answer probe_prefix(const uint8_t *data, size_t len, size_t size, uint8_t *scratch)
 {
 	uint8_t *copy = len ? malloc(len) : NULL;
 	struct dpix_facts facts;
@@ -96,8 +97,7 @@ static enum dpix_answer probe_prefix(const uint8_t *data, size_t len, size_t siz
 #endif
 	a = FUZZ_DISSECTOR.probe(&in, &facts);
 	free(copy);
-	if (a != DPIX_NEED_MORE && a != DPIX_NOT_MINE && a != DPIX_MATCH &&
-	    a != DPIX_MATCH_MORE)
+	if (a != DPIX_NEED_MORE && a != DPIX_NOT_MINE && a != DPIX_MATCH && a != DPIX_MATCH_MORE)
 		fail("answer is not one of the four", len, size);
 	if (a == DPIX_MATCH || a == DPIX_MATCH_MORE) {
 		size_t n = facts.HOST_LEN; /* widened: the bound holds whatever its type */
@@ -113,6 +113,23 @@ static enum dpix_answer probe_prefix(const uint8_t *data, size_t len, size_t siz
 	}
 	return a;
 }
+
+#ifdef FUZZ_FIXUP
+#include "fuzz_fixup.h"
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+
+/* libFuzzer's mutation (dictionary included), then for three in four the
+ * lengths made to agree (fuzz_fixup.h): FUZZ_FIXUP names the fix-up. */
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+	size = LLVMFuzzerMutate(data, size, max_size);
+	if (seed % 4)
+		FUZZ_FIXUP(data, size);
+	return size;
+}
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
