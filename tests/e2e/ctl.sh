@@ -1,6 +1,6 @@
 #!/bin/sh
 # End to end: dpixd run from a dpixd.conf(5) file, inline between a client
-# and a server namespace (the set-up of nfq.sh, shortened), operated
+# and a server namespace (set up by lib.sh), operated
 # through its control socket and metrics listener: `dpix stats --json`
 # counts a bypassed flow and its rule, "reload" with a bad pack or a bad
 # configuration answers the error and keeps the running pack, a setting
@@ -9,73 +9,12 @@
 # Needs root, iproute2, iptables, openssl, curl and python3; else skipped (77).
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}" "${DPIX:?}"
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root to create network namespaces"
-	exit 77
-fi
-for t in ip iptables openssl curl python3; do
-	command -v $t > /dev/null || {
-		echo "SKIP: $t is not installed"
-		exit 77
-	}
-done
-
-id=$$
-C=dpc-c-$id G=dpc-g-$id S=dpc-s-$id
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2> /dev/null; done
-	ip netns del "$C" 2> /dev/null
-	ip netns del "$G" 2> /dev/null
-	ip netns del "$S" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-fails=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-inG() { ip netns exec "$G" "$@"; }
-
-# client 198.18.1.2 -- 198.18.1.1 gateway 198.18.2.1 -- 198.18.2.2 server
-ip netns add "$C" && ip netns add "$G" && ip netns add "$S" || exit 1
-ip link add c0-$id netns "$C" type veth peer name g0-$id netns "$G"
-ip link add s0-$id netns "$S" type veth peer name g1-$id netns "$G"
-ip -n "$C" addr add 198.18.1.2/24 dev c0-$id
-ip -n "$G" addr add 198.18.1.1/24 dev g0-$id
-ip -n "$G" addr add 198.18.2.1/24 dev g1-$id
-ip -n "$S" addr add 198.18.2.2/24 dev s0-$id
-for ns in "$C" "$G" "$S"; do ip -n "$ns" link set lo up; done
-ip -n "$C" link set c0-$id up
-ip -n "$G" link set g0-$id up
-ip -n "$G" link set g1-$id up
-ip -n "$S" link set s0-$id up
-ip -n "$C" route add default via 198.18.1.1
-ip -n "$S" route add default via 198.18.2.1
-inG sysctl -qw net.ipv4.ip_forward=1
-
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e -keyout "$tmp/key.pem" \
-	-out "$tmp/cert.pem" 2> /dev/null
+. "$top_srcdir/tests/e2e/lib.sh"
+e2e_require ip iptables openssl curl python3
+e2e_init dpc
+e2e_topology
+e2e_https_server 1000
 echo hello > "$tmp/small.txt"
-(cd "$tmp" && exec ip netns exec "$S" python3 -c '
-import http.server, ssl
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain("cert.pem", "key.pem")
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-srv.serve_forever()
-' > /dev/null 2>&1) &
-pids="$pids $!"
-for _ in $(seq 50); do
-	ip netns exec "$S" ss -ltn | grep -q ':443 ' && break
-	sleep 0.1
-done
 
 cat > "$tmp/e2e.rules" << 'EOF'
 pack    e2e

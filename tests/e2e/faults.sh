@@ -26,55 +26,11 @@
 # its tools.
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root to create network namespaces"
-	exit 77
-fi
-for t in ip iptables conntrack openssl curl python3; do
-	command -v $t > /dev/null || {
-		echo "SKIP: $t is not installed"
-		exit 77
-	}
-done
-
-id=$$
-C=dpf-c-$id G=dpf-g-$id S=dpf-s-$id
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2> /dev/null; done
-	ip netns del "$C" 2> /dev/null
-	ip netns del "$G" 2> /dev/null
-	ip netns del "$S" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-fails=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-inG() { ip netns exec "$G" "$@"; }
-
-# client 198.18.1.2 (flood from 198.18.1.100-115) -- 198.18.1.1 gateway
-# 198.18.2.1 -- 198.18.2.2 server
-ip netns add "$C" && ip netns add "$G" && ip netns add "$S" || exit 1
-ip link add c0-$id netns "$C" type veth peer name g0-$id netns "$G"
-ip link add s0-$id netns "$S" type veth peer name g1-$id netns "$G"
-ip -n "$C" addr add 198.18.1.2/24 dev c0-$id
-for i in $(seq 100 115); do ip -n "$C" addr add 198.18.1.$i/24 dev c0-$id; done
-ip -n "$G" addr add 198.18.1.1/24 dev g0-$id
-ip -n "$G" addr add 198.18.2.1/24 dev g1-$id
-ip -n "$S" addr add 198.18.2.2/24 dev s0-$id
-for ns in "$C" "$G" "$S"; do ip -n "$ns" link set lo up; done
-ip -n "$C" link set c0-$id up
-ip -n "$G" link set g0-$id up
-ip -n "$G" link set g1-$id up
-ip -n "$S" link set s0-$id up
-ip -n "$C" route add default via 198.18.1.1
-ip -n "$S" route add default via 198.18.2.1
-inG sysctl -qw net.ipv4.ip_forward=1
+. "$top_srcdir/tests/e2e/lib.sh"
+e2e_require ip iptables conntrack openssl curl python3
+e2e_init dpf
+# The client 198.18.1.2, the flood from 198.18.1.100-115.
+e2e_topology 198.18.1.2 $(seq -f 198.18.1.%g 100 115)
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e -keyout "$tmp/key.pem" \
 	-out "$tmp/cert.pem" 2> /dev/null
