@@ -86,7 +86,8 @@ start_dpixd() { # FLAGS...: one process; $dpixd is its pid
 	: > "$tmp/eve.json"
 	cat "$tmp/dpixd.log" >> "$tmp/all.log" 2> /dev/null
 	: > "$tmp/dpixd.log"
-	ip netns exec "$G" "$DPIXD" --no-supervise --rules "$tmp/pack.rules" --eve "$tmp/eve.json" \
+	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none \
+		--rules "$tmp/pack.rules" --eve "$tmp/eve.json" \
 		"$@" 2>> "$tmp/dpixd.log" &
 	dpixd=$!
 	pids="$pids $dpixd"

@@ -35,7 +35,7 @@ rule turn-tls bypass app tls sni in turn service turn
 EOF
 chmod 644 "$tmp/pack.rules"
 
-"$DPIXD" --rules "$tmp/pack.rules" --queues 2 --print-rules iptables |
+"$DPIXD" --config /dev/null --control-socket none --rules "$tmp/pack.rules" --queues 2 --print-rules iptables |
 	grep -E '^iptables ' > "$tmp/rules.sh"
 while read -r line; do inG $line || bad "rule did not install: $line"; done < "$tmp/rules.sh"
 
@@ -67,7 +67,7 @@ while True:
 ' "$tmp/notify" > "$tmp/notified" &
 pids="$pids $!"
 for _ in $(seq 30); do [ -S "$tmp/notify" ] && break; sleep 0.1; done
-NOTIFY_SOCKET=$tmp/notify ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 \
+NOTIFY_SOCKET=$tmp/notify ip netns exec "$G" "$DPIXD" --config /dev/null --control-socket none --rules "$tmp/pack.rules" --queues 2 \
 	--user nobody --watchdog 1 2>> "$tmp/dpixd.log" &
 sup=$!
 pids="$pids $sup"
@@ -137,7 +137,7 @@ rc=$?
 
 # 6. kill -9 of the supervisor: the kernel sends the worker SIGTERM
 # (PR_SET_PDEATHSIG), it releases the queues, traffic passes (fail-open).
-ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 --watchdog 1 \
+ip netns exec "$G" "$DPIXD" --config /dev/null --control-socket none --rules "$tmp/pack.rules" --queues 2 --watchdog 1 \
 	2>> "$tmp/dpixd.log" &
 sup=$!
 pids="$pids $sup"
@@ -153,7 +153,7 @@ n=$(tls www.example.net)
 
 # 7. A worker that keeps dying: restarted 5 times (backing off), then the
 # supervisor gives up with status 1, for systemd's Restart= to take over.
-ip netns exec "$G" "$DPIXD" --rules "$tmp/pack.rules" --queues 2 --watchdog 1 \
+ip netns exec "$G" "$DPIXD" --config /dev/null --control-socket none --rules "$tmp/pack.rules" --queues 2 --watchdog 1 \
 	2>> "$tmp/dpixd.log" &
 sup=$!
 pids="$pids $sup"
