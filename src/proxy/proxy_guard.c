@@ -23,7 +23,9 @@ static enum proxy_addr_kind v4_class(const uint8_t a[4])
 		return ADDR_LOOPBACK;
 	if (a[0] == 169 && a[1] == 254)
 		return ADDR_LINK_LOCAL;
-	if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+	/* RFC 1918, and the carrier-grade NAT range 100.64.0.0/10 (RFC 6598). */
+	if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+	    (a[0] == 100 && (a[1] & 0xc0) == 64))
 		return ADDR_PRIVATE;
 	if (a[0] == 0)
 		return ADDR_UNSPECIFIED; /* 0.0.0.0/8: "this network" */
@@ -35,12 +37,18 @@ static enum proxy_addr_kind v4_class(const uint8_t a[4])
 static enum proxy_addr_kind v6_class(const uint8_t a[16])
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const uint8_t zero[16] = { 0 };
 
-	if (memcmp(a, mapped, 12) == 0)
-		return v4_class(a + 12);
 	if (memcmp(a, zero, 15) == 0)
 		return a[15] == 1 ? ADDR_LOOPBACK : a[15] == 0 ? ADDR_UNSPECIFIED : ADDR_PUBLIC;
+	/* Forms that carry an IPv4 address, which decides: mapped, the old
+	 * IPv4-compatible ::a.b.c.d, NAT64's well-known prefix (a gateway with
+	 * NAT64 would reach the private address inside), and 6to4 2002::/16. */
+	if (!memcmp(a, mapped, 12) || !memcmp(a, zero, 12) || !memcmp(a, nat64, 12))
+		return v4_class(a + 12);
+	if (a[0] == 0x20 && a[1] == 0x02)
+		return v4_class(a + 2);
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
 		return ADDR_LINK_LOCAL;
 	if ((a[0] & 0xfe) == 0xfc)
@@ -70,8 +78,9 @@ static void addr16(const struct sockaddr *sa, uint8_t out[16], uint16_t *port)
 	}
 }
 
-/* The target is a listener's address and port, or any address on a
- * wildcard listener's port (that is every local address). */
+/* The target is a listener's address (any port: the proxy's own host),
+ * or any address on a wildcard listener's port (that is every local
+ * address). */
 static bool is_listener(const uint8_t a[16], uint16_t port, const struct proxy_config *c)
 {
 	static const uint8_t any4[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -82,9 +91,9 @@ static bool is_listener(const uint8_t a[16], uint16_t port, const struct proxy_c
 		uint16_t lport;
 
 		addr16((const struct sockaddr *)&c->listen[i].ss, l, &lport);
-		if (port != lport)
-			continue;
-		if (!memcmp(l, a, 16) || !memcmp(l, any4, 16) || !memcmp(l, any6, 16))
+		if (!memcmp(l, a, 16))
+			return true;
+		if (port == lport && (!memcmp(l, any4, 16) || !memcmp(l, any6, 16)))
 			return true;
 	}
 	return false;

@@ -246,12 +246,23 @@ static void test_guard(void **state)
 	assert_int_equal(cls("ff02::1", 443, NULL), ADDR_MULTICAST);
 	assert_int_equal(cls("198.18.2.2", 443, NULL), ADDR_PUBLIC);
 	assert_int_equal(cls("2001:db8::1", 443, NULL), ADDR_PUBLIC);
+	/* Carrier-grade NAT, and IPv6 forms carrying an IPv4 address. */
+	assert_int_equal(cls("100.64.0.1", 443, NULL), ADDR_PRIVATE);
+	assert_int_equal(cls("100.127.255.255", 443, NULL), ADDR_PRIVATE);
+	assert_int_equal(cls("100.128.0.1", 443, NULL), ADDR_PUBLIC);
+	assert_int_equal(cls("64:ff9b::a00:1", 443, NULL), ADDR_PRIVATE);
+	assert_int_equal(cls("64:ff9b::7f00:1", 443, NULL), ADDR_LOOPBACK);
+	assert_int_equal(cls("64:ff9b::c612:202", 443, NULL), ADDR_PUBLIC);
+	assert_int_equal(cls("2002:a00:1::1", 443, NULL), ADDR_PRIVATE);
+	assert_int_equal(cls("2002:a9fe:a9fe::", 443, NULL), ADDR_LINK_LOCAL);
+	assert_int_equal(cls("::10.0.0.1", 443, NULL), ADDR_PRIVATE);
+	assert_int_equal(cls("::2", 443, NULL), ADDR_PUBLIC);
 	/* The proxy's own listeners, exact or wildcard. */
 	assert_int_equal(proxy_parse_endpoint("198.18.1.1:3128", &c.listen[0]), 0);
 	assert_int_equal(proxy_parse_endpoint("[::]:8080", &c.listen[1]), 0);
 	c.nlisten = 2;
 	assert_int_equal(cls("198.18.1.1", 3128, &c), ADDR_LISTENER);
-	assert_int_equal(cls("198.18.1.1", 443, &c), ADDR_PUBLIC);
+	assert_int_equal(cls("198.18.1.1", 443, &c), ADDR_LISTENER); /* any port of its own host */
 	assert_int_equal(cls("203.0.113.7", 8080, &c), ADDR_LISTENER);
 }
 
