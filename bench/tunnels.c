@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,8 @@ int main(int argc, char **argv)
 	struct conn *cs;
 	struct epoll_event evs[512];
 
+	/* A peer gone while a write is under way: EPIPE, not death. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt(argc, argv, "sp:x:T:Dm:n:t:")) != -1) {
 		switch (opt) {
 		case 's': srv = 1; break;
