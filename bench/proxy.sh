@@ -149,6 +149,14 @@ EOF
 	echo "haproxy -db -f haproxy.cfg"
 	echo "ulimit -n: $(ulimit -n)"
 } > "$out/proxy-configs.txt"
+{
+	echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "dpix:     $(git -C "$(dirname "$0")" describe --always --dirty 2> /dev/null || echo unknown)"
+	for p in squid-openssl haproxy tinyproxy linux-perf; do
+		echo "package:  $p $(dpkg-query -W -f='${Version}' $p 2> /dev/null || echo '?')"
+	done
+	echo "settings: RUNS=$runs SECS=$secs IDLE=$idle"
+} > "$out/proxy-info.txt"
 
 start() { # PROXY: start it, set px (its pid) and the client's arguments
 	case $1 in
@@ -272,7 +280,7 @@ for r in $(seq "$runs"); do
 			# the proxy's CPU seconds per GB relayed (the client's seconds
 			# and rate: a bound on the proxy, not on the endpoints)
 			[ "${1:-}" = gbps ] && rec "$p" "$r" bulk${n}_cpu_s_per_gb \
-				"$(awk -v c=$((c1 - c0)) -v hz="$hz" -v g="$2" -v s="$secs" 'BEGIN { printf "%.4f", g > 0 ? c / hz / (g * s / 8) : 0 }')"
+				"$(awk -v c=$((c1 - c0)) -v hz="$hz" -v g="$2" -v s="$secs" 'BEGIN { printf "%.4f", (g > 0 ? c / hz / (g * s / 8) : 0) }')"
 			if [ -n "$prof" ]; then
 				wait "$prof"
 				{

@@ -347,6 +347,14 @@ w('Measurements: *bulk*, Gbit/s of payload through 1 tunnel and through 100 in p
   'bytes per tunnel = (RSS with N − RSS idle) / N. RSS leaves out kernel memory '
   '(socket buffers, and dpixd\'s two pipes per tunnel), for every proxy alike.')
 w('')
+pinfo = text('proxy-info.txt')
+if pinfo:
+    w('This part ran on its own, after the others (its machine and versions):')
+    w('')
+    w('```')
+    w(pinfo)
+    w('```')
+    w('')
 clamp = text('proxy-idle-clamped.txt')
 if clamp:
     want, got, nofile, hard = clamp.split()
