@@ -319,6 +319,160 @@ plot "%s/inline.dat" using 3:4:5:xtic(2) title "accept-all reader", "" using 6:7
 w(text('inline-notes.md'))
 w('')
 
+# 5. CONNECT forwarder
+prx = rows('proxy.tsv')
+w('## 5. The CONNECT forwarder against squid, tinyproxy and haproxy')
+w('')
+w('Client, proxy and server network namespaces joined by veth pairs (as '
+  '`tests/e2e/proxy.sh`), in one run of `bench/proxy.sh`; each proxy is started '
+  'fresh for each run, one after the other (round-robin). `bench/tunnels` is '
+  'both ends: its server writes zeros (bulk), 4 bytes then EOF (short) or '
+  'nothing (hold); its client sends `CONNECT bench.example:PORT`, reads the '
+  '200 and then the payload. The name resolves in the proxy\'s namespace '
+  '(`/etc/netns/NS/hosts`, 198.18.2.2: public for the forwarder\'s guard).')
+w('')
+w('- `dpixd`: `dpixd --no-supervise --queues 0 --proxy-listen`, a pack '
+  'whitelisting `bench.example` on the three ports (one thread, splice).')
+w('- `squid`: `squid -N`, no cache, no access log (one process).')
+w('- `tinyproxy`: `tinyproxy -d`, `MaxClients` above the idle count (a thread per connection).')
+w('- `haproxy`: **tcp mode, no CONNECT** (haproxy cannot forward-proxy): one frontend per '
+  'server port, the client connects to it directly. It is the raw relay ceiling, not a '
+  'CONNECT proxy: no request to parse, no name to resolve.')
+w('')
+w('Measurements: *bulk*, Gbit/s of payload through 1 tunnel and through 100 in parallel '
+  '(from when all are up), and the proxy\'s CPU time (user + system of its processes, '
+  '`/proc/PID/stat`) per GB relayed; *tunnels/s*, 50 in flight, each CONNECT, 200, 4 bytes, EOF, '
+  'close (RST, no TIME_WAIT on the client), and the proxy\'s CPU µs per tunnel; *idle*, RSS of the proxy\'s processes '
+  '(VmRSS, the process and its children) idle, then with N idle tunnels open: '
+  'bytes per tunnel = (RSS with N − RSS idle) / N. RSS leaves out kernel memory '
+  '(socket buffers, and dpixd\'s two pipes per tunnel), for every proxy alike.')
+w('')
+pinfo = text('proxy-info.txt')
+if pinfo:
+    w('This part ran on its own, after the others (its machine and versions):')
+    w('')
+    w('```')
+    w(pinfo)
+    w('```')
+    w('')
+clamp = text('proxy-idle-clamped.txt')
+if clamp:
+    want, got, nofile, hard = clamp.split()
+    w('**Idle tunnels: %s, not %s.** The open files limit here is %s (hard limit %s, and no '
+      'CAP_SYS_RESOURCE to raise it); dpixd holds 6 descriptors per tunnel (2 sockets, '
+      '2 pipes) and clamps `--proxy-max-tunnels` to (limit − 64) / 6, so every proxy was '
+      'given %s idle tunnels. With a higher limit `bench/proxy.sh` opens IDLE (10000).'
+      % (got, want, nofile, hard, got))
+    w('')
+pb = {}
+for p_, run, metric, val in prx:
+    try:
+        pb.setdefault(metric, {}).setdefault(p_, {})[run] = float(val)
+    except ValueError:
+        pass
+pxs = ['dpixd', 'squid', 'tinyproxy', 'haproxy']
+pmetrics = [('bulk1_gbps', 'bulk, 1 tunnel, Gbit/s', 2), ('bulk100_gbps', 'bulk, 100 tunnels, Gbit/s', 2),
+            ('tunnels_per_s', 'tunnels opened/s (50 in flight)', 0),
+            ('bulk1_cpu_s_per_gb', 'proxy CPU s per GB, 1 tunnel', 3),
+            ('bulk100_cpu_s_per_gb', 'proxy CPU s per GB, 100 tunnels', 3),
+            ('cpu_us_per_tunnel', 'proxy CPU µs per tunnel opened', 0),
+            ('idle_open', 'idle tunnels open', 0), ('rss_base_kib', 'RSS idle, KiB', 0),
+            ('rss_idle_kib', 'RSS with the idle tunnels, KiB', 0),
+            ('bytes_per_tunnel', 'RSS bytes per idle tunnel', 0),
+            ('bulk100_failed', 'failed tunnels, bulk 100', 0), ('rate_failed', 'failed tunnels, rate', 0),
+            ('idle_failed', 'failed tunnels, idle', 0)]
+w('| measurement | ' + ' | '.join('%s median (min-max)' % c for c in pxs) + ' |')
+w('|---|' + '---|' * len(pxs))
+for m, label, d in pmetrics:
+    cells = []
+    for c in pxs:
+        v = list(pb.get(m, {}).get(c, {}).values())
+        a, b = mmm(v, d)
+        cells.append('%s (%s)' % (a, b) if v else '–')
+    w('| %s | %s |' % (label, ' | '.join(cells)))
+w('')
+
+
+def pratio(m, a, b):
+    A, B = pb.get(m, {}).get(a, {}), pb.get(m, {}).get(b, {})
+    return [A[r] / B[r] for r in A if r in B and B[r]]
+
+
+w('| ratio (run by run) | median | min-max | target | |')
+w('|---|---|---|---|---|')
+pr = {}
+for m, label, b, tgt, ge in (('bulk1_gbps', 'bulk 1 tunnel', 'haproxy', 1.0, True),
+                             ('bulk100_gbps', 'bulk 100 tunnels', 'haproxy', 1.0, True),
+                             ('bulk1_gbps', 'bulk 1 tunnel', 'squid', 2.0, True),
+                             ('bulk100_gbps', 'bulk 100 tunnels', 'squid', 2.0, True),
+                             ('tunnels_per_s', 'tunnels/s', 'squid', 2.0, True),
+                             ('bulk1_cpu_s_per_gb', 'proxy CPU per GB, 1 tunnel', 'squid', None, False),
+                             ('bulk100_cpu_s_per_gb', 'proxy CPU per GB, 100 tunnels', 'squid', None, False),
+                             ('bulk1_cpu_s_per_gb', 'proxy CPU per GB, 1 tunnel', 'haproxy', None, False),
+                             ('bulk100_cpu_s_per_gb', 'proxy CPU per GB, 100 tunnels', 'haproxy', None, False),
+                             ('cpu_us_per_tunnel', 'proxy CPU per tunnel opened', 'squid', None, False),
+                             ('tunnels_per_s', 'tunnels/s', 'haproxy', None, True),
+                             ('tunnels_per_s', 'tunnels/s', 'tinyproxy', None, True),
+                             ('bytes_per_tunnel', 'bytes per idle tunnel', 'squid', 0.25, False),
+                             ('bytes_per_tunnel', 'bytes per idle tunnel', 'tinyproxy', None, False),
+                             ('bytes_per_tunnel', 'bytes per idle tunnel', 'haproxy', None, False)):
+    v = pratio(m, 'dpixd', b)
+    pr[(m, b)] = v
+    a, mm = mmm(v)
+    if tgt:
+        w('| %s: dpixd / %s | %s | %s | %s %s | %s |' % (label, b, a, mm, '>=' if ge else '<=', tgt,
+                                                          verdict(med(v), tgt, ge)))
+    else:
+        w('| %s: dpixd / %s | %s | %s | | |' % (label, b, a, mm))
+w('')
+if pb:
+    with open(os.path.join(res, 'proxy.dat'), 'w') as f:
+        for i, (m, lab) in enumerate((('bulk1_gbps', 'bulk-1'), ('bulk100_gbps', 'bulk-100'),
+                                      ('tunnels_per_s', 'tunnels/s'), ('bytes_per_tunnel', 'bytes/idle-tunnel'))):
+            cols = []
+            for c in ('dpixd', 'tinyproxy', 'haproxy'):
+                v = pratio(m, c, 'squid')
+                cols += [med(v), min(v or [0]), max(v or [0])]
+            f.write('%d %s %s\n' % (i, lab, ' '.join('%f' % x for x in cols)))
+    plots.append(('perf-proxy.png', """
+set title "CONNECT tunnels: each proxy / squid (median, min-max; haproxy: tcp mode, no CONNECT)"
+set style data histogram
+set style histogram errorbars gap 1 lw 1
+set style fill solid 0.5
+set yrange [0:*]
+set ylabel "ratio to squid"
+set key top right
+plot "%s/proxy.dat" using 3:4:5:xtic(2) title "dpixd", "" using 6:7:8 title "tinyproxy", "" using 9:10:11 title "haproxy (tcp)", 1 with lines dt 2 lc rgb "black" title "squid"
+""" % res))
+    w('![proxy ratios to squid](perf-proxy.png)')
+    w('')
+profs = sorted(f for f in os.listdir(res) if f.startswith('proxy-profile-'))
+if profs:
+    w('Profiles: `perf record -a` over the first run\'s bulk transfers (the whole machine, '
+      'both CPUs; other jobs included), by command and by symbol:')
+    w('')
+    for f in profs:
+        if not any(k in f for k in ('dpixd', 'haproxy', 'squid')):
+            continue
+        w('`%s`:' % f)
+        w('')
+        w('```')
+        w(text(f))
+        w('```')
+        w('')
+w(text('proxy-notes.md'))
+w('')
+cf = text('proxy-configs.txt')
+if cf:
+    w('<details><summary>The proxies\' configurations (<code>proxy-configs.txt</code>)</summary>')
+    w('')
+    w('```')
+    w(cf)
+    w('```')
+    w('')
+    w('</details>')
+    w('')
+
 # 4. rules
 rf = text('rules-file.txt')
 w('## 4. Rule engine')

@@ -450,10 +450,12 @@ static void established(struct conn *c)
 	}
 	/* Bytes the client sent after its head travel first. */
 	if (c->peeking) {
-		if (!(c->peek = malloc(PROXY_PEEK_MAX)))
-			goto nomem;
-		memcpy(c->peek, rest, nrest);
-		c->peeklen = nrest;
+		if (nrest) { /* else relay_peek_read allocates it */
+			if (!(c->peek = malloc(PROXY_PEEK_MAX)))
+				goto nomem;
+			memcpy(c->peek, rest, nrest);
+			c->peeklen = nrest;
+		}
 	} else if (nrest && relay_append(&c->d[0], rest, nrest) < 0) {
 		goto nomem;
 	}

@@ -1,5 +1,5 @@
 set terminal pngcairo size 800,450 noenhanced
-set output "/work/wt-perf/docs/perf-inline.png"
+set output "/work/wt-proxybench/docs/perf-inline.png"
 
 set title "throughput through the gateway / kernel-only (median, min-max)"
 set style data histogram

@@ -1,5 +1,5 @@
 set terminal pngcairo size 800,450 noenhanced
-set output "/work/wt-perf/docs/perf-memory.png"
+set output "/work/wt-proxybench/docs/perf-memory.png"
 
 set title "peak RSS vs flows alive"
 set xlabel "flows"

@@ -1,5 +1,5 @@
 set terminal pngcairo size 800,450 noenhanced
-set output "/work/wt-perf/docs/perf-replay.png"
+set output "/work/wt-proxybench/docs/perf-replay.png"
 
 set title "dpix replay throughput (Mpackets/s wall, median, min-max)"
 set style fill solid 0.5
