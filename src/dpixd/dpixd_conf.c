@@ -87,6 +87,7 @@ static const struct opt opts[] = {
 	{ { "proxy-fronting", false, false }, K_FRONTING, FIELD(proxy.fronting_log), 0, 0 },
 	{ { "proxy-transparent", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
 	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
+	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -121,7 +122,8 @@ void dpixd_conf_defaults(struct dpixd_config *c, const char *rules_dir)
 		.ctl_path = DPIXD_DEFAULT_CTL,
 		.watchdog = DPIXD_DEFAULT_WATCHDOG,
 		.proxy = { .max_tunnels = PROXY_DEFAULT_MAX_TUNNELS,
-			   .idle_s = PROXY_DEFAULT_IDLE_S },
+			   .idle_s = PROXY_DEFAULT_IDLE_S,
+			   .head_s = PROXY_HEAD_TIMEOUT_MS / 1000 },
 		.conf_path = path,
 		.conf_required = required,
 		.args = args,

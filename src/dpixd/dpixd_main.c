@@ -71,6 +71,7 @@ static void usage(FILE *out)
 	    "      --proxy-transparent A:P  accept connections redirected there (iptables\n"
 	    "                           REDIRECT); the target from the TLS SNI or Host\n"
 	    "      --proxy-mark MARK    SO_MARK of the forwarder's upstream connections\n"
+	    "      --proxy-head-timeout S seconds to receive a request head (default 10)\n"
 	    "      --proxy-fronting ACT close (default) or log a tunnel whose TLS server\n"
 	    "                           name is not the CONNECT host\n"
 	    "\n"

@@ -39,6 +39,8 @@ struct proxy_config {
 	uint32_t idle_s;
 	bool fronting_log; /* a fronted tunnel is flagged and counted, not closed */
 	uint32_t mark;	   /* SO_MARK of upstream sockets; 0: none */
+	uint32_t head_s;   /* to receive a head, or a redirected client's
+			    * first bytes (PROXY_HEAD_TIMEOUT_MS by default) */
 };
 
 /* What a redirected client's first bytes were (proxy_sniff). */

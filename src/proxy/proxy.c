@@ -723,7 +723,8 @@ static void on_accept(struct proxy *px, int li)
 			conn_close(c, "no memory");
 			continue;
 		}
-		go(c, transparent ? ST_SNIFF : ST_REQUEST, PROXY_HEAD_TIMEOUT_MS);
+		go(c, transparent ? ST_SNIFF : ST_REQUEST,
+		   px->cfg.head_s ? (uint64_t)px->cfg.head_s * 1000u : PROXY_HEAD_TIMEOUT_MS);
 		conn_want(c, 0, EPOLLIN);
 	}
 }
