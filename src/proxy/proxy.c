@@ -293,6 +293,8 @@ static void check(struct conn *c)
 	if (c->req.method == PROXY_CONNECT) {
 		eval(px, &c->facts, c, &v);
 		c->action = v.action;
+		if (v.action == ACTION_BYPASS && v.rule && v.rule->timeout > c->idle_s)
+			c->idle_s = v.rule->timeout;
 		if (v.rule) {
 			snprintf(c->rule, sizeof(c->rule), "%s", v.rule->id);
 			snprintf(c->pack, sizeof(c->pack), "%s", v.rule->pack->name);
@@ -699,6 +701,7 @@ static void on_accept(struct proxy *px, int li)
 		c->peer = ss;
 		c->peerlen = len;
 		c->start_ms = c->last_ms = proxy_now_ms();
+		c->idle_s = px->cfg.idle_s;
 		c->id = ++px->next_id;
 		c->next = px->conns;
 		if (px->conns)
@@ -737,7 +740,7 @@ static void sweep(struct proxy *px)
 	for (struct conn *c = px->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->st == ST_ESTABLISHED && !c->peeking) {
-			if (now - c->last_ms > (uint64_t)px->cfg.idle_s * 1000u) {
+			if (now - c->last_ms > (uint64_t)c->idle_s * 1000u) {
 				px->st.idle++;
 				conn_close(c, "idle");
 			}

@@ -78,7 +78,9 @@ struct conn {
 	socklen_t peerlen, uplen;
 	uint64_t id; /* flow_id in its event */
 	uint64_t start_ms, deadline_ms, last_ms;
-	uint8_t *head; /* PROXY_HEAD_MAX bytes while in REQUEST */
+	uint32_t idle_s; /* proxy-idle-timeout, or the bypassing rule's longer
+			  * timeout (a TURN or WSS tunnel lives for hours) */
+	uint8_t *head;	 /* PROXY_HEAD_MAX bytes while in REQUEST */
 	size_t headlen;
 	struct proxy_request req;
 	struct dpix_facts facts;

@@ -6,7 +6,9 @@
 # Asserts the documented answers: the silent and the slow ones 400 after
 # the 2 s head timeout (not before 1.5 s, all within 8 s), the big one
 # 431; and that dpixd's resident memory stays bounded (VmRSS before,
-# during and after, 64 MB of slack). Needs root, iproute2, curl, openssl,
+# during and after, 64 MB of slack). With --proxy-idle-timeout 1, a tunnel
+# whose rule has "timeout 6s" outlives 3 s of silence, another does not.
+# Needs root, iproute2, curl, openssl,
 # python3; skipped (77) without them.
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
@@ -24,14 +26,18 @@ source  "tests/e2e/proxy-load.sh"
 domains turn {
 	turn-*.openrainbow.com
 }
+domains long {
+	long.example
+}
+rule long-connect bypass connect in long connect-port 443 timeout 6s service long
 rule turn-connect bypass connect in turn connect-port 443 service turn
 EOR
 mkdir -p "/etc/netns/$G"
-echo "198.18.2.2 turn-rbx1.openrainbow.com" > "/etc/netns/$G/hosts"
+printf '198.18.2.2 %s\n' turn-rbx1.openrainbow.com long.example > "/etc/netns/$G/hosts"
 trap 'rm -rf "/etc/netns/$G"; e2e_cleanup' EXIT INT TERM
 
 ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
-	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-head-timeout 2 \
+	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-head-timeout 2 --proxy-idle-timeout 1 \
 	--proxy-listen 198.18.1.1:3128 2>> "$tmp/dpixd.log" &
 dpixd_pid=$!
 pids="$pids $dpixd_pid"
@@ -119,6 +125,25 @@ if [ $((rss1 - rss0)) -lt 65536 ] && [ $((rss2 - rss0)) -lt 65536 ]; then
 else
 	bad "resident memory grew: $rss0 -> $rss1 -> $rss2 kB"
 fi
+# Per-service idle timeouts: with --proxy-idle-timeout 1, a tunnel whose
+# rule says "timeout 6s" survives 3 s of silence; another one does not.
+idle=$(ip netns exec "$C" python3 -c '
+import socket, time
+def quiet(host):
+    s = socket.create_connection(("198.18.1.1", 3128), timeout=10)
+    s.sendall(b"CONNECT %s:443 HTTP/1.1\r\n\r\n" % host.encode())
+    ans = s.recv(200)
+    time.sleep(3)
+    s.settimeout(0.5)
+    try:
+        closed = s.recv(10) == b""
+    except socket.timeout:
+        closed = False
+    return "%s:%s" % (ans.split(b" ")[1].decode(), "closed" if closed else "open")
+print(quiet("long.example"), quiet("turn-rbx1.openrainbow.com"))
+')
+[ "$idle" = "200:open 200:closed" ] && ok "a rule's timeout 6s outlasts proxy-idle-timeout 1" ||
+	bad "per-service idle timeout: '$idle'"
 [ $fails = 0 ] || {
 	echo "--- dpixd.log"
 	tail -20 "$tmp/dpixd.log"
