@@ -7,7 +7,9 @@
 # (proxy.mode transparent, decision tunnel); that an unlisted TLS name
 # with no parent is closed and an unlisted Host answered 403; that a
 # connection to the listener itself (not redirected) is closed; and that
-# dpixd's upstream sockets carry --proxy-mark.
+# dpixd's upstream sockets carry --proxy-mark; and that with a parent an
+# unlisted name goes through it (CONNECT, its answer dropped, the hello
+# replayed).
 # Needs root, iproute2, iptables, curl, openssl, python3; skipped (77)
 # without them.
 set -u
@@ -15,7 +17,10 @@ set -u
 . "$top_srcdir/tests/e2e/lib.sh"
 e2e_require ip iptables openssl curl python3
 e2e_init dtp
-e2e_topology
+e2e_topology 198.18.1.2 198.18.1.3
+mkdir -p "/etc/netns/$G"
+echo "198.18.2.2 other.example" > "/etc/netns/$G/hosts"
+trap 'rm -rf "/etc/netns/$G"; e2e_cleanup' EXIT INT TERM
 e2e_https_server 100000
 echo "hello plain" > "$tmp/index.txt"
 (cd "$tmp" && exec ip netns exec "$S" python3 -m http.server 80 --bind 0.0.0.0 > /dev/null 2>&1) &
@@ -128,6 +133,47 @@ marks=$(inG ss -tnpe state established "( dport = :443 )" 2> /dev/null)
 wait $hold
 printf '%s\n' "$marks" | grep -q 'fwmark:0x100' && ok "upstream socket marked 0x100" ||
 	bad "no mark on the upstream socket: $marks"
+
+# 7. Through a parent: a second forwarder whitelists other.example; the
+# client 198.18.1.3 is redirected to a transparent one that does not, with
+# that parent. The parent's 200 is dropped, the hello replayed.
+cat > "$tmp/parent.rules" << 'EOR'
+pack    e2e-parent
+version 1
+date    2026-12
+source  "tests/e2e/proxy-transparent.sh"
+domains other {
+	other.example
+}
+rule other-connect bypass connect in other connect-port 443 service other
+EOR
+inG iptables -t nat -I PREROUTING -i g0-$id -s 198.18.1.3 -p tcp --dport 443 \
+	-j REDIRECT --to-ports 3131
+ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
+	--rules "$tmp/parent.rules" --proxy-listen 198.18.2.1:3130 2>> "$tmp/parent.log" &
+pids="$pids $!"
+ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
+	--rules "$tmp/pack.rules" --eve "$tmp/eve2.json" --proxy-parent 198.18.2.1:3130 \
+	--proxy-transparent 198.18.1.1:3131 2>> "$tmp/dpixd2.log" &
+pids="$pids $!"
+for _ in $(seq 50); do
+	inG ss -ltn | grep -q '198.18.1.1:3131 ' && inG ss -ltn | grep -q '198.18.2.1:3130 ' && break
+	sleep 0.1
+done
+out=$(inC curl -s -k -m 10 --interface 198.18.1.3 --resolve other.example:443:198.18.2.2 \
+	-o "$tmp/got2.bin" -w '%{http_code}' https://other.example/big.bin)
+if [ "$out" = 200 ] && cmp -s "$tmp/got2.bin" "$tmp/big.bin"; then
+	ok "unlisted SNI with a parent: CONNECT through it, content intact"
+else
+	bad "via the parent: '$out' $(tail -3 "$tmp/dpixd2.log")"
+fi
+for _ in $(seq 30); do
+	grep -q '"host":"other.example","port":443,"status":200' "$tmp/eve2.json" 2> /dev/null && break
+	sleep 0.1
+done
+grep '"host":"other.example","port":443,"status":200' "$tmp/eve2.json" 2> /dev/null |
+	grep -q '"mode":"transparent","decision":"parent","close":"closed"' &&
+	ok "EVE: transparent via the parent, its 200" || bad "EVE via the parent: $(cat "$tmp/eve2.json")"
 
 kill -USR1 "$dpixd_pid" 2> /dev/null
 sleep 0.3
