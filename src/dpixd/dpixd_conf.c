@@ -38,6 +38,7 @@ enum kind {
 	K_ADDR,	   /* ADDR:PORT */
 	K_SOCKET,  /* a unix socket path, or none */
 	K_LISTEN,  /* proxy-listen: a list of ADDR:PORT */
+	K_TPROXY,  /* proxy-transparent: the same list, redirected listeners */
 	K_PARENT,  /* proxy-parent: HOST:PORT */
 	K_FRONTING /* proxy-fronting: close or log */
 };
@@ -84,6 +85,9 @@ static const struct opt opts[] = {
 	{ { "proxy-max-tunnels", false, false }, K_NUM, FIELD(proxy.max_tunnels), 1, 1u << 20 },
 	{ { "proxy-idle-timeout", false, false }, K_NUM, FIELD(proxy.idle_s), 1, 7 * 24 * 3600 },
 	{ { "proxy-fronting", false, false }, K_FRONTING, FIELD(proxy.fronting_log), 0, 0 },
+	{ { "proxy-transparent", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
+	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -118,7 +122,8 @@ void dpixd_conf_defaults(struct dpixd_config *c, const char *rules_dir)
 		.ctl_path = DPIXD_DEFAULT_CTL,
 		.watchdog = DPIXD_DEFAULT_WATCHDOG,
 		.proxy = { .max_tunnels = PROXY_DEFAULT_MAX_TUNNELS,
-			   .idle_s = PROXY_DEFAULT_IDLE_S },
+			   .idle_s = PROXY_DEFAULT_IDLE_S,
+			   .head_s = PROXY_HEAD_TIMEOUT_MS / 1000 },
 		.conf_path = path,
 		.conf_required = required,
 		.args = args,
@@ -233,13 +238,15 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 		c->packs[c->npacks++] = value;
 		return 0;
 	case K_LISTEN:
+	case K_TPROXY:
 		if (c->proxy.nlisten == PROXY_MAX_LISTEN ||
 		    proxy_parse_endpoint(value, &c->proxy.listen[c->proxy.nlisten]) < 0) {
-			snprintf(why, whylen, "expected ADDR:PORT or [V6]:PORT (at most %d)",
+			snprintf(why, whylen,
+				 "expected ADDR:PORT or [V6]:PORT (at most %d listeners)",
 				 PROXY_MAX_LISTEN);
 			return -2;
 		}
-		c->proxy.nlisten++;
+		c->proxy.listen[c->proxy.nlisten++].transparent = o->kind == K_TPROXY;
 		return 0;
 	case K_PARENT:
 		if (proxy_parse_parent(value, &c->proxy) < 0) {
@@ -441,7 +448,8 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 			}
 	}
 	if (!c->nqueues && !c->proxy.nlisten) {
-		snprintf(err, errlen, "queues 0 and no proxy-listen: nothing to serve");
+		snprintf(err, errlen,
+			 "queues 0 and no proxy-listen or proxy-transparent: nothing to serve");
 		return -1;
 	}
 	if (c->require_signed && !c->pubkey) {
@@ -451,9 +459,22 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The command line's proxy-listen replaces the file's, and its
+ * proxy-transparent the file's, each list apart. */
+static void drop_listeners(struct proxy_config *p, bool transparent)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < p->nlisten; i++)
+		if (p->listen[i].transparent != transparent)
+			p->listen[k++] = p->listen[i];
+	p->nlisten = k;
+}
+
 int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, size_t errlen)
 {
 	bool cleared_packs = false, cleared_hooks = false, cleared_listen = false;
+	bool cleared_tproxy = false;
 	char why[128];
 
 	dpixd_conf_defaults(c, rules_dir);
@@ -480,8 +501,12 @@ int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, s
 			cleared_hooks = true;
 		}
 		if (o->kind == K_LISTEN && !cleared_listen) {
-			c->proxy.nlisten = 0;
+			drop_listeners(&c->proxy, false);
 			cleared_listen = true;
+		}
+		if (o->kind == K_TPROXY && !cleared_tproxy) {
+			drop_listeners(&c->proxy, true);
+			cleared_tproxy = true;
 		}
 		if (set(c, o, c->args[i].value, false, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "--%s: '%s': %s", o->key.name, c->args[i].value, why);

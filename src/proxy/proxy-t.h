@@ -26,6 +26,7 @@
 struct proxy_endpoint {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	bool transparent; /* proxy-transparent: redirected, not asked */
 };
 
 struct proxy_config {
@@ -37,7 +38,13 @@ struct proxy_config {
 	uint32_t max_tunnels;
 	uint32_t idle_s;
 	bool fronting_log; /* a fronted tunnel is flagged and counted, not closed */
+	uint32_t mark;	   /* SO_MARK of upstream sockets; 0: none */
+	uint32_t head_s;   /* to receive a head, or a redirected client's
+			    * first bytes (PROXY_HEAD_TIMEOUT_MS by default) */
 };
+
+/* What a redirected client's first bytes were (proxy_sniff). */
+enum proxy_sniffed { SNIFF_OTHER, SNIFF_TLS, SNIFF_HTTP };
 
 /* What proxy_head_parse found in a request head. */
 enum proxy_method { PROXY_CONNECT, PROXY_ABSOLUTE /* GET http://... and friends */ };
@@ -71,7 +78,8 @@ enum proxy_addr_kind {
  * main thread (hence atomic; relaxed order is enough). */
 struct proxy_stats {
 	atomic_ullong accepted, tunnels, parent, refused, bad_request, head_too_big, head_timeout,
-	    over_limit, resolve_fail, addr_refused, connect_fail, connect_timeout, fronting, idle;
+	    over_limit, resolve_fail, addr_refused, connect_fail, connect_timeout, fronting, idle,
+	    transparent;
 };
 
 #endif

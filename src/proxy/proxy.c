@@ -45,7 +45,7 @@
 #include "proxy/proxy_int.h"
 #include "rules/rules.h"
 
-static const char *const proxy_state_names[] = { "request",    "check",	      "resolving",
+static const char *const proxy_state_names[] = { "sniff",      "request",     "check", "resolving",
 						 "connecting", "established", "failed" };
 
 void proxy_log(const char *fmt, ...)
@@ -162,15 +162,22 @@ static const char *status_text(unsigned s)
 	return "Error";
 }
 
-/* Refuse: the answer with a one-line reason, then close. */
+/* Refuse: the answer with a one-line reason, then close. A redirected
+ * client that did not speak plain HTTP would not understand one: closed. */
 static void fail(struct conn *c, unsigned status, const char *why, const char *reason)
 {
 	char msg[1024]; /* a reason names at most a host: it fits */
-	int n = snprintf(msg, sizeof(msg),
-			 "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n%s\n",
-			 status, status_text(status), strlen(why) + 1, why);
+	int n;
 
+	if (c->transparent && c->sniffed != SNIFF_HTTP) {
+		c->close_reason = reason;
+		conn_close(c, reason);
+		return;
+	}
+	n = snprintf(msg, sizeof(msg),
+		     "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n%s\n",
+		     status, status_text(status), strlen(why) + 1, why);
 	c->status = (uint16_t)status;
 	c->close_reason = reason;
 	if (c->fd[1] >= 0) {
@@ -273,6 +280,8 @@ static void resolve(struct conn *c, const char *host, const char *port)
 	go(c, ST_RESOLVING, PROXY_RESOLVE_TIMEOUT_MS);
 }
 
+static void connect_orig(struct conn *c);
+
 static void check(struct conn *c)
 {
 	struct proxy *px = c->px;
@@ -284,6 +293,8 @@ static void check(struct conn *c)
 	if (c->req.method == PROXY_CONNECT) {
 		eval(px, &c->facts, c, &v);
 		c->action = v.action;
+		if (v.action == ACTION_BYPASS && v.rule && v.rule->timeout > c->idle_s)
+			c->idle_s = v.rule->timeout;
 		if (v.rule) {
 			snprintf(c->rule, sizeof(c->rule), "%s", v.rule->id);
 			snprintf(c->pack, sizeof(c->pack), "%s", v.rule->pack->name);
@@ -293,6 +304,10 @@ static void check(struct conn *c)
 	}
 	if (c->req.method == PROXY_CONNECT && v.action == ACTION_BYPASS) {
 		c->decision = "tunnel";
+		if (c->transparent) {
+			connect_orig(c);
+			return;
+		}
 		memcpy(host, c->facts.connect_host, c->facts.connect_host_len);
 		host[c->facts.connect_host_len] = '\0';
 		snprintf(port, sizeof(port), "%u", c->facts.connect_port);
@@ -318,40 +333,42 @@ static void check(struct conn *c)
 
 /* ---- CONNECTING ------------------------------------------------------------ */
 
-static void try_connect(struct conn *c)
+/* One upstream socket, connecting: 0, -1 when the guard refuses the
+ * address, else an errno. SO_MARK (proxy-mark) lets the firewall tell the
+ * forwarder's own connections from the clients' it redirects. */
+static int open_upstream(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	uint32_t mark = c->px->cfg.mark;
+	int fd, err;
+
+	if (len > sizeof(c->up))
+		return EINVAL;
+	if (!c->via_parent && !addr_allowed(c, sa)) {
+		c->px->st.addr_refused++;
+		return -1;
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		goto fail;
+	memcpy(&c->up, sa, len);
+	c->uplen = len;
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS)
+		goto fail;
+	c->fd[1] = fd;
+	conn_want(c, 1, EPOLLOUT);
+	return 0;
+fail:
+	err = errno;
+	close(fd);
+	return err;
+}
+
+static void connect_failed(struct conn *c, int last_err)
 {
 	struct proxy *px = c->px;
-	int last_err = 0;
 
-	go(c, ST_CONNECTING, PROXY_CONNECT_TIMEOUT_MS);
-	while (c->ai_next) {
-		struct addrinfo *a = c->ai_next;
-		int fd;
-
-		c->ai_next = a->ai_next;
-		if (a->ai_addrlen > sizeof(c->up))
-			continue;
-		if (!c->via_parent && !addr_allowed(c, a->ai_addr)) {
-			px->st.addr_refused++;
-			last_err = -1;
-			continue;
-		}
-		fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			last_err = errno;
-			continue;
-		}
-		memcpy(&c->up, a->ai_addr, a->ai_addrlen);
-		c->uplen = a->ai_addrlen;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			last_err = errno;
-			close(fd);
-			continue;
-		}
-		c->fd[1] = fd;
-		conn_want(c, 1, EPOLLOUT);
-		return;
-	}
 	c->uplen = 0;
 	if (last_err == -1) {
 		fail(c, 403, "destination address not allowed", "address refused");
@@ -363,6 +380,35 @@ static void try_connect(struct conn *c)
 			 last_err ? strerror(last_err) : "no address");
 		fail(c, 502, why, "connect failed");
 	}
+}
+
+static void try_connect(struct conn *c)
+{
+	int last_err = 0;
+
+	go(c, ST_CONNECTING, PROXY_CONNECT_TIMEOUT_MS);
+	while (c->ai_next) {
+		struct addrinfo *a = c->ai_next;
+
+		c->ai_next = a->ai_next;
+		if ((last_err = open_upstream(c, a->ai_addr, a->ai_addrlen)) == 0)
+			return;
+	}
+	connect_failed(c, last_err);
+}
+
+/* A redirected client's bypass goes where the client was going: it chose
+ * the address (its own resolution, maybe pinned or from another resolver
+ * than ours), and resolving the name again could pick another server or,
+ * with a lying resolver, one the name does not belong to. The address
+ * guard still applies. */
+static void connect_orig(struct conn *c)
+{
+	int err;
+
+	go(c, ST_CONNECTING, PROXY_CONNECT_TIMEOUT_MS);
+	if ((err = open_upstream(c, (const struct sockaddr *)&c->orig, c->origlen)) != 0)
+		connect_failed(c, err);
 }
 
 static void resolved(struct resolve_job *j)
@@ -433,11 +479,14 @@ static void established(struct conn *c)
 		    relay_append(&c->d[0], "\r\n", 2) < 0)
 			goto nomem;
 		c->d[0].own = c->d[0].len;
+		c->parent_wait = c->transparent;
 	} else if (c->via_parent) {
 		/* A plain request goes to the parent as it came (the head was
 		 * checked strictly above). */
 		if (relay_append(&c->d[0], c->head, c->req.head_len) < 0)
 			goto nomem;
+	} else if (c->transparent) {
+		c->px->st.tunnels++; /* the client thinks it is connected already */
 	} else {
 		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
@@ -456,6 +505,11 @@ static void established(struct conn *c)
 			memcpy(c->peek, rest, nrest);
 			c->peeklen = nrest;
 		}
+	} else if (c->parent_wait) {
+		/* Replayed once the parent said 200 (relay_parent_answer). */
+		c->peek = c->head;
+		c->peeklen = c->headlen;
+		c->head = NULL;
 	} else if (nrest && relay_append(&c->d[0], rest, nrest) < 0) {
 		goto nomem;
 	}
@@ -510,11 +564,45 @@ static void request_read(struct conn *c)
 	check(c);
 }
 
+/* ---- SNIFF: a redirected client's first bytes ------------------------------ */
+
+static void sniff_decide(struct conn *c, bool final)
+{
+	enum proxy_sniffed kind;
+
+	if (proxy_sniff(c->head, c->headlen, final, &c->orig, &c->req, &kind) == PROXY_HEAD_MORE)
+		return;
+	c->sniffed = (uint8_t)kind;
+	c->req.head_len = 0; /* every byte read goes upstream as it came */
+	conn_want(c, 0, 0);
+	check(c);
+}
+
+static void sniff_read(struct conn *c)
+{
+	ssize_t n = recv(c->fd[0], c->head + c->headlen, PROXY_PEEK_MAX - c->headlen, 0);
+
+	if (n == 0 && !c->headlen) {
+		conn_close(c, "client closed");
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(c, "reset");
+		return;
+	}
+	c->headlen += (size_t)n;
+	sniff_decide(c, n == 0 || c->headlen == PROXY_PEEK_MAX);
+}
+
 static void on_conn_event(struct conn *c, int side, uint32_t events)
 {
 	if (c->dead)
 		return;
 	switch (c->st) {
+	case ST_SNIFF:
+		sniff_read(c);
+		break;
 	case ST_REQUEST:
 		request_read(c);
 		break;
@@ -544,8 +632,50 @@ static void on_conn_event(struct conn *c, int side, uint32_t events)
 	}
 }
 
-static void on_accept(struct proxy *px, int lfd)
+/* Where a redirected client was going: the address before REDIRECT
+ * (conntrack's SO_ORIGINAL_DST), or, with TPROXY, the socket's own. A
+ * connection made to the listener directly (not redirected) has none: it
+ * would be a loop. */
+static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
+	char ta[INET6_ADDRSTRLEN], tb[INET6_ADDRSTRLEN];
+	unsigned pa, pb;
+
+	proxy_addr_text(a, ta, sizeof(ta), &pa);
+	proxy_addr_text(b, tb, sizeof(tb), &pb);
+	return a->ss_family == b->ss_family && pa == pb && !strcmp(ta, tb);
+}
+
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80 /* <linux/netfilter_ipv4.h> */
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80 /* <linux/netfilter_ipv6/ip6_tables.h> */
+#endif
+static int original_dst(struct conn *c, const struct proxy_endpoint *listener)
+{
+	struct sockaddr_storage self;
+	socklen_t slen = sizeof(self);
+	int fam;
+
+	c->origlen = sizeof(c->orig);
+	if (getsockname(c->fd[0], (struct sockaddr *)&self, &slen) < 0)
+		return -1;
+	fam = self.ss_family;
+	if (getsockopt(c->fd[0], fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       fam == AF_INET6 ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST, &c->orig,
+		       &c->origlen) < 0) {
+		memcpy(&c->orig, &self, slen); /* TPROXY: the socket is the target's */
+		c->origlen = slen;
+	}
+	return same_endpoint(&c->orig, &listener->ss) ? -1 : 0;
+}
+
+static void on_accept(struct proxy *px, int li)
+{
+	int lfd = px->lfd[li];
+	bool transparent = px->cfg.listen[li].transparent;
+
 	for (int k = 0; k < 64; k++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -573,6 +703,7 @@ static void on_accept(struct proxy *px, int lfd)
 		c->peer = ss;
 		c->peerlen = len;
 		c->start_ms = c->last_ms = proxy_now_ms();
+		c->idle_s = px->cfg.idle_s;
 		c->id = ++px->next_id;
 		c->next = px->conns;
 		if (px->conns)
@@ -585,11 +716,20 @@ static void on_accept(struct proxy *px, int lfd)
 			fail(c, 503, "too many tunnels", "over limit");
 			continue;
 		}
-		if (!(c->head = malloc(PROXY_HEAD_MAX))) {
+		c->transparent = transparent;
+		if (transparent) {
+			px->st.transparent++;
+			if (original_dst(c, &px->cfg.listen[li]) < 0) {
+				conn_close(c, "not redirected");
+				continue;
+			}
+		}
+		if (!(c->head = malloc(transparent ? PROXY_PEEK_MAX : PROXY_HEAD_MAX))) {
 			conn_close(c, "no memory");
 			continue;
 		}
-		go(c, ST_REQUEST, PROXY_HEAD_TIMEOUT_MS);
+		go(c, transparent ? ST_SNIFF : ST_REQUEST,
+		   px->cfg.head_s ? (uint64_t)px->cfg.head_s * 1000u : PROXY_HEAD_TIMEOUT_MS);
 		conn_want(c, 0, EPOLLIN);
 	}
 }
@@ -602,7 +742,7 @@ static void sweep(struct proxy *px)
 	for (struct conn *c = px->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->st == ST_ESTABLISHED && !c->peeking) {
-			if (now - c->last_ms > (uint64_t)px->cfg.idle_s * 1000u) {
+			if (now - c->last_ms > (uint64_t)c->idle_s * 1000u) {
 				px->st.idle++;
 				conn_close(c, "idle");
 			}
@@ -611,6 +751,9 @@ static void sweep(struct proxy *px)
 		if (!c->deadline_ms || now < c->deadline_ms)
 			continue;
 		switch (c->st) {
+		case ST_SNIFF: /* go on with what came, maybe nothing */
+			sniff_decide(c, true);
+			break;
 		case ST_REQUEST:
 			px->st.head_timeout++;
 			fail(c, 400, "request head not received in time", "head timeout");
@@ -670,7 +813,7 @@ static void *proxy_run(void *arg)
 				while (read(px->done_r, &j, sizeof(j)) == (ssize_t)sizeof(j))
 					resolved(j);
 			} else {
-				on_accept(px, px->lfd[t->side]);
+				on_accept(px, t->side);
 			}
 		}
 		if (proxy_now_ms() - last_sweep >= LOOP_TICK_MS) {
@@ -773,7 +916,8 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 			px->ep, EPOLL_CTL_ADD, px->lfd[i],
 			&(struct epoll_event){ .events = EPOLLIN, .data.ptr = &px->ltag[i] }) < 0)
 			goto fail;
-		proxy_log("listening on %s port %u", text, port);
+		proxy_log("listening on %s port %u%s", text, port,
+			  c->listen[i].transparent ? " (transparent)" : "");
 	}
 	if (!(px->res = resolver_start(px->done_w))) {
 		proxy_log("cannot start the resolver threads");
@@ -816,14 +960,15 @@ void proxy_report(struct proxy *p)
 	    "accepted %llu, tunnels %llu, to parent %llu, refused %llu, bad requests %llu, "
 	    "heads too large %llu, head timeouts %llu, over limit %llu, resolve failures %llu, "
 	    "addresses refused %llu, connect failures %llu, connect timeouts %llu, fronting "
-	    "%llu, idle %llu",
+	    "%llu, idle %llu, transparent %llu",
 	    (unsigned long long)s->accepted, (unsigned long long)s->tunnels,
 	    (unsigned long long)s->parent, (unsigned long long)s->refused,
 	    (unsigned long long)s->bad_request, (unsigned long long)s->head_too_big,
 	    (unsigned long long)s->head_timeout, (unsigned long long)s->over_limit,
 	    (unsigned long long)s->resolve_fail, (unsigned long long)s->addr_refused,
 	    (unsigned long long)s->connect_fail, (unsigned long long)s->connect_timeout,
-	    (unsigned long long)s->fronting, (unsigned long long)s->idle);
+	    (unsigned long long)s->fronting, (unsigned long long)s->idle,
+	    (unsigned long long)s->transparent);
 }
 
 void proxy_stop(struct proxy *p)

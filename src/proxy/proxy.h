@@ -15,6 +15,17 @@
  */
 int proxy_head_parse(const uint8_t *buf, size_t len, struct proxy_request *r, const char **why);
 
+/*
+ * The target of a redirected connection from its first len bytes
+ * (proxy_sniff.c): a TLS ClientHello's SNI, a plain HTTP request's Host,
+ * else (once final: no more bytes will come) the original destination
+ * address orig; its port always. PROXY_HEAD_OK with r->req filled in as
+ * for CONNECT name:port and *kind what the bytes were; PROXY_HEAD_MORE
+ * while a hello or head is still partial.
+ */
+int proxy_sniff(const uint8_t *buf, size_t len, bool final, const struct sockaddr_storage *orig,
+		struct proxy_request *r, enum proxy_sniffed *kind);
+
 /* The class of an upstream address (proxy_guard.c); listeners may be NULL. */
 enum proxy_addr_kind proxy_addr_class(const struct sockaddr *sa, const struct proxy_config *c);
 const char *proxy_addr_kind_name(enum proxy_addr_kind k);

@@ -123,8 +123,9 @@ void proxy_eve_close(const struct conn *c)
 	if (x->flags & FACT_FRONTING)
 		put(&b, ",\"fronting\":true");
 	put(&b, "}");
-	put(&b, ",\"proxy\":{\"decision\":\"%s\",\"close\":\"%s\"",
-	    c->decision ? c->decision : "none", c->close_reason ? c->close_reason : "closed");
+	put(&b, ",\"proxy\":{\"mode\":\"%s\",\"decision\":\"%s\",\"close\":\"%s\"",
+	    c->transparent ? "transparent" : "explicit", c->decision ? c->decision : "none",
+	    c->close_reason ? c->close_reason : "closed");
 	put(&b,
 	    ",\"bytes_toserver\":%" PRIu64 ",\"bytes_toclient\":%" PRIu64
 	    ",\"duration_ms\":%" PRIu64 "}",

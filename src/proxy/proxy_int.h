@@ -35,7 +35,15 @@ void resolver_stop(struct resolver *r);
 #define FAIL_LINGER_MS 2000 /* reading what a refused client still sends */
 #define EVENTS_MAX 256
 
-enum conn_state { ST_REQUEST, ST_CHECK, ST_RESOLVING, ST_CONNECTING, ST_ESTABLISHED, ST_FAILED };
+enum conn_state {
+	ST_SNIFF,
+	ST_REQUEST,
+	ST_CHECK,
+	ST_RESOLVING,
+	ST_CONNECTING,
+	ST_ESTABLISHED,
+	ST_FAILED
+};
 
 /* What an epoll event points at. */
 struct tag {
@@ -70,7 +78,9 @@ struct conn {
 	socklen_t peerlen, uplen;
 	uint64_t id; /* flow_id in its event */
 	uint64_t start_ms, deadline_ms, last_ms;
-	uint8_t *head; /* PROXY_HEAD_MAX bytes while in REQUEST */
+	uint32_t idle_s; /* proxy-idle-timeout, or the bypassing rule's longer
+			  * timeout (a TURN or WSS tunnel lives for hours) */
+	uint8_t *head;	 /* PROXY_HEAD_MAX bytes while in REQUEST */
 	size_t headlen;
 	struct proxy_request req;
 	struct dpix_facts facts;
@@ -82,7 +92,13 @@ struct conn {
 	struct resolve_job *job;
 	struct addrinfo *ai, *ai_next;
 	bool via_parent, peeking, dead;
-	bool parent_seen; /* the parent's status line was looked at */
+	bool parent_seen;	      /* the parent's status line was looked at */
+	bool transparent;	      /* redirected (proxy-transparent), not asked */
+	bool parent_wait;	      /* transparent via the parent: its answer to our
+			   * CONNECT is read and dropped before the bytes go */
+	uint8_t sniffed;	      /* enum proxy_sniffed */
+	struct sockaddr_storage orig; /* transparent: the original destination */
+	socklen_t origlen;
 	uint8_t *peek;
 	size_t peeklen;
 	struct dir d[2]; /* 0: client to upstream, 1: upstream to client */

@@ -142,6 +142,49 @@ static void parent_status(struct conn *c)
 		c->status = (uint16_t)((b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'));
 }
 
+/*
+ * A redirected client's tunnel through the parent: the parent's answer to
+ * the forwarder's CONNECT is the forwarder's, not the client's (which
+ * never asked). Its head, "HTTP/1.x NNN ..." up to the blank line, at most
+ * PROXY_HEAD_MAX bytes, is read and dropped; on 200 the client's first
+ * bytes follow. A plain HTTP client gets any other answer as it is; any
+ * other client is closed. 0: done or waiting, -1: close.
+ */
+static int parent_answer(struct conn *c)
+{
+	uint8_t b[PROXY_HEAD_MAX];
+	ssize_t n = recv(c->fd[1], b, sizeof(b), MSG_PEEK);
+	const uint8_t *end;
+	size_t hlen;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return c->close_reason = "parent closed", -1;
+	end = memmem(b, (size_t)n, "\r\n\r\n", 4);
+	if (!end) {
+		if (n < (ssize_t)sizeof(b))
+			return 0;
+		return c->close_reason = "parent answer too large", -1;
+	}
+	hlen = (size_t)(end - b) + 4;
+	parent_status(c);
+	if (c->status != 200) {
+		if (c->sniffed != SNIFF_HTTP)
+			return c->close_reason = "parent refused", -1;
+		hlen = 0; /* the client reads the parent's refusal */
+	}
+	if (hlen && recv(c->fd[1], b, hlen, 0) != (ssize_t)hlen)
+		return c->close_reason = "reset", -1;
+	c->parent_wait = false;
+	if (hlen && c->peeklen && relay_append(&c->d[0], c->peek, c->peeklen) < 0)
+		return c->close_reason = "no memory", -1;
+	free(c->peek);
+	c->peek = NULL;
+	c->peeklen = 0;
+	return 0;
+}
+
 /* Move what can move in direction i without blocking: 0 or -1 (closed). */
 static int pump(struct conn *c, int i)
 {
@@ -164,8 +207,14 @@ static int pump(struct conn *c, int i)
 		d->buf = NULL;
 		d->len = d->off = 0;
 	}
-	if (i == 0 && c->peeking)
+	if (i == 0 && (c->peeking || c->parent_wait))
 		return 0;
+	if (i == 1 && c->parent_wait) {
+		if (parent_answer(c) < 0)
+			return -1;
+		if (c->parent_wait)
+			return 0;
+	}
 	if (i == 1 && c->via_parent && !c->parent_seen)
 		parent_status(c);
 	for (;;) {
@@ -258,7 +307,7 @@ void relay_flush(struct conn *c)
 		bool peeking = i == 0 && c->peeking;
 
 		/* Not while user-space bytes wait to go the same way. */
-		if (!d->eof && d->off >= d->len &&
+		if (!d->eof && d->off >= d->len && !(i == 0 && c->parent_wait) &&
 		    (peeking ? c->peeklen < PROXY_PEEK_MAX : !d->full && d->inpipe < d->cap))
 			ev[i] |= EPOLLIN;
 		if (d->off < d->len || d->inpipe)

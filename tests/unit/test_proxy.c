@@ -1,6 +1,7 @@
 /*
- * test_proxy.c: the forwarder's request head parser and its upstream
- * address guard. Expected answers are written out by hand from the bytes.
+ * test_proxy.c: the forwarder's request head parser, its upstream
+ * address guard and the transparent mode's first-bytes sniffer. Expected
+ * answers are written out by hand from the bytes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -287,6 +288,84 @@ static void test_endpoints(void **state)
 	assert_int_equal(proxy_parse_parent("squid.example", &c), -1);
 }
 
+/* A TLS 1.3-style ClientHello record naming sni (none if NULL). */
+static size_t hello(uint8_t *b, const char *sni)
+{
+	size_t n = strlen(sni ? sni : ""), ext = sni ? 9 + n : 0,
+	       body = 2 + 32 + 1 + 4 + 2 + 2 + ext;
+	size_t i = 0;
+
+	b[i++] = 0x16, b[i++] = 3, b[i++] = 1;
+	b[i++] = (uint8_t)((body + 4) >> 8), b[i++] = (uint8_t)(body + 4);
+	b[i++] = 1, b[i++] = 0, b[i++] = (uint8_t)(body >> 8), b[i++] = (uint8_t)body;
+	b[i++] = 3, b[i++] = 3;
+	memset(b + i, 0x42, 32), i += 32;
+	b[i++] = 0;					   /* session id */
+	b[i++] = 0, b[i++] = 2, b[i++] = 0x13, b[i++] = 1; /* one suite */
+	b[i++] = 1, b[i++] = 0;				   /* compression: null */
+	b[i++] = (uint8_t)(ext >> 8), b[i++] = (uint8_t)ext;
+	if (sni) {
+		b[i++] = 0, b[i++] = 0, b[i++] = (uint8_t)((n + 5) >> 8), b[i++] = (uint8_t)(n + 5);
+		b[i++] = (uint8_t)((n + 3) >> 8), b[i++] = (uint8_t)(n + 3), b[i++] = 0;
+		b[i++] = (uint8_t)(n >> 8), b[i++] = (uint8_t)n;
+		memcpy(b + i, sni, n), i += n;
+	}
+	return i;
+}
+
+static void test_sniff(void **state)
+{
+	struct sockaddr_storage orig = { 0 };
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(443) };
+	struct proxy_request r;
+	enum proxy_sniffed kind;
+	uint8_t b[512];
+	size_t n = hello(b, "turn-rbx1.openrainbow.com");
+	static const char get[] = "GET /x HTTP/1.1\r\nHost: turn-a.openrainbow.com:80\r\n\r\n";
+
+	(void)state;
+	inet_pton(AF_INET, "198.18.2.2", &in.sin_addr);
+	memcpy(&orig, &in, sizeof(in));
+	/* The SNI, and the original port. */
+	assert_int_equal(proxy_sniff(b, n, false, &orig, &r, &kind), PROXY_HEAD_OK);
+	assert_int_equal(kind, SNIFF_TLS);
+	assert_int_equal(r.method, PROXY_CONNECT);
+	assert_int_equal(r.req.connect_port, 443);
+	assert_int_equal(r.req.connect_host_len, strlen("turn-rbx1.openrainbow.com"));
+	assert_memory_equal(r.req.connect_host, "turn-rbx1.openrainbow.com",
+			    r.req.connect_host_len);
+	/* Every prefix of the hello is "more", never a guess... */
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(proxy_sniff(b, k, false, &orig, &r, &kind), PROXY_HEAD_MORE);
+	/* ...until the bytes are final: then the address decides. */
+	assert_int_equal(proxy_sniff(b, 20, true, &orig, &r, &kind), PROXY_HEAD_OK);
+	assert_memory_equal(r.req.connect_host, "198.18.2.2", r.req.connect_host_len);
+	/* A hello without a name: the address. */
+	n = hello(b, NULL);
+	assert_int_equal(proxy_sniff(b, n, false, &orig, &r, &kind), PROXY_HEAD_OK);
+	assert_int_equal(kind, SNIFF_TLS);
+	assert_int_equal(r.req.connect_host_len, strlen("198.18.2.2"));
+	/* Plain HTTP: the Host without its port. */
+	in.sin_port = htons(80);
+	memcpy(&orig, &in, sizeof(in));
+	assert_int_equal(
+	    proxy_sniff((const uint8_t *)get, sizeof(get) - 1, false, &orig, &r, &kind),
+	    PROXY_HEAD_OK);
+	assert_int_equal(kind, SNIFF_HTTP);
+	assert_int_equal(r.req.connect_port, 80);
+	assert_memory_equal(r.req.connect_host, "turn-a.openrainbow.com", r.req.connect_host_len);
+	assert_int_equal(proxy_sniff((const uint8_t *)get, 20, false, &orig, &r, &kind),
+			 PROXY_HEAD_MORE);
+	/* Neither: the address at once. */
+	assert_int_equal(proxy_sniff((const uint8_t *)"\x00\x01junk", 6, false, &orig, &r, &kind),
+			 PROXY_HEAD_OK);
+	assert_int_equal(kind, SNIFF_OTHER);
+	assert_memory_equal(r.req.connect_host, "198.18.2.2", r.req.connect_host_len);
+	/* Nothing at all, final (a silent client at the timeout). */
+	assert_int_equal(proxy_sniff(b, 0, true, &orig, &r, &kind), PROXY_HEAD_OK);
+	assert_memory_equal(r.req.connect_host, "198.18.2.2", r.req.connect_host_len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_heads), cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_oversized),     cmocka_unit_test(test_absolute),
 		cmocka_unit_test(test_guard),	      cmocka_unit_test(test_endpoints),
+		cmocka_unit_test(test_sniff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
