@@ -14,14 +14,7 @@
 #include "output/output.h"
 #include "rules/rules.h"
 
-struct sbuf {
-	char *p;
-	size_t size, len;
-};
-
-static void put(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct sbuf *b, const char *fmt, ...)
+void outbuf_put(struct outbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -36,26 +29,26 @@ static void put(struct sbuf *b, const char *fmt, ...)
 }
 
 /* A JSON string; bytes outside printable ASCII become \u00XX. */
-static void put_str(struct sbuf *b, const char *s, size_t n)
+void outbuf_json_str(struct outbuf *b, const char *s, size_t n)
 {
-	put(b, "\"");
+	outbuf_put(b, "\"");
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '"' || c == '\\')
-			put(b, "\\%c", c);
+			outbuf_put(b, "\\%c", c);
 		else if (c < 0x20 || c >= 0x7f)
-			put(b, "\\u%04x", c);
+			outbuf_put(b, "\\u%04x", c);
 		else
-			put(b, "%c", c);
+			outbuf_put(b, "%c", c);
 	}
-	put(b, "\"");
+	outbuf_put(b, "\"");
 }
 
-static void put_key_str(struct sbuf *b, const char *key, const char *s)
+static void put_key_str(struct outbuf *b, const char *key, const char *s)
 {
-	put(b, ",\"%s\":", key);
-	put_str(b, s, strlen(s));
+	outbuf_put(b, ",\"%s\":", key);
+	outbuf_json_str(b, s, strlen(s));
 }
 
 void output_addr(char *buf, size_t size, uint8_t family, const uint8_t addr[16])
@@ -64,7 +57,7 @@ void output_addr(char *buf, size_t size, uint8_t family, const uint8_t addr[16])
 		snprintf(buf, size, "?");
 }
 
-static void put_time(struct sbuf *b, uint64_t ts_us)
+static void put_time(struct outbuf *b, uint64_t ts_us)
 {
 	time_t sec = (time_t)(ts_us / 1000000u);
 	struct tm tm;
@@ -72,42 +65,42 @@ static void put_time(struct sbuf *b, uint64_t ts_us)
 
 	gmtime_r(&sec, &tm);
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	put(b, "\"timestamp\":\"%s.%06u+0000\"", t, (unsigned)(ts_us % 1000000u));
+	outbuf_put(b, "\"timestamp\":\"%s.%06u+0000\"", t, (unsigned)(ts_us % 1000000u));
 }
 
 static const char *const tunnel_names[TUNNEL_COUNT] = { "none",	   "turn", "tls",
 							"unknown", "http", "websocket" };
 
 /* "tls": {...} when a hello was seen: the SNI, ALPN list, JA4, version, ECH. */
-static void put_tls(struct sbuf *b, const struct dpix_facts *x)
+static void put_tls(struct outbuf *b, const struct dpix_facts *x)
 {
 	const char *sep = "";
 
 	if (!x->sni_len && !x->alpn[0] && !x->ja4[0] && !x->tls_version && !(x->flags & FACT_ECH))
 		return;
-	put(b, ",\"tls\":{");
+	outbuf_put(b, ",\"tls\":{");
 	if (x->sni_len) {
-		put(b, "\"sni\":");
-		put_str(b, x->sni, x->sni_len);
+		outbuf_put(b, "\"sni\":");
+		outbuf_json_str(b, x->sni, x->sni_len);
 		sep = ",";
 	}
 	if (x->alpn[0]) {
-		put(b, "%s\"alpn\":", sep);
-		put_str(b, x->alpn, strlen(x->alpn));
+		outbuf_put(b, "%s\"alpn\":", sep);
+		outbuf_json_str(b, x->alpn, strlen(x->alpn));
 		sep = ",";
 	}
 	if (x->ja4[0]) {
-		put(b, "%s\"ja4\":", sep);
-		put_str(b, x->ja4, strlen(x->ja4));
+		outbuf_put(b, "%s\"ja4\":", sep);
+		outbuf_json_str(b, x->ja4, strlen(x->ja4));
 		sep = ",";
 	}
 	if (x->tls_version) {
-		put(b, "%s\"version\":\"0x%04x\"", sep, x->tls_version);
+		outbuf_put(b, "%s\"version\":\"0x%04x\"", sep, x->tls_version);
 		sep = ",";
 	}
 	if (x->flags & FACT_ECH)
-		put(b, "%s\"ech\":true", sep);
-	put(b, "}");
+		outbuf_put(b, "%s\"ech\":true", sep);
+	outbuf_put(b, "}");
 }
 
 size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
@@ -116,78 +109,80 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 	const struct flow *f = ev->flow;
 	const struct dpix_facts *x = ev->facts;
 	const struct verdict *v = ev->verdict;
-	struct sbuf b = { buf, size, 0 };
+	struct outbuf b = { buf, size, 0 };
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 
 	buf[0] = '\0';
 	output_addr(src, sizeof(src), f->key.family, f->key.addr[0]);
 	output_addr(dst, sizeof(dst), f->key.family, f->key.addr[1]);
-	put(&b, "{");
+	outbuf_put(&b, "{");
 	put_time(&b, ev->ts_us);
-	put(&b, ",\"flow_id\":%" PRIu64, f->id);
+	outbuf_put(&b, ",\"flow_id\":%" PRIu64, f->id);
 	if (pcap_filename)
 		put_key_str(&b, "pcap_filename", pcap_filename);
-	put(&b, ",\"event_type\":\"flow\"");
+	outbuf_put(&b, ",\"event_type\":\"flow\"");
 	if (f->key.vlan)
-		put(&b, ",\"vlan\":[%u]", f->key.vlan);
-	put(&b, ",\"src_ip\":\"%s\",\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u", src,
-	    f->key.port[0], dst, f->key.port[1]);
-	put(&b, ",\"proto\":\"%s\"", f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP");
-	put(&b, ",\"app_proto\":\"%s\"", app_proto_name(x->app));
+		outbuf_put(&b, ",\"vlan\":[%u]", f->key.vlan);
+	outbuf_put(&b, ",\"src_ip\":\"%s\",\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u",
+		   src, f->key.port[0], dst, f->key.port[1]);
+	outbuf_put(&b, ",\"proto\":\"%s\"", f->key.proto == IPPROTO_TCP_ ? "TCP" : "UDP");
+	outbuf_put(&b, ",\"app_proto\":\"%s\"", app_proto_name(x->app));
 	put_tls(&b, x);
 	if (x->app == APP_CONNECT) {
-		put(&b, ",\"connect\":{");
+		outbuf_put(&b, ",\"connect\":{");
 		if (x->connect_host_len) {
-			put(&b, "\"host\":");
-			put_str(&b, x->connect_host, x->connect_host_len);
-			put(&b, ",\"port\":%u", x->connect_port);
+			outbuf_put(&b, "\"host\":");
+			outbuf_json_str(&b, x->connect_host, x->connect_host_len);
+			outbuf_put(&b, ",\"port\":%u", x->connect_port);
 		} else {
-			put(&b, "\"host\":null");
+			outbuf_put(&b, "\"host\":null");
 		}
 		if (x->connect_status)
-			put(&b, ",\"status\":%u", x->connect_status);
+			outbuf_put(&b, ",\"status\":%u", x->connect_status);
 		if (x->tunnel != TUNNEL_NONE)
-			put(&b, ",\"tunnel\":\"%s\"",
+			outbuf_put(
+			    &b, ",\"tunnel\":\"%s\"",
 			    tunnel_names[x->tunnel < TUNNEL_COUNT ? x->tunnel : TUNNEL_UNKNOWN]);
 		if (x->flags & FACT_FRONTING)
-			put(&b, ",\"fronting\":true");
-		put(&b, "}");
+			outbuf_put(&b, ",\"fronting\":true");
+		outbuf_put(&b, "}");
 	}
 	if (x->http_host_len || (x->flags & FACT_PROXY_GET)) {
-		put(&b, ",\"http\":{");
+		outbuf_put(&b, ",\"http\":{");
 		if (x->http_host_len) {
-			put(&b, "\"hostname\":");
-			put_str(&b, x->http_host, x->http_host_len);
+			outbuf_put(&b, "\"hostname\":");
+			outbuf_json_str(&b, x->http_host, x->http_host_len);
 		}
 		if (x->flags & FACT_PROXY_GET)
-			put(&b, "%s\"proxy\":true", x->http_host_len ? "," : "");
-		put(&b, "}");
+			outbuf_put(&b, "%s\"proxy\":true", x->http_host_len ? "," : "");
+		outbuf_put(&b, "}");
 	}
 	/* A host a plugin protocol names, under that protocol's name. */
 	if (x->app_host_len) {
-		put(&b, ",\"%s\":{\"host\":", app_proto_name(x->app));
-		put_str(&b, x->app_host, x->app_host_len);
-		put(&b, "}");
+		outbuf_put(&b, ",\"%s\":{\"host\":", app_proto_name(x->app));
+		outbuf_json_str(&b, x->app_host, x->app_host_len);
+		outbuf_put(&b, "}");
 	}
 	if (x->app == APP_WEBSOCKET || x->tunnel == TUNNEL_WEBSOCKET)
-		put(&b, ",\"websocket\":{\"accept_ok\":%s}",
-		    (x->flags & FACT_WS_ACCEPT_OK) ? "true" : "false");
+		outbuf_put(&b, ",\"websocket\":{\"accept_ok\":%s}",
+			   (x->flags & FACT_WS_ACCEPT_OK) ? "true" : "false");
 	if (x->push)
-		put(&b, ",\"push\":{\"service\":\"%s\"}", x->push == PUSH_APNS ? "apns" : "fcm");
+		outbuf_put(&b, ",\"push\":{\"service\":\"%s\"}",
+			   x->push == PUSH_APNS ? "apns" : "fcm");
 	if (x->flags & FACT_STUN)
-		put(&b, ",\"stun\":{\"method\":%u,\"turn\":%s%s}", x->stun_method,
-		    (x->flags & FACT_TURN) ? "true" : "false",
-		    (x->flags & FACT_TURN_DTLS) ? ",\"dtls\":true" : "");
-	put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(v->action));
+		outbuf_put(&b, ",\"stun\":{\"method\":%u,\"turn\":%s%s}", x->stun_method,
+			   (x->flags & FACT_TURN) ? "true" : "false",
+			   (x->flags & FACT_TURN_DTLS) ? ",\"dtls\":true" : "");
+	outbuf_put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(v->action));
 	if (v->rule) {
 		put_key_str(&b, "rule", v->rule->id);
 		put_key_str(&b, "pack", v->rule->pack->name);
 		if (v->rule->service)
 			put_key_str(&b, "service", v->rule->service);
 		if (v->rule->timeout)
-			put(&b, ",\"timeout\":%u", v->rule->timeout);
+			outbuf_put(&b, ",\"timeout\":%u", v->rule->timeout);
 	}
-	put(&b, ",\"reason\":\"%s\"}}", verdict_reason_name(v->reason));
+	outbuf_put(&b, ",\"reason\":\"%s\"}}", verdict_reason_name(v->reason));
 	return b.len;
 }
 

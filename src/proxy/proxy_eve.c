@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dpixd/eve_out.h"
+#include "output/output.h"
 #include "proxy/proxy_int.h"
 #include "rules/rules.h"
 
@@ -23,44 +24,6 @@ static uint64_t wall_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-struct sbuf {
-	char *p;
-	size_t size, len;
-};
-
-static void put(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->len + 1 >= b->size)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->len = b->len + (size_t)n < b->size ? b->len + (size_t)n : b->size - 1;
-}
-
-/* A JSON string; bytes outside printable ASCII become \u00XX. */
-static void put_str(struct sbuf *b, const char *s, size_t n)
-{
-	put(b, "\"");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\')
-			put(b, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			put(b, "\\u%04x", ch);
-		else
-			put(b, "%c", ch);
-	}
-	put(b, "\"");
 }
 
 void proxy_addr_text(const struct sockaddr_storage *ss, char *buf, size_t n, unsigned *port)
@@ -85,7 +48,7 @@ void proxy_addr_text(const struct sockaddr_storage *ss, char *buf, size_t n, uns
 void proxy_eve_close(const struct conn *c)
 {
 	char line[4096], src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], t[32];
-	struct sbuf b = { line, sizeof(line) - 1, 0 };
+	struct outbuf b = { line, sizeof(line) - 1, 0 };
 	const struct dpix_facts *x = &c->facts;
 	uint64_t us = wall_us();
 	time_t sec = (time_t)(us / 1000000u);
@@ -98,46 +61,48 @@ void proxy_eve_close(const struct conn *c)
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
 	proxy_addr_text(&c->peer, src, sizeof(src), &sport);
 	proxy_addr_text(&c->up, dst, sizeof(dst), &dport);
-	put(&b, "{\"timestamp\":\"%s.%06u+0000\",\"flow_id\":%" PRIu64 ",\"event_type\":\"flow\"",
+	outbuf_put(
+	    &b, "{\"timestamp\":\"%s.%06u+0000\",\"flow_id\":%" PRIu64 ",\"event_type\":\"flow\"",
 	    t, (unsigned)(us % 1000000u), c->id);
-	put(&b, ",\"src_ip\":\"%s\",\"src_port\":%u", src, sport);
+	outbuf_put(&b, ",\"src_ip\":\"%s\",\"src_port\":%u", src, sport);
 	if (c->uplen)
-		put(&b, ",\"dest_ip\":\"%s\",\"dest_port\":%u", dst, dport);
-	put(&b, ",\"proto\":\"TCP\",\"app_proto\":\"%s\"", x->app == APP_HTTP ? "http" : "connect");
+		outbuf_put(&b, ",\"dest_ip\":\"%s\",\"dest_port\":%u", dst, dport);
+	outbuf_put(&b, ",\"proto\":\"TCP\",\"app_proto\":\"%s\"",
+		   x->app == APP_HTTP ? "http" : "connect");
 	if (x->sni_len) {
-		put(&b, ",\"tls\":{\"sni\":");
-		put_str(&b, x->sni, x->sni_len);
-		put(&b, "}");
+		outbuf_put(&b, ",\"tls\":{\"sni\":");
+		outbuf_json_str(&b, x->sni, x->sni_len);
+		outbuf_put(&b, "}");
 	}
-	put(&b, ",\"connect\":{\"host\":");
+	outbuf_put(&b, ",\"connect\":{\"host\":");
 	if (x->connect_host_len) {
-		put_str(&b, x->connect_host, x->connect_host_len);
-		put(&b, ",\"port\":%u", x->connect_port);
+		outbuf_json_str(&b, x->connect_host, x->connect_host_len);
+		outbuf_put(&b, ",\"port\":%u", x->connect_port);
 	} else if (x->http_host_len) {
-		put_str(&b, x->http_host, x->http_host_len);
+		outbuf_json_str(&b, x->http_host, x->http_host_len);
 	} else {
-		put(&b, "null");
+		outbuf_put(&b, "null");
 	}
 	if (c->status)
-		put(&b, ",\"status\":%u", c->status);
+		outbuf_put(&b, ",\"status\":%u", c->status);
 	if (x->flags & FACT_FRONTING)
-		put(&b, ",\"fronting\":true");
-	put(&b, "}");
-	put(&b, ",\"proxy\":{\"mode\":\"%s\",\"decision\":\"%s\",\"close\":\"%s\"",
-	    c->transparent ? "transparent" : "explicit", c->decision ? c->decision : "none",
-	    c->close_reason ? c->close_reason : "closed");
-	put(&b,
-	    ",\"bytes_toserver\":%" PRIu64 ",\"bytes_toclient\":%" PRIu64
-	    ",\"duration_ms\":%" PRIu64 "}",
-	    c->d[0].bytes, c->d[1].bytes, proxy_now_ms() - c->start_ms);
-	put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(c->action));
+		outbuf_put(&b, ",\"fronting\":true");
+	outbuf_put(&b, "}");
+	outbuf_put(&b, ",\"proxy\":{\"mode\":\"%s\",\"decision\":\"%s\",\"close\":\"%s\"",
+		   c->transparent ? "transparent" : "explicit", c->decision ? c->decision : "none",
+		   c->close_reason ? c->close_reason : "closed");
+	outbuf_put(&b,
+		   ",\"bytes_toserver\":%" PRIu64 ",\"bytes_toclient\":%" PRIu64
+		   ",\"duration_ms\":%" PRIu64 "}",
+		   c->d[0].bytes, c->d[1].bytes, proxy_now_ms() - c->start_ms);
+	outbuf_put(&b, ",\"verdict\":{\"action\":\"%s\"", rule_action_name(c->action));
 	if (c->rule[0]) {
-		put(&b, ",\"rule\":");
-		put_str(&b, c->rule, strlen(c->rule));
-		put(&b, ",\"pack\":");
-		put_str(&b, c->pack, strlen(c->pack));
+		outbuf_put(&b, ",\"rule\":");
+		outbuf_json_str(&b, c->rule, strlen(c->rule));
+		outbuf_put(&b, ",\"pack\":");
+		outbuf_json_str(&b, c->pack, strlen(c->pack));
 	}
-	put(&b, "}}\n");
+	outbuf_put(&b, "}}\n");
 	if (eve_out_write(line, b.len) < 0)
 		proxy_log("event not written: %s", strerror(errno));
 }
