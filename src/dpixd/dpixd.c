@@ -76,9 +76,7 @@ static atomic_uint live_gen;
 static atomic_bool stopping;
 static struct proxy *forwarder; /* --proxy-listen; one more ruleset reader */
 
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void logmsg(const char *fmt, ...)
+void dpixd_log(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -120,7 +118,7 @@ static struct ruleset *load_rules(const struct dpixd_config *c, char *msg, size_
 					     : rules_load_dir(rs, c->rules_dir, &err)) < 0)
 		goto fail;
 	if (ruleset_seal(rs) < 0)
-		logmsg("no memory for the rules index: every rule is scanned");
+		dpixd_log("no memory for the rules index: every rule is scanned");
 	return rs;
 fail:
 	snprintf(msg, len, "%s", err.msg);
@@ -135,7 +133,7 @@ struct ruleset *dpixd_load_rules(const struct dpixd_config *c)
 	struct ruleset *rs = load_rules(c, msg, sizeof(msg));
 
 	if (!rs)
-		logmsg("%s", msg);
+		dpixd_log("%s", msg);
 	return rs;
 }
 
@@ -215,7 +213,7 @@ static void *worker_run(void *arg)
 		}
 		n = nfqueue_recv(w->q, pkts, NFQ_BATCH, WORKER_POLL_MS);
 		if (n < 0) {
-			logmsg("queue %u: receive: %s", cfg->queue + w->idx, strerror(errno));
+			dpixd_log("queue %u: receive: %s", cfg->queue + w->idx, strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
@@ -252,18 +250,18 @@ static void report(void)
 
 		dpixd_pub_load(&workers[i].pub, &q);
 
-		logmsg("queue %u: packets %llu, verdicts sent %llu (refused batches %llu), bad "
-		       "messages %llu, overruns %llu; flows decided: bypass %llu, inspect %llu, "
-		       "drop %llu; budget exhausted %llu, evicted %llu; events lost %llu",
-		       cfg->queue + i, (unsigned long long)q.received,
-		       (unsigned long long)q.verdicts, (unsigned long long)q.send_fail,
-		       (unsigned long long)q.bad_msgs, (unsigned long long)q.overruns,
-		       (unsigned long long)q.decided[ACTION_BYPASS],
-		       (unsigned long long)q.decided[ACTION_INSPECT],
-		       (unsigned long long)q.decided[ACTION_DROP],
-		       (unsigned long long)q.reasons[REASON_BUDGET],
-		       (unsigned long long)q.reasons[REASON_EVICTED],
-		       (unsigned long long)q.events_lost);
+		dpixd_log("queue %u: packets %llu, verdicts sent %llu (refused batches %llu), bad "
+			  "messages %llu, overruns %llu; flows decided: bypass %llu, inspect %llu, "
+			  "drop %llu; budget exhausted %llu, evicted %llu; events lost %llu",
+			  cfg->queue + i, (unsigned long long)q.received,
+			  (unsigned long long)q.verdicts, (unsigned long long)q.send_fail,
+			  (unsigned long long)q.bad_msgs, (unsigned long long)q.overruns,
+			  (unsigned long long)q.decided[ACTION_BYPASS],
+			  (unsigned long long)q.decided[ACTION_INSPECT],
+			  (unsigned long long)q.decided[ACTION_DROP],
+			  (unsigned long long)q.reasons[REASON_BUDGET],
+			  (unsigned long long)q.reasons[REASON_EVICTED],
+			  (unsigned long long)q.events_lost);
 	}
 	proxy_report(forwarder);
 }
@@ -288,7 +286,8 @@ static int reload(char *msg, size_t len)
 		goto refuse;
 	dpixd_conf_diff(cfg, &nc, diff, sizeof(diff));
 	if (*diff)
-		logmsg("reload: %s changed in the configuration: needs a restart, ignored", diff);
+		dpixd_log("reload: %s changed in the configuration: needs a restart, ignored",
+			  diff);
 	/* Whether packs must be signed, and by whom, changes only with a restart. */
 	nc.require_signed = cfg->require_signed;
 	nc.pubkey = cfg->pubkey;
@@ -320,10 +319,10 @@ static int reload(char *msg, size_t len)
 	dpixd_conf_free(&nc);
 	snprintf(msg, len, "generation %u, %zu rule pack(s)%s%s", gen, rs->npacks,
 		 *diff ? "; changed but not applied (needs a restart): " : "", diff);
-	logmsg("reloaded the rule packs (generation %u)", gen);
+	dpixd_log("reloaded the rule packs (generation %u)", gen);
 	return 0;
 refuse:
-	logmsg("reload refused: %s; the running rule packs stay in place", msg);
+	dpixd_log("reload refused: %s; the running rule packs stay in place", msg);
 	if (rs)
 		ruleset_free(rs);
 	free(rs);
@@ -370,19 +369,19 @@ int dpixd_run(struct dpixd_config *c)
 
 	cfg = c;
 	if (c->eve_path && eve_out_open(c->eve_path) < 0) {
-		logmsg("%s: %s", c->eve_path, strerror(errno));
+		dpixd_log("%s: %s", c->eve_path, strerror(errno));
 		return 1;
 	}
 	if (!(rs = dpixd_load_rules(c)))
 		return 1;
 	atomic_store(&live_rules, rs);
 	if (!(hits = dpixd_hits_new(rs, c->nqueues))) {
-		logmsg("out of memory for the rule counters");
+		dpixd_log("out of memory for the rule counters");
 		goto out;
 	}
 	atomic_store(&live_hits, hits);
 	if (dpixd_ctl_open(c, msg, sizeof(msg)) < 0) {
-		logmsg("%s", msg);
+		dpixd_log("%s", msg);
 		goto out;
 	}
 	for (unsigned i = 0; i < c->nqueues; i++) {
@@ -399,19 +398,20 @@ int dpixd_run(struct dpixd_config *c)
 		w->evecap = (size_t)NFQ_BATCH * (OUTPUT_LINE_MAX + 1);
 		if (!(w->evebuf = malloc(w->evecap)) ||
 		    pipeline_init(&w->pipe, &c->pipe, rs, on_verdict, w) < 0) {
-			logmsg("queue %u: out of memory for %u flows", qc.queue, c->pipe.max_flows);
+			dpixd_log("queue %u: out of memory for %u flows", qc.queue,
+				  c->pipe.max_flows);
 			goto out;
 		}
 		if (!(w->q = nfqueue_open(&qc, err, sizeof(err)))) {
-			logmsg("%s", err);
+			dpixd_log("%s", err);
 			pipeline_fini(&w->pipe);
 			goto out;
 		}
 		if (!started)
-			logmsg("this kernel %s set the connmark from a verdict "
-			       "(NETLINK_GLUE_CT); the packet mark, saved by the printed rules, "
-			       "works either way",
-			       nfqueue_ct_glue(w->q) ? "can" : "cannot");
+			dpixd_log("this kernel %s set the connmark from a verdict "
+				  "(NETLINK_GLUE_CT); the packet mark, saved by the printed rules, "
+				  "works either way",
+				  nfqueue_ct_glue(w->q) ? "can" : "cannot");
 		started++;
 	}
 	if (c->user && dpixd_drop_privileges(c->user) < 0)
@@ -425,7 +425,7 @@ int dpixd_run(struct dpixd_config *c)
 	signal(SIGPIPE, SIG_IGN);
 	for (unsigned i = 0; i < started; i++)
 		if (pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]) != 0) {
-			logmsg("cannot start worker %u", i);
+			dpixd_log("cannot start worker %u", i);
 			atomic_store(&stopping, true);
 			for (unsigned k = 0; k < i; k++)
 				pthread_join(workers[k].thread, NULL);
@@ -438,12 +438,12 @@ int dpixd_run(struct dpixd_config *c)
 		goto out;
 	}
 	if (c->nqueues)
-		logmsg("serving queues %u to %u, %s, %zu rule pack(s)", c->queue,
-		       c->queue + c->nqueues - 1, c->fail_closed ? "fail-closed" : "fail-open",
-		       rs->npacks);
+		dpixd_log("serving queues %u to %u, %s, %zu rule pack(s)", c->queue,
+			  c->queue + c->nqueues - 1, c->fail_closed ? "fail-closed" : "fail-open",
+			  rs->npacks);
 	dpixd_notify("READY=1");
 	if (dpixd_ctl_serve(&block, &ctl_ops) < 0)
-		logmsg("control loop: %s", strerror(errno));
+		dpixd_log("control loop: %s", strerror(errno));
 	else
 		rc = 0;
 	atomic_store(&stopping, true);

@@ -74,6 +74,9 @@ int dpixd_supervise(struct dpixd_config *c);
 extern _Atomic uint64_t *dpixd_heartbeat;
 uint64_t dpixd_mono_ms(void);
 
+/* A line on stderr, "dpixd: " first (dpixd.c; the supervisor shares it). */
+void dpixd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Keep CAP_NET_ADMIN only and become user (dpixd_privs.c); -1 after saying
  * why on stderr. Call before starting threads: capabilities are per thread. */
 int dpixd_drop_privileges(const char *user);

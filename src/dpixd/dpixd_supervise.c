@@ -53,19 +53,6 @@ uint64_t dpixd_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void logmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("dpixd: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 static const int fwd_sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 
 /* The worker process: signals as a lone dpixd would have them, then run. */
@@ -151,7 +138,7 @@ int dpixd_supervise(struct dpixd_config *c)
 	    mmap(NULL, (size_t)(c->nqueues ? c->nqueues : 1) * sizeof(*dpixd_heartbeat),
 		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (dpixd_heartbeat == MAP_FAILED) {
-		logmsg("supervisor: mmap: %s", strerror(errno));
+		dpixd_log("supervisor: mmap: %s", strerror(errno));
 		return 1;
 	}
 	sigemptyset(&set);
@@ -160,11 +147,11 @@ int dpixd_supervise(struct dpixd_config *c)
 		sigaddset(&set, fwd_sigs[i]);
 	sigprocmask(SIG_BLOCK, &set, &orig);
 	if ((child = spawn(c, &orig)) < 0) {
-		logmsg("supervisor: fork: %s", strerror(errno));
+		dpixd_log("supervisor: fork: %s", strerror(errno));
 		return 1;
 	}
-	logmsg("supervisor %d: worker process %d started, watchdog %s%u ms", (int)getpid(),
-	       (int)child, c->watchdog ? "" : "off, ", c->watchdog * 1000u);
+	dpixd_log("supervisor %d: worker process %d started, watchdog %s%u ms", (int)getpid(),
+		  (int)child, c->watchdog ? "" : "off, ", c->watchdog * 1000u);
 	for (;;) {
 		int sig = sigtimedwait(&set, NULL, &tick), st;
 		uint64_t age;
@@ -186,28 +173,28 @@ int dpixd_supervise(struct dpixd_config *c)
 			if (!killed && !WIFSIGNALED(st))
 				return status_of(st);
 			if (!killed)
-				logmsg("supervisor: worker process %d ended by signal %d (%s)",
-				       (int)p, WTERMSIG(st), strsignal(WTERMSIG(st)));
+				dpixd_log("supervisor: worker process %d ended by signal %d (%s)",
+					  (int)p, WTERMSIG(st), strsignal(WTERMSIG(st)));
 			killed = false;
 			if (restart_delay(restarts, &nrestarts, &restart_at) < 0) {
-				logmsg("supervisor: %d restarts in %u s: giving up", MAX_RESTARTS,
-				       RESTART_WINDOW_MS / 1000);
+				dpixd_log("supervisor: %d restarts in %u s: giving up",
+					  MAX_RESTARTS, RESTART_WINDOW_MS / 1000);
 				return 1;
 			}
 		}
 		if (!child && dpixd_mono_ms() >= restart_at) {
 			if ((child = spawn(c, &orig)) < 0) {
-				logmsg("supervisor: fork: %s", strerror(errno));
+				dpixd_log("supervisor: fork: %s", strerror(errno));
 				return 1;
 			}
-			logmsg("supervisor: worker process %d started (restart %u)", (int)child,
-			       nrestarts);
+			dpixd_log("supervisor: worker process %d started (restart %u)", (int)child,
+				  nrestarts);
 		}
 		if (child > 0 && !killed && c->watchdog && (w = stalled(c, &age)) >= 0) {
-			logmsg("supervisor: queue %u has not been read for %llu ms (watchdog %u "
-			       "ms): killing worker process %d",
-			       c->queue + (unsigned)w, (unsigned long long)age, c->watchdog * 1000u,
-			       (int)child);
+			dpixd_log("supervisor: queue %u has not been read for %llu ms (watchdog %u "
+				  "ms): killing worker process %d",
+				  c->queue + (unsigned)w, (unsigned long long)age,
+				  c->watchdog * 1000u, (int)child);
 			kill(child, SIGKILL);
 			killed = true;
 		}

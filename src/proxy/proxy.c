@@ -531,23 +531,35 @@ nomem:
 
 /* ---- REQUEST ---------------------------------------------------------------- */
 
+/* More of the client's first bytes into c->head, max in all: how many (0 at
+ * its EOF), or -1 when there are none yet (the connection closed if the
+ * read failed). */
+static ssize_t head_read(struct conn *c, size_t max)
+{
+	ssize_t n = recv(c->fd[0], c->head + c->headlen, max - c->headlen, 0);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(c, "reset");
+		return -1;
+	}
+	c->headlen += (size_t)n;
+	return n;
+}
+
 static void request_read(struct conn *c)
 {
 	struct proxy *px = c->px;
 	const char *why;
-	ssize_t n = recv(c->fd[0], c->head + c->headlen, PROXY_HEAD_MAX - c->headlen, 0);
+	ssize_t n = head_read(c, PROXY_HEAD_MAX);
 	int rc;
 
+	if (n < 0)
+		return;
 	if (n == 0) {
 		conn_close(c, "client closed");
 		return;
 	}
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			conn_close(c, "reset");
-		return;
-	}
-	c->headlen += (size_t)n;
 	rc = proxy_head_parse(c->head, c->headlen, &c->req, &why);
 	if (rc == PROXY_HEAD_MORE)
 		return;
@@ -580,18 +592,14 @@ static void sniff_decide(struct conn *c, bool final)
 
 static void sniff_read(struct conn *c)
 {
-	ssize_t n = recv(c->fd[0], c->head + c->headlen, PROXY_PEEK_MAX - c->headlen, 0);
+	ssize_t n = head_read(c, PROXY_PEEK_MAX);
 
+	if (n < 0)
+		return;
 	if (n == 0 && !c->headlen) {
 		conn_close(c, "client closed");
 		return;
 	}
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			conn_close(c, "reset");
-		return;
-	}
-	c->headlen += (size_t)n;
 	sniff_decide(c, n == 0 || c->headlen == PROXY_PEEK_MAX);
 }
 
