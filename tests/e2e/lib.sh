@@ -35,7 +35,10 @@ e2e_init() {
 
 e2e_cleanup() {
 	for p in $pids; do kill -9 "$p" 2> /dev/null; done
-	for ns in "$C" "$G" "$S"; do ip netns del "$ns" 2> /dev/null; done
+	for ns in "$C" "$G" "$S"; do
+		ip netns del "$ns" 2> /dev/null
+		rm -rf "/etc/netns/$ns"
+	done
 	rm -rf "$tmp"
 }
 
@@ -67,12 +70,54 @@ e2e_topology() {
 	inG sysctl -qw net.ipv4.ip_forward=1
 }
 
+# e2e_hosts NS: the lines on stdin become namespace NS's /etc/hosts for the
+# programs started there with ip netns exec (it bind-mounts
+# /etc/netns/NS/hosts); removed by the clean-up.
+e2e_hosts() {
+	mkdir -p "/etc/netns/$1" && cat > "/etc/netns/$1/hosts"
+}
+
+# e2e_cert: a self-signed key and certificate (CN e2e) in $tmp, once.
+e2e_cert() {
+	[ -f "$tmp/cert.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e \
+		-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2> /dev/null
+}
+
+# e2e_node_ws: node's ws package in $node_cache ($DPIX_NODE_CACHE, default
+# /var/cache/dpix-tests/node), installed with npm the first time.
+e2e_node_ws() {
+	node_cache=${DPIX_NODE_CACHE:-/var/cache/dpix-tests/node}
+	[ -d "$node_cache/node_modules/ws" ] && return 0
+	mkdir -p "$node_cache" &&
+		(cd "$node_cache" && npm install --no-audit --no-fund --loglevel=error ws@8 > "$tmp/npm.log" 2>&1) ||
+		{
+			echo "FAIL: npm install ws: $(tail -3 "$tmp/npm.log")"
+			exit 1
+		}
+}
+
+# e2e_wss_server: a WebSocket echo over TLS on the server's 8443, with
+# node's ws (e2e_node_ws first).
+e2e_wss_server() {
+	e2e_cert
+	cat > "$tmp/wss.js" << 'EOJ'
+const fs = require("fs"), https = require("https");
+const { WebSocketServer } = require(process.argv[2] + "/node_modules/ws");
+const srv = https.createServer({ key: fs.readFileSync(process.argv[3] + "/key.pem"),
+                                 cert: fs.readFileSync(process.argv[3] + "/cert.pem") });
+new WebSocketServer({ server: srv }).on("connection", (ws) => ws.on("message", (m) => ws.send(m)));
+srv.listen(8443, "198.18.2.2");
+EOJ
+	ip netns exec "$S" node "$tmp/wss.js" "$node_cache" "$tmp" > "$tmp/wss.log" 2>&1 &
+	pids="$pids $!"
+	e2e_wait_port tcp 8443
+}
+
 # e2e_https_server BYTES: HTTPS on the server's 443 serving big.bin of that
 # size, threaded (a connection whose packets are dropped must not hold up
 # the next one), self-signed for CN e2e.
 e2e_https_server() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e \
-		-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2> /dev/null
+	e2e_cert
 	head -c "$1" /dev/zero > "$tmp/big.bin"
 	(cd "$tmp" && exec ip netns exec "$S" python3 -c '
 import http.server, ssl

@@ -32,9 +32,7 @@ domains long {
 rule long-connect bypass connect in long connect-port 443 timeout 6s service long
 rule turn-connect bypass connect in turn connect-port 443 service turn
 EOR
-mkdir -p "/etc/netns/$G"
-printf '198.18.2.2 %s\n' turn-rbx1.openrainbow.com long.example > "/etc/netns/$G/hosts"
-trap 'rm -rf "/etc/netns/$G"; e2e_cleanup' EXIT INT TERM
+printf '198.18.2.2 %s\n' turn-rbx1.openrainbow.com long.example | e2e_hosts "$G"
 
 ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
 	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-head-timeout 2 --proxy-idle-timeout 1 \

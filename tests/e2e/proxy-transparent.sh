@@ -18,9 +18,7 @@ set -u
 e2e_require ip iptables openssl curl python3
 e2e_init dtp
 e2e_topology 198.18.1.2 198.18.1.3
-mkdir -p "/etc/netns/$G"
-echo "198.18.2.2 other.example" > "/etc/netns/$G/hosts"
-trap 'rm -rf "/etc/netns/$G"; e2e_cleanup' EXIT INT TERM
+echo "198.18.2.2 other.example" | e2e_hosts "$G"
 e2e_https_server 100000
 echo "hello plain" > "$tmp/index.txt"
 (cd "$tmp" && exec ip netns exec "$S" python3 -m http.server 80 --bind 0.0.0.0 > /dev/null 2>&1) &

@@ -15,32 +15,10 @@ e2e_require ip openssl node npm
 e2e_init dpw
 e2e_topology
 
-node_cache=${DPIX_NODE_CACHE:-/var/cache/dpix-tests/node}
-if [ ! -d "$node_cache/node_modules/ws" ]; then
-	mkdir -p "$node_cache" &&
-		(cd "$node_cache" && npm install --no-audit --no-fund --loglevel=error ws@8 > "$tmp/npm.log" 2>&1) ||
-		{
-			echo "FAIL: npm install ws: $(tail -3 "$tmp/npm.log")"
-			exit 1
-		}
-fi
-mkdir -p "/etc/netns/$G"
-printf '198.18.2.2 %s\n' ws.openrainbow.com other.example > "/etc/netns/$G/hosts"
-trap 'rm -rf "/etc/netns/$G"; e2e_cleanup' EXIT INT TERM
+e2e_node_ws
+printf '198.18.2.2 %s\n' ws.openrainbow.com other.example | e2e_hosts "$G"
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2> /dev/null
-cat > "$tmp/wss.js" << 'EOJ'
-const fs = require("fs"), https = require("https");
-const { WebSocketServer } = require(process.argv[2] + "/node_modules/ws");
-const srv = https.createServer({ key: fs.readFileSync(process.argv[3] + "/key.pem"),
-                                 cert: fs.readFileSync(process.argv[3] + "/cert.pem") });
-new WebSocketServer({ server: srv }).on("connection", (ws) => ws.on("message", (m) => ws.send(m)));
-srv.listen(8443, "198.18.2.2");
-EOJ
-ip netns exec "$S" node "$tmp/wss.js" "$node_cache" "$tmp" > "$tmp/wss.log" 2>&1 &
-pids="$pids $!"
-e2e_wait_port tcp 8443
+e2e_wss_server
 
 cat > "$tmp/pack.rules" << 'EOR'
 pack    e2e-ws

@@ -14,9 +14,7 @@ e2e_init dpm
 e2e_topology
 e2e_https_server 1000
 
-mkdir -p "/etc/netns/$G"
-trap 'rm -rf "/etc/netns/$G"; e2e_cleanup' EXIT INT TERM
-cat > "/etc/netns/$G/hosts" << 'EOH'
+e2e_hosts "$G" << 'EOH'
 198.18.2.2 turn-ok.openrainbow.com
 127.0.0.1 turn-lo.openrainbow.com
 127.9.9.9 turn-lo2.openrainbow.com

@@ -22,20 +22,10 @@ e2e_init dpt
 e2e_topology
 e2e_https_server 200000
 
-node_cache=${DPIX_NODE_CACHE:-/var/cache/dpix-tests/node}
-if [ ! -d "$node_cache/node_modules/ws" ]; then
-	mkdir -p "$node_cache" &&
-		(cd "$node_cache" && npm install --no-audit --no-fund --loglevel=error ws@8 > "$tmp/npm.log" 2>&1) ||
-		{
-			echo "FAIL: npm install ws: $(tail -3 "$tmp/npm.log")"
-			exit 1
-		}
-fi
+e2e_node_ws
 
 # Names the gateway's squid resolves: ip netns exec bind-mounts this file.
-mkdir -p "/etc/netns/$G"
-echo "198.18.2.2 turn-rbx1.openrainbow.com" > "/etc/netns/$G/hosts"
-trap 'rm -rf "/etc/netns/$G"; e2e_cleanup' EXIT INT TERM
+echo "198.18.2.2 turn-rbx1.openrainbow.com" | e2e_hosts "$G"
 
 cat > "$tmp/pack.rules" << 'EOR'
 pack    e2e
@@ -78,16 +68,7 @@ ip netns exec "$S" turnutils_peer -L 198.18.2.2 -p 3480 > /dev/null 2>&1 &
 pids="$pids $!"
 ip netns exec "$S" iperf3 -s -p 5201 > /dev/null 2>&1 &
 pids="$pids $!"
-cat > "$tmp/wss.js" << 'EOJ'
-const fs = require("fs"), https = require("https");
-const { WebSocketServer } = require(process.argv[2] + "/node_modules/ws");
-const srv = https.createServer({ key: fs.readFileSync(process.argv[3] + "/key.pem"),
-                                 cert: fs.readFileSync(process.argv[3] + "/cert.pem") });
-new WebSocketServer({ server: srv }).on("connection", (ws) => ws.on("message", (m) => ws.send(m)));
-srv.listen(8443, "198.18.2.2");
-EOJ
-ip netns exec "$S" node "$tmp/wss.js" "$node_cache" "$tmp" > "$tmp/wss.log" 2>&1 &
-pids="$pids $!"
+e2e_wss_server
 mkdir -p "$tmp/squid" && chmod 755 "$tmp" && chmod 777 "$tmp/squid" # squid runs as proxy
 cat > "$tmp/squid.conf" << EOS
 http_port 198.18.1.1:3128
@@ -104,7 +85,6 @@ pids="$pids $!"
 e2e_wait_port tcp 3478
 e2e_wait_port udp 3478
 e2e_wait_port tcp 5201
-e2e_wait_port tcp 8443
 for _ in $(seq 100); do
 	inG ss -ltn | grep -q '198.18.1.1:3128 ' && break
 	sleep 0.1
