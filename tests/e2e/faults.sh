@@ -82,31 +82,10 @@ rule blocked drop app tls sni in blocked
 EOF
 cp "$tmp/good.rules" "$tmp/pack.rules"
 
-start_dpixd() { # FLAGS...: one process; $dpixd is its pid
-	: > "$tmp/eve.json"
+start_dpixd() { # FLAGS...: e2e_dpixd, the last run's log kept in all.log
 	cat "$tmp/dpixd.log" >> "$tmp/all.log" 2> /dev/null
 	: > "$tmp/dpixd.log"
-	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none \
-		--rules "$tmp/pack.rules" --eve "$tmp/eve.json" \
-		"$@" 2>> "$tmp/dpixd.log" &
-	dpixd=$!
-	pids="$pids $dpixd"
-	for _ in $(seq 50); do
-		grep -q "serving queues" "$tmp/dpixd.log" 2> /dev/null && return 0
-		sleep 0.1
-	done
-	cat "$tmp/dpixd.log"
-	return 1
-}
-rules() { # FLAGS...: install the printed rules for this mode
-	for t in mangle filter; do
-		inG iptables -t $t -F
-		inG iptables -t $t -X 2> /dev/null
-	done
-	"$DPIXD" --rules "$tmp/pack.rules" --print-rules iptables "$@" |
-		grep -E '^iptables ' > "$tmp/rules.sh"
-	(while read -r line; do inG $line || exit 1; done < "$tmp/rules.sh") ||
-		bad "rules did not install: $(cat "$tmp/rules.sh")"
+	e2e_dpixd "$@"
 }
 tls() { # SNI [FILE] [MAX-TIME] [RATE]: curl through the gateway; bytes got
 	ip netns exec "$C" curl -sk --max-time "${3:-5}" ${4:+--limit-rate "$4"} \
@@ -211,7 +190,7 @@ flood() { # BASE-PORT WAVES: 20,000 packets (10,000 flows) per wave
 	ip netns exec "$C" python3 "$tmp/flood.py" "$@"
 }
 
-rules
+e2e_rules
 start_dpixd --max-flows 512 || {
 	bad "dpixd did not start"
 	exit 1
@@ -342,7 +321,7 @@ stop_dpixd "after 100 reloads"
 for mode in open closed; do
 	flags=
 	[ $mode = closed ] && flags=--fail-closed
-	rules $flags
+	e2e_rules $flags
 	inG conntrack -F 2> /dev/null
 	start_dpixd $flags || bad "fail-$mode: dpixd did not start"
 	long_start turn-rbx3.openrainbow.com 5
@@ -377,7 +356,7 @@ done
 # 4. SIGSTOP without supervisor: nothing reads the queue, so new flows
 # stall (neither --queue-bypass nor fail-open covers a live, stuck reader),
 # while a bypassed flow no longer touches the queue and keeps passing.
-rules
+e2e_rules
 inG conntrack -F 2> /dev/null
 start_dpixd || bad "dpixd did not start for SIGSTOP"
 long_start turn-rbx5.openrainbow.com 3

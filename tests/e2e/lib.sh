@@ -70,6 +70,42 @@ e2e_topology() {
 	inG sysctl -qw net.ipv4.ip_forward=1
 }
 
+# e2e_rules FLAGS...: the gateway's mangle, filter and raw tables emptied,
+# then what `dpixd --print-rules iptables FLAGS` prints for $tmp/pack.rules
+# installed (a conntrack timeout policy an earlier install made is kept).
+e2e_rules() {
+	for t in mangle filter raw; do
+		inG iptables -t $t -F
+		inG iptables -t $t -X 2> /dev/null
+	done
+	"$DPIXD" --config /dev/null --rules "$tmp/pack.rules" --print-rules iptables "$@" |
+		grep -E '^(iptables|nfct) ' > "$tmp/rules.sh"
+	(while read -r line; do
+		inG $line 2> /dev/null || { [ "${line%% *}" = nfct ] &&
+			inG nfct get timeout "$(echo "$line" | cut -d' ' -f4)" > /dev/null; } || exit 1
+	done < "$tmp/rules.sh") || bad "rules did not install: $(cat "$tmp/rules.sh")"
+}
+
+# e2e_dpixd FLAGS...: dpixd on the gateway as one process (no supervisor:
+# a kill -9 is the whole daemon), on the test's own settings (no
+# dpixd.conf, no control socket), with $tmp/pack.rules, events in
+# $tmp/eve.json (emptied first), stderr appended to $tmp/dpixd.log. $dpixd
+# is its pid (not through inG: ip netns exec execs it). 1 if it does not
+# serve within 5 s.
+e2e_dpixd() {
+	: > "$tmp/eve.json"
+	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none \
+		--rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
+	dpixd=$!
+	pids="$pids $dpixd"
+	for _ in $(seq 50); do
+		grep -q "serving queues" "$tmp/dpixd.log" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	cat "$tmp/dpixd.log"
+	return 1
+}
+
 # e2e_hosts NS: the lines on stdin become namespace NS's /etc/hosts for the
 # programs started there with ip netns exec (it bind-mounts
 # /etc/netns/NS/hosts); removed by the clean-up.

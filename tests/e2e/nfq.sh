@@ -47,38 +47,6 @@ rule stun bypass {
 EOF
 printf 'pack broken\nrule x bypass sni in nowhere\n' > "$tmp/bad.rules"
 
-start_dpixd() { # MODE-FLAGS...
-	: > "$tmp/eve.json"
-	# Not through inG: $! must be dpixd itself (ip netns exec execs it);
-	# one process, no supervisor: kill -9 below is the whole daemon. Its own
-	# control socket, and no /etc/dpix/dpixd.conf: the test's settings only.
-	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null \
-		--control-socket "$tmp/dpixd.sock" --rules "$tmp/pack.rules" --eve "$tmp/eve.json" \
-		"$@" 2>> "$tmp/dpixd.log" &
-	dpixd=$!
-	pids="$pids $dpixd"
-	for _ in $(seq 50); do
-		grep -q "serving queues" "$tmp/dpixd.log" 2> /dev/null && return 0
-		sleep 0.1
-	done
-	cat "$tmp/dpixd.log"
-	return 1
-}
-rules() { # install the printed rules for this mode
-	inG iptables -t mangle -F
-	inG iptables -t filter -F
-	inG iptables -t mangle -X 2> /dev/null
-	inG iptables -t filter -X 2> /dev/null
-	inG iptables -t raw -F
-	inG iptables -t raw -X 2> /dev/null
-	"$DPIXD" --config /dev/null --rules "$tmp/pack.rules" --print-rules iptables "$@" |
-		grep -E '^(iptables|nfct) ' > "$tmp/rules.sh"
-	# A timeout policy made by an earlier install is still there.
-	(while read -r line; do
-		inG $line 2> /dev/null || { [ "${line%% *}" = nfct ] && inG nfct get timeout "$(echo "$line" | cut -d' ' -f4)" > /dev/null; } ||
-			exit 1
-	done < "$tmp/rules.sh") || bad "rules did not install: $(cat "$tmp/rules.sh")"
-}
 tls() { # SNI: curl the 2 MB file through the gateway with that name
 	ip netns exec "$C" curl -sk --max-time 5 --resolve "$1:443:198.18.2.2" \
 		-o /dev/null -w '%{size_download}' "https://$1/big.bin"
@@ -100,8 +68,8 @@ EOF
 }
 
 cp "$tmp/e2e.rules" "$tmp/pack.rules"
-rules
-start_dpixd || {
+e2e_rules
+e2e_dpixd || {
 	bad "dpixd did not start"
 	exit 1
 }
@@ -224,8 +192,8 @@ n=$(tls www.example.org)
 
 # 7. Fail-closed: with dpixd killed new flows are blocked.
 cp "$tmp/e2e.rules" "$tmp/pack.rules"
-rules --fail-closed
-start_dpixd --fail-closed || bad "dpixd did not start fail-closed"
+e2e_rules --fail-closed
+e2e_dpixd --fail-closed || bad "dpixd did not start fail-closed"
 n=$(tls www.example.net)
 [ "$n" = 2000000 ] && ok "fail-closed: traffic passes while dpixd runs" || bad "fail-closed: got '$n'"
 kill -9 "$dpixd"
