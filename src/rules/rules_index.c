@@ -23,6 +23,7 @@
 #include "rules/rules.h"
 #include "util/vec.h"
 #include "util/sort.h"
+#include "util/u128.h"
 
 enum { KEY_SNI, KEY_CONNECT, KEY_NAME, KEY_HTTP_HOST, KEY_NAMES, KEY_DST = KEY_NAMES, KEY_COUNT };
 
@@ -59,8 +60,6 @@ struct prefix_entry {
  * last one starting at or before it, or the first of its holders that
  * reaches it, and that one's holders: one binary search, then a walk up.
  */
-typedef unsigned __int128 u128;
-
 struct prefix_node {
 	u128 lo, hi;
 	uint32_t parent; /* UINT32_MAX: none */
@@ -139,15 +138,6 @@ static int cmp_prefix(const void *a, const void *b)
 	if (x->plen != y->plen)
 		return x->plen < y->plen ? -1 : 1;
 	return (x->rule > y->rule) - (x->rule < y->rule);
-}
-
-static u128 load128(const uint8_t a[16])
-{
-	u128 v = 0;
-
-	for (int i = 0; i < 16; i++)
-		v = v << 8 | a[i];
-	return v;
 }
 
 /* The filed prefixes into nodes (see struct prefix_node). */

@@ -21,6 +21,7 @@
 #include "util/bigmem.h"
 #include "util/vec.h"
 #include "util/sort.h"
+#include "util/u128.h"
 
 /* --- addresses ------------------------------------------------------------ */
 
@@ -122,21 +123,6 @@ static bool adjacent(const uint8_t a[16], const uint8_t b[16])
 	for (i = 15; i >= 0 && ++n[i] == 0; i--)
 		;
 	return i >= 0 && !memcmp(n, b, 16);
-}
-
-/*
- * Addresses as 128-bit numbers, for the search: what memcmp orders, one
- * comparison. (unsigned __int128: GCC and Clang on 64-bit targets.)
- */
-typedef unsigned __int128 u128;
-
-static u128 load128(const uint8_t a[16])
-{
-	u128 v = 0;
-
-	for (int i = 0; i < 16; i++)
-		v = v << 8 | a[i];
-	return v;
 }
 
 static u128 key_at(const uint64_t *k)
