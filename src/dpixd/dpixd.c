@@ -203,6 +203,7 @@ static void *worker_run(void *arg)
 
 	while (!atomic_load(&stopping)) {
 		unsigned gen = atomic_load_explicit(&live_gen, memory_order_acquire);
+		uint64_t ts;
 		int n;
 
 		if (gen != w->gen) {
@@ -216,10 +217,12 @@ static void *worker_run(void *arg)
 			dpixd_log("queue %u: receive: %s", cfg->queue + w->idx, strerror(errno));
 			break;
 		}
+		/* One clock reading per batch: its packets were read at once. */
+		ts = now_us();
 		for (int i = 0; i < n; i++) {
 			const struct nfqueue_packet *p = &pkts[i];
 			enum rule_action a =
-			    pipeline_frame(&w->pipe, LINK_RAW, p->data, p->caplen, now_us());
+			    pipeline_frame(&w->pipe, LINK_RAW, p->data, p->caplen, ts);
 
 			if (a == ACTION_DROP)
 				nfqueue_verdict(w->q, p->id, NF_DROP, false, 0);
