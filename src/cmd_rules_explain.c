@@ -517,9 +517,8 @@ static int load_packs(struct ruleset *rs, char **packs, size_t n)
 	}
 	if (n == 0) {
 		/* The rules directory `dpix replay` reads without --rules. */
-		const char *dir = getenv("DPIX_RULES_DIR");
+		const char *dir = rules_default_dir();
 
-		dir = dir && *dir ? dir : DPIX_RULESDIR;
 		if (rules_load_dir(rs, dir, &err) < 0) {
 			fprintf(stderr, "dpix: %s (give packs with --rules)\n", err.msg);
 			return -1;

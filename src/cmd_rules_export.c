@@ -26,10 +26,6 @@
 #include "cmd_rules_export.h"
 #include "rules/rules.h"
 
-#ifndef DPIX_RULESDIR
-#define DPIX_RULESDIR "/usr/local/share/dpix/rules"
-#endif
-
 static void export_usage(FILE *out)
 {
 	fprintf(out,
@@ -488,9 +484,8 @@ int rules_export_cmd(int argc, char **argv)
 		}
 	}
 	if (npacks == 0) {
-		const char *dir = getenv("DPIX_RULES_DIR");
+		const char *dir = rules_default_dir();
 
-		dir = dir && *dir ? dir : DPIX_RULESDIR;
 		if (rules_load_dir(&rs, dir, &err) < 0) {
 			fprintf(stderr, "dpix: %s (give packs with --rules)\n", err.msg);
 			goto out;

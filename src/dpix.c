@@ -230,9 +230,8 @@ static int cmd_replay(int argc, char **argv)
 		}
 	}
 	if (npacks == 0) {
-		const char *dir = getenv("DPIX_RULES_DIR");
+		const char *dir = rules_default_dir();
 
-		dir = dir && *dir ? dir : DPIX_RULESDIR;
 		if ((require_signed ? rules_load_dir_signed(&rs, dir, &kr, &err)
 				    : rules_load_dir(&rs, dir, &err)) < 0) {
 			fprintf(stderr, "dpix: %s (give packs with --rules)\n", err.msg);

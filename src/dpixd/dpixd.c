@@ -44,10 +44,6 @@
 #include "rules/rules.h"
 #include "rules/rules_sign.h"
 
-#ifndef DPIX_RULESDIR
-#define DPIX_RULESDIR "/usr/local/share/dpix/rules"
-#endif
-
 #define EXIT_USAGE 2
 #define MAX_QUEUES 64
 #define MAX_PACKS 64

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	static struct option longopts[MAX_OPTS];
 	static struct dpixd_arg args[MAX_ARGS];
 	struct dpixd_config c = { .conf_path = DPIXD_DEFAULT_CONF, .args = args };
-	const char *print = NULL, *dir = getenv("DPIX_RULES_DIR");
+	const char *print = NULL;
 	const struct dpixd_conf_key *k;
 	char err[1024];
 	size_t n = 0;
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (dpixd_conf_build(&c, dir && *dir ? dir : DPIX_RULESDIR, err, sizeof(err)) < 0) {
+	if (dpixd_conf_build(&c, rules_default_dir(), err, sizeof(err)) < 0) {
 		fprintf(stderr, "dpixd: %s\n", err);
 		dpixd_conf_free(&c);
 		return EXIT_USAGE;

@@ -23,6 +23,10 @@ int rules_load_with(struct ruleset *rs, const char *path, const struct rules_ver
 /* Load every *.rules file of a directory, in name order (rules_load_with
  * for each, verify as there); if any fails, none is added to rs. */
 int rules_load_dir(struct ruleset *rs, const char *dir, struct rules_error *err);
+
+/* The rules directory read when no pack is named: $DPIX_RULES_DIR, else
+ * the installed one. */
+const char *rules_default_dir(void);
 int rules_load_dir_with(struct ruleset *rs, const char *dir, const struct rules_verifier *verify,
 			struct rules_error *err);
 

@@ -155,6 +155,17 @@ int rules_load_dir_with(struct ruleset *rs, const char *dir, const struct rules_
 	return rc;
 }
 
+#ifndef DPIX_RULESDIR
+#define DPIX_RULESDIR "/usr/local/share/dpix/rules"
+#endif
+
+const char *rules_default_dir(void)
+{
+	const char *dir = getenv("DPIX_RULES_DIR");
+
+	return dir && *dir ? dir : DPIX_RULESDIR;
+}
+
 int rules_load_dir(struct ruleset *rs, const char *dir, struct rules_error *err)
 {
 	return rules_load_dir_with(rs, dir, NULL, err);
