@@ -15,7 +15,7 @@
  * relays the parent's answer), keeps the client's first bytes until they
  * show whether they are a TLS ClientHello naming another host (domain
  * fronting: closed), then splices bytes both ways through a pipe per
- * direction, half-closing each side after the other's EOF. FAILED writes
+ * direction while bytes wait in it, half-closing each side after the other's EOF. FAILED writes
  * the error answer and closes. Every connection ends with one EVE line.
  *
  * This file: the loop, accepting, the request, the decision and the
@@ -110,9 +110,7 @@ void conn_close(struct conn *c, const char *reason)
 		if (c->fd[i] >= 0)
 			close(c->fd[i]); /* leaves the epoll set with it */
 		c->fd[i] = -1;
-		for (int k = 0; k < 2; k++)
-			if (c->d[i].pipe[k] >= 0)
-				close(c->d[i].pipe[k]);
+		relay_put_pipe(px, &c->d[i]);
 	}
 	if (c->job)
 		c->job->conn = NULL; /* freed when the resolver is done with it */
@@ -456,11 +454,6 @@ static void established(struct conn *c)
 			return;
 		}
 		try_connect(c);
-		return;
-	}
-	if (relay_make_pipes(c) < 0) {
-		c->px->st.over_limit++;
-		fail(c, 503, "out of file descriptors", "over limit");
 		return;
 	}
 	if (c->via_parent && c->req.method == PROXY_CONNECT) {
@@ -885,15 +878,19 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 	px->done_r = px->done_w = -1;
 	for (size_t i = 0; i < PROXY_MAX_LISTEN; i++)
 		px->lfd[i] = -1;
-	/* A tunnel holds six descriptors: two sockets, two pipes. */
+	/* A tunnel holds two descriptors, its sockets, and a pipe per
+	 * direction only while bytes wait in it; the spare pipes and a few
+	 * of dpixd's own come on top. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)c->max_tunnels * 6 + 64) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)c->max_tunnels * 2 + FD_RESERVE) {
 		/* Past the limit accept() would fail and the listener stay
 		 * readable: refuse with 503 before that instead. */
-		px->cfg.max_tunnels = rl.rlim_cur > 70 ? (uint32_t)((rl.rlim_cur - 64) / 6) : 1;
+		px->cfg.max_tunnels =
+		    rl.rlim_cur > FD_RESERVE + 2 ? (uint32_t)((rl.rlim_cur - FD_RESERVE) / 2) : 1;
 		proxy_log("%llu file descriptors: at most %u tunnels",
 			  (unsigned long long)rl.rlim_cur, px->cfg.max_tunnels);
 	}
@@ -994,5 +991,6 @@ void proxy_stop(struct proxy *p)
 		if (p->lfd[i] >= 0)
 			close(p->lfd[i]);
 	close(p->ep);
+	relay_free_spares(p);
 	free(p);
 }

@@ -32,6 +32,11 @@ void resolver_stop(struct resolver *r);
 
 #define LOOP_TICK_MS 200 /* timeouts and a new ruleset are looked at this often */
 #define PIPE_CAP 65536
+#define PIPE_SPARE 16 /* empty pipes kept for the next tunnel with bytes */
+/* Descriptors kept back from the tunnels' budget: the spares, the
+ * listeners, epoll, the resolver's pipe, dpixd's files and sockets. */
+#define FD_RESERVE (2 * PIPE_SPARE + 32)
+#define COPY_CHUNK 16384    /* bytes copied at a time when no pipe can be had */
 #define FAIL_LINGER_MS 2000 /* reading what a refused client still sends */
 #define EVENTS_MAX 256
 
@@ -53,9 +58,11 @@ struct tag {
 
 /* Bytes on their way from one side to the other: a user-space buffer to
  * send first (an answer, a request for the parent, bytes read while
- * peeking), then a pipe spliced through. */
+ * peeking, what a copy could not send), then a pipe spliced through. The
+ * pipe is held only while bytes are in it: an idle tunnel holds its two
+ * sockets and nothing else. */
 struct dir {
-	int pipe[2];
+	int pipe[2];	    /* -1: none now */
 	size_t inpipe, cap; /* bytes in the pipe, and what it holds */
 	bool full;	    /* the pipe refused more before cap (its slots
 			     * hold small segments): read again once it moves */
@@ -119,6 +126,11 @@ struct proxy {
 	const struct ruleset *rs;
 	struct conn *conns, *dead;
 	uint32_t nconns;
+	struct spare_pipe {
+		int fd[2];
+		size_t cap;
+	} spare[PIPE_SPARE];
+	size_t nspare;
 	uint64_t next_id; /* flow_id of the next connection */
 	struct proxy_stats st;
 };
@@ -137,7 +149,9 @@ void proxy_eve_close(const struct conn *c);
 void proxy_addr_text(const struct sockaddr_storage *ss, char *buf, size_t n, unsigned *port);
 
 /* proxy_relay.c: ESTABLISHED, bytes both ways. */
-int relay_make_pipes(struct conn *c);
+/* A direction's pipe back to the spares if it is empty, else closed. */
+void relay_put_pipe(struct proxy *px, struct dir *d);
+void relay_free_spares(struct proxy *px);
 /* Append to a direction's user-space bytes (sent before the pipe's). */
 int relay_append(struct dir *d, const void *p, size_t n);
 /* Read the client's first bytes; decide on them (force: with what is

@@ -2,7 +2,10 @@
  * proxy_relay.c: a tunnel once established. The client's first bytes are
  * held until they show whether they are a TLS ClientHello naming another
  * host than the CONNECT target (domain fronting: closed); then bytes move
- * both ways through a pipe per direction with splice(2), no copies. Each
+ * both ways through a pipe per direction with splice(2), no copies. A
+ * direction takes a pipe (a spare, or a new one) when it is pumped and
+ * gives it back once empty, so an idle tunnel holds two descriptors; with
+ * no pipe to be had the bytes are copied through a bounded buffer. Each
  * side is read only while its direction has room, written when the other
  * has bytes waiting (EPOLLOUT), and half-closed after the other's EOF.
  */
@@ -32,19 +35,58 @@ int relay_append(struct dir *d, const void *p, size_t n)
 	return 0;
 }
 
-int relay_make_pipes(struct conn *c)
+/* A pipe for direction d: a spare, or a new one. false when none can be
+ * had (out of descriptors): the bytes are copied instead. */
+static bool get_pipe(struct proxy *px, struct dir *d)
 {
-	for (int i = 0; i < 2; i++) {
-		if (c->d[i].pipe[0] >= 0)
-			continue;
-		int sz;
+	int sz;
 
-		if (pipe2(c->d[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-			return -1;
-		sz = fcntl(c->d[i].pipe[1], F_GETPIPE_SZ);
-		c->d[i].cap = sz > 0 && sz < PIPE_CAP ? (size_t)sz : PIPE_CAP;
+	if (d->pipe[0] >= 0)
+		return true;
+	if (px->nspare) {
+		const struct spare_pipe *p = &px->spare[--px->nspare];
+
+		d->pipe[0] = p->fd[0];
+		d->pipe[1] = p->fd[1];
+		d->cap = p->cap;
+		return true;
 	}
-	return 0;
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		d->pipe[0] = d->pipe[1] = -1;
+		return false;
+	}
+	sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	d->cap = sz > 0 && sz < PIPE_CAP ? (size_t)sz : PIPE_CAP;
+	return true;
+}
+
+void relay_put_pipe(struct proxy *px, struct dir *d)
+{
+	if (d->pipe[0] < 0)
+		return;
+	if (!d->inpipe && px->nspare < PIPE_SPARE) {
+		struct spare_pipe *p = &px->spare[px->nspare++];
+
+		p->fd[0] = d->pipe[0];
+		p->fd[1] = d->pipe[1];
+		p->cap = d->cap;
+	} else {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+	}
+	d->pipe[0] = d->pipe[1] = -1;
+	d->inpipe = 0;
+	d->full = false;
+}
+
+void relay_free_spares(struct proxy *px)
+{
+	while (px->nspare) {
+		const struct spare_pipe *p = &px->spare[--px->nspare];
+
+		close(p->fd[0]);
+		close(p->fd[1]);
+	}
 }
 
 /* Names equal but for case and a trailing dot. */
@@ -185,6 +227,50 @@ static int parent_answer(struct conn *c)
 	return 0;
 }
 
+/* Direction i's source is done and nothing of it waits: pass the EOF on. */
+static int half_close(struct conn *c, int i)
+{
+	struct dir *d = &c->d[i];
+
+	if (d->eof && !d->inpipe && d->off >= d->len && !d->shut) {
+		shutdown(c->fd[!i], SHUT_WR);
+		d->shut = true;
+	}
+	return 0;
+}
+
+/*
+ * Direction i without a pipe: read a chunk, send what the other side
+ * takes, keep the rest in the direction's buffer (sent first next time;
+ * nothing more is read until it is gone, so at most COPY_CHUNK waits).
+ */
+static int copy(struct conn *c, int i)
+{
+	struct dir *d = &c->d[i];
+	uint8_t b[COPY_CHUNK];
+
+	while (!d->eof && d->off >= d->len) {
+		ssize_t n = recv(c->fd[i], b, sizeof(b), 0), w;
+
+		if (n == 0) {
+			d->eof = true;
+			break;
+		}
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->last_ms = proxy_now_ms();
+		w = send(c->fd[!i], b, (size_t)n, MSG_NOSIGNAL);
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (w < 0)
+			w = 0;
+		d->bytes += (size_t)w;
+		if (w < n && relay_append(d, b + w, (size_t)(n - w)) < 0)
+			return -1;
+	}
+	return half_close(c, i);
+}
+
 /* Move what can move in direction i without blocking: 0 or -1 (closed). */
 static int pump(struct conn *c, int i)
 {
@@ -217,6 +303,10 @@ static int pump(struct conn *c, int i)
 	}
 	if (i == 1 && c->via_parent && !c->parent_seen)
 		parent_status(c);
+	if (!d->inpipe && d->eof)
+		return half_close(c, i);
+	if (!get_pipe(c->px, d))
+		return copy(c, i);
 	for (;;) {
 		bool moved = false;
 		ssize_t n;
@@ -251,13 +341,12 @@ static int pump(struct conn *c, int i)
 				d->full = true;
 			}
 		}
-		if (d->eof && !d->inpipe && !d->shut) {
-			shutdown(dst, SHUT_WR);
-			d->shut = true;
-		}
 		if (!moved)
-			return 0;
+			break;
 	}
+	if (!d->inpipe)
+		relay_put_pipe(c->px, d);
+	return half_close(c, i);
 }
 
 /* After any event: move bytes, then register what each side waits for. */
@@ -308,7 +397,8 @@ void relay_flush(struct conn *c)
 
 		/* Not while user-space bytes wait to go the same way. */
 		if (!d->eof && d->off >= d->len && !(i == 0 && c->parent_wait) &&
-		    (peeking ? c->peeklen < PROXY_PEEK_MAX : !d->full && d->inpipe < d->cap))
+		    (peeking ? c->peeklen < PROXY_PEEK_MAX
+			     : !d->full && (d->pipe[0] < 0 || d->inpipe < d->cap)))
 			ev[i] |= EPOLLIN;
 		if (d->off < d->len || d->inpipe)
 			ev[!i] |= EPOLLOUT;
