@@ -359,8 +359,8 @@ clamp = text('proxy-idle-clamped.txt')
 if clamp:
     want, got, nofile, hard = clamp.split()
     w('**Idle tunnels: %s, not %s.** The open files limit here is %s (hard limit %s, and no '
-      'CAP_SYS_RESOURCE to raise it); dpixd holds 6 descriptors per tunnel (2 sockets, '
-      '2 pipes) and clamps `--proxy-max-tunnels` to (limit − 64) / 6, so every proxy was '
+      'CAP_SYS_RESOURCE to raise it); dpixd holds 2 descriptors per idle tunnel (its '
+      'sockets) and clamps `--proxy-max-tunnels` to (limit − 64) / 2, so every proxy was '
       'given %s idle tunnels. With a higher limit `bench/proxy.sh` opens IDLE (10000).'
       % (got, want, nofile, hard, got))
     w('')
