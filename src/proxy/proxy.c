@@ -126,6 +126,7 @@ void conn_close(struct conn *c, const char *reason)
 	c->next = px->dead;
 	px->dead = c;
 	px->nconns--;
+	atomic_store_explicit(&px->st.open, px->nconns, memory_order_relaxed);
 }
 
 static void conn_free(struct conn *c)
@@ -711,6 +712,7 @@ static void on_accept(struct proxy *px, int li)
 			px->conns->prev = c;
 		px->conns = c;
 		px->nconns++;
+		atomic_store_explicit(&px->st.open, px->nconns, memory_order_relaxed);
 		if (px->nconns > px->cfg.max_tunnels) {
 			px->st.over_limit++;
 			c->decision = "refused";
@@ -954,26 +956,33 @@ unsigned proxy_seen_gen(struct proxy *p)
 	return atomic_load(&p->seen_gen);
 }
 
+bool proxy_counts(struct proxy *p, struct proxy_counts *out)
+{
+	*out = (struct proxy_counts){ 0 };
+	if (!p)
+		return false;
+#define PROXY_READ(f, words, help) out->f = atomic_load_explicit(&p->st.f, memory_order_relaxed);
+	PROXY_COUNTERS(PROXY_READ)
+#undef PROXY_READ
+	out->open = atomic_load_explicit(&p->st.open, memory_order_relaxed);
+	return true;
+}
+
 void proxy_report(struct proxy *p)
 {
-	const struct proxy_stats *s;
+	struct proxy_counts n;
+	char line[1024];
+	size_t len = 0;
 
-	if (!p)
+	if (!proxy_counts(p, &n))
 		return;
-	s = &p->st;
-	proxy_log(
-	    "accepted %llu, tunnels %llu, to parent %llu, refused %llu, bad requests %llu, "
-	    "heads too large %llu, head timeouts %llu, over limit %llu, resolve failures %llu, "
-	    "addresses refused %llu, connect failures %llu, connect timeouts %llu, fronting "
-	    "%llu, idle %llu, transparent %llu",
-	    (unsigned long long)s->accepted, (unsigned long long)s->tunnels,
-	    (unsigned long long)s->parent, (unsigned long long)s->refused,
-	    (unsigned long long)s->bad_request, (unsigned long long)s->head_too_big,
-	    (unsigned long long)s->head_timeout, (unsigned long long)s->over_limit,
-	    (unsigned long long)s->resolve_fail, (unsigned long long)s->addr_refused,
-	    (unsigned long long)s->connect_fail, (unsigned long long)s->connect_timeout,
-	    (unsigned long long)s->fronting, (unsigned long long)s->idle,
-	    (unsigned long long)s->transparent);
+#define PROXY_WORDS(f, words, help)                                                  \
+	if (len < sizeof(line))                                                      \
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %llu", \
+					len ? ", " : "", words, (unsigned long long)n.f);
+	PROXY_COUNTERS(PROXY_WORDS)
+#undef PROXY_WORDS
+	proxy_log("%s", line);
 }
 
 void proxy_stop(struct proxy *p)

@@ -49,6 +49,9 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 unsigned proxy_seen_gen(struct proxy *p);
 /* Counters to stderr. */
 void proxy_report(struct proxy *p);
+/* The counters now, for the control socket; false (and zeros) without a
+ * forwarder. */
+bool proxy_counts(struct proxy *p, struct proxy_counts *out);
 /* Close every tunnel, stop the thread, free p; NULL is a no-op. */
 void proxy_stop(struct proxy *p);
 

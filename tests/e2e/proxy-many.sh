@@ -4,7 +4,7 @@
 # (CONNECT turn-rbx1.openrainbow.com:5003, 200, one byte each way to
 # prove the tunnel carries), holds them, and meanwhile a normal CONNECT
 # fetches a file; then all close. Asserts: every tunnel answered 200 and
-# carried its byte; dpixd holds two descriptors per idle tunnel (no
+# carried its byte; `dpix stats` counts them; dpixd holds two descriptors per idle tunnel (no
 # pipes); its resident memory per tunnel stays under 16 KiB; after the
 # close every tunnel is gone (descriptors back to where they started but
 # for the spare pipes, an EVE record per tunnel with close "closed").
@@ -14,7 +14,7 @@
 # the test opens what fits ((hard limit - 64) / 2 - 32) and says so.
 # Needs root, iproute2, curl, openssl, python3; skipped (77) without them.
 set -u
-: "${top_srcdir:?}" "${DPIXD:?}"
+: "${top_srcdir:?}" "${DPIXD:?}" "${DPIX:?}"
 . "$top_srcdir/tests/e2e/lib.sh"
 e2e_require ip openssl curl python3
 e2e_init dpm
@@ -81,7 +81,7 @@ while True:
 pids="$pids $!"
 e2e_wait_port tcp 5003
 
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
+ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket "$tmp/ctl" --queues 0 \
 	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-max-tunnels "$((n + 16))" \
 	--proxy-listen 198.18.1.1:3128 2>> "$tmp/dpixd.log" &
 dpixd_pid=$!
@@ -157,6 +157,14 @@ if [ "$open" -gt 0 ] && [ $(((rss1 - rss0) * 1024 / open)) -lt 16384 ]; then
 	ok "resident memory per tunnel $(((rss1 - rss0) * 1024 / open)) bytes"
 else
 	bad "resident memory: $rss0 -> $rss1 kB for $open tunnels"
+fi
+# The forwarder's counters on the control socket.
+"$DPIX" stats --socket "$tmp/ctl" > "$tmp/stats.txt"
+if grep -Eq "^proxy_open +$open\$" "$tmp/stats.txt" &&
+	grep -Eq "^proxy_tunnels +$open\$" "$tmp/stats.txt"; then
+	ok "dpix stats: proxy_open and proxy_tunnels $open"
+else
+	bad "dpix stats: $(grep proxy_ "$tmp/stats.txt")"
 fi
 out=$(ip netns exec "$C" curl -s -k -p -x http://198.18.1.1:3128 -m 20 -o "$tmp/got.bin" \
 	-w '%{http_connect} %{http_code}' https://turn-rbx1.openrainbow.com/big.bin)
