@@ -63,6 +63,8 @@ ip netns exec "$S" iperf3 -s > /dev/null 2>&1 &
 pids="$pids $!"
 ip netns exec "$S" "$build/bench/connrate" -s -p 443 > /dev/null 2>&1 &
 pids="$pids $!"
+# The flood's packets end at the server without an ICMP answer each.
+ip netns exec "$S" iptables -A INPUT -p udp --dport 3479 -j DROP
 ip netns exec "$S" "$build/bench/connrate" -u -s -p 3478 > /dev/null 2>&1 &
 pids="$pids $!"
 for _ in $(seq 50); do
@@ -189,6 +191,15 @@ print("%.4f" % ((s["packets"] - s["lost_packets"]) / s["packets"]))' "$tmp/udpf.
 		q1=$(queued)
 		[ -n "$q0" ] && [ "${2:-0}" -gt 0 ] 2> /dev/null && rec $cfg "$r" queued_per_udp_flow \
 			"$(awk -v q=$((q1 - q0)) -v n="$2" 'BEGIN { printf "%.2f", q / n }')"
+		if [ $cfg = accept ] || [ $cfg = dpixd ]; then
+			inG conntrack -F > /dev/null 2>&1
+			q0=$(queued)
+			set -- $(inC "$build/bench/flowgen" -s 198.18.1.100 -n 64 -d 198.18.2.2 -p 3479 -t "$secs")
+			q1=$(queued)
+			[ "${1:-}" = sent ] && [ -n "$q0" ] && rec $cfg "$r" flood_sent_per_s "$6" &&
+				rec $cfg "$r" flood_queued_per_s "$(awk -v q=$((q1 - q0)) -v t="$4" 'BEGIN { printf "%.0f", q / t }')" ||
+				log "$cfg: flood failed"
+		fi
 		inG conntrack -F > /dev/null 2>&1
 		log "$cfg run $r done"
 	done

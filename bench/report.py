@@ -241,7 +241,10 @@ w('Measurements: iperf3 3.x, one TCP stream (Gbit/s, receiver); UDP with 64-byte
   'and `-b 0` (delivered packets/s: sent minus lost), and at a fixed offer below what the sender reaches (the fraction delivered); new TCP flows per second '
   '(`bench/connrate`, 64 connections in flight, each: connect, a TLS ClientHello, the '
   'server\'s one byte, RST); first-byte latency, p50 of connect() to the first byte '
-  'back, one connection at a time; the round trip of new UDP flows one at a time '
+  'back, one connection at a time; a flood of new UDP flows (`bench/flowgen`: raw packets '
+  'from 64 spoofed sources and every source port, one STUN Binding request per flow, '
+  'sendmmsg batches from one core) for the accept-all reader and dpixd, whose rule decides '
+  'such a flow on its one packet; the round trip of new UDP flows one at a time '
   '(`bench/connrate -u`: a new socket, a STUN Binding request, its echo), from which the '
   'latency each queued packet adds: for dpixd its p50 less the *rules* one (the same '
   'rules, no reader: conntrack and the connmark match are not the queue\'s cost), for the '
@@ -259,6 +262,8 @@ metrics = [('tcp_gbps', 'TCP bulk, Gbit/s', 2), ('udp64_pps', 'UDP 64 B, packets
            ('udp64_fixed_delivered', 'UDP 64 B at a fixed offer (%s packets/s): fraction delivered' % (text('udp-rate.txt') or '30000'), 3),
            ('new_flows_per_s', 'new TCP flows/s', 0), ('first_byte_p50_us', 'first byte p50, µs', 1),
            ('queued_per_flow', 'packets queued per new flow', 2),
+           ('flood_sent_per_s', 'flood: new UDP flows offered/s (flowgen)', 0),
+           ('flood_queued_per_s', 'flood: packets the reader took from the queue/s', 0),
            ('udp_rtt_p50_us', 'new UDP flow round trip p50, µs', 1),
            ('queued_per_udp_flow', 'packets queued per new UDP flow', 2),
            ('udp_queue_msgs_per_s', 'queue messages/s during UDP', 0),
@@ -321,6 +326,14 @@ nf = med(list(ib.get('new_flows_per_s', {}).get('dpixd', {}).values()))
 if qpf == qpf and mr == mr:
     w('| new flows/s bound: accept-all msg/s ÷ dpixd packets queued per flow | %s | | | |' % fmt(mr / qpf, 0))
     w('| dpixd new flows/s ÷ that bound | %s | | | |' % fmt(nf / (mr / qpf), 2))
+# Under the flood every packet is a new flow that one packet decides, so
+# dpixd's packets taken per second are flows classified per second, and
+# the accept-all reader's are the bound (messages/s / 1 packet per flow).
+fr = iratio('flood_queued_per_s', 'dpixd', 'accept')
+if fr:
+    a, b = mmm(fr)
+    w('| flood: new flows classified/s, dpixd / accept-all msg/s (1 packet per flow) | %s | %s | >= 0.8 | %s |'
+      % (a, b, verdict(med(fr), 0.8)))
 w('')
 if ib:
     with open(os.path.join(res, 'inline.dat'), 'w') as f:
