@@ -38,7 +38,8 @@ enum kind {
 	K_ADDR,	   /* ADDR:PORT */
 	K_SOCKET,  /* a unix socket path, or none */
 	K_LISTEN,  /* proxy-listen: a list of ADDR:PORT */
-	K_TPROXY,  /* proxy-transparent: the same list, redirected listeners */
+	K_REDIR,   /* proxy-transparent: the same list, redirected listeners */
+	K_TPROXY,  /* proxy-tproxy: the same list, TPROXY listeners */
 	K_PARENT,  /* proxy-parent: HOST:PORT */
 	K_FRONTING /* proxy-fronting: close or log */
 };
@@ -85,7 +86,8 @@ static const struct opt opts[] = {
 	{ { "proxy-max-tunnels", false, false }, K_NUM, FIELD(proxy.max_tunnels), 1, 1u << 20 },
 	{ { "proxy-idle-timeout", false, false }, K_NUM, FIELD(proxy.idle_s), 1, 7 * 24 * 3600 },
 	{ { "proxy-fronting", false, false }, K_FRONTING, FIELD(proxy.fronting_log), 0, 0 },
-	{ { "proxy-transparent", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-transparent", false, false }, K_REDIR, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-tproxy", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
 	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
 	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
 };
@@ -238,6 +240,7 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 		c->packs[c->npacks++] = value;
 		return 0;
 	case K_LISTEN:
+	case K_REDIR:
 	case K_TPROXY:
 		if (c->proxy.nlisten == PROXY_MAX_LISTEN ||
 		    proxy_parse_endpoint(value, &c->proxy.listen[c->proxy.nlisten]) < 0) {
@@ -246,7 +249,8 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 				 PROXY_MAX_LISTEN);
 			return -2;
 		}
-		c->proxy.listen[c->proxy.nlisten++].transparent = o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten].transparent = o->kind != K_LISTEN;
+		c->proxy.listen[c->proxy.nlisten++].tproxy = o->kind == K_TPROXY;
 		return 0;
 	case K_PARENT:
 		if (proxy_parse_parent(value, &c->proxy) < 0) {
@@ -381,7 +385,7 @@ int dpixd_conf_read(struct dpixd_config *c, const char *path, bool required, cha
 		if (!(key = word(line, &pos)))
 			continue;
 		if (!(o = find(key))) {
-			char keys[400];
+			char keys[512];
 
 			key_list(keys, sizeof(keys));
 			snprintf(err, errlen, "%s:%u:%zu: '%s': unknown key, expected one of %s",
@@ -449,7 +453,8 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	}
 	if (!c->nqueues && !c->proxy.nlisten) {
 		snprintf(err, errlen,
-			 "queues 0 and no proxy-listen or proxy-transparent: nothing to serve");
+			 "queues 0 and no proxy-listen, proxy-transparent or proxy-tproxy: "
+			 "nothing to serve");
 		return -1;
 	}
 	if (c->require_signed && !c->pubkey) {
@@ -459,22 +464,26 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The command line's proxy-listen replaces the file's, and its
- * proxy-transparent the file's, each list apart. */
-static void drop_listeners(struct proxy_config *p, bool transparent)
+/* The command line's proxy-listen replaces the file's, and so do its
+ * proxy-transparent and its proxy-tproxy, each list apart. */
+static void drop_listeners(struct proxy_config *p, enum kind kind)
 {
 	size_t k = 0;
 
-	for (size_t i = 0; i < p->nlisten; i++)
-		if (p->listen[i].transparent != transparent)
-			p->listen[k++] = p->listen[i];
+	for (size_t i = 0; i < p->nlisten; i++) {
+		const struct proxy_endpoint *e = &p->listen[i];
+		enum kind ek = e->tproxy ? K_TPROXY : e->transparent ? K_REDIR : K_LISTEN;
+
+		if (ek != kind)
+			p->listen[k++] = *e;
+	}
 	p->nlisten = k;
 }
 
 int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, size_t errlen)
 {
-	bool cleared_packs = false, cleared_hooks = false, cleared_listen = false;
-	bool cleared_tproxy = false;
+	bool cleared_packs = false, cleared_hooks = false;
+	bool cleared_listen[3] = { false, false, false }; /* proxy-listen, -transparent, -tproxy */
 	char why[128];
 
 	dpixd_conf_defaults(c, rules_dir);
@@ -500,13 +509,12 @@ int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, s
 			c->hooks = 0;
 			cleared_hooks = true;
 		}
-		if (o->kind == K_LISTEN && !cleared_listen) {
-			drop_listeners(&c->proxy, false);
-			cleared_listen = true;
-		}
-		if (o->kind == K_TPROXY && !cleared_tproxy) {
-			drop_listeners(&c->proxy, true);
-			cleared_tproxy = true;
+		if (o->kind == K_LISTEN || o->kind == K_REDIR || o->kind == K_TPROXY) {
+			size_t l = o->kind == K_LISTEN ? 0 : o->kind == K_REDIR ? 1 : 2;
+
+			if (!cleared_listen[l])
+				drop_listeners(&c->proxy, o->kind);
+			cleared_listen[l] = true;
 		}
 		if (set(c, o, c->args[i].value, false, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "--%s: '%s': %s", o->key.name, c->args[i].value, why);

@@ -26,7 +26,8 @@
 struct proxy_endpoint {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	bool transparent; /* proxy-transparent: redirected, not asked */
+	bool transparent; /* proxy-transparent or proxy-tproxy: redirected, not asked */
+	bool tproxy;	  /* proxy-tproxy: diverted by TPROXY, IP_TRANSPARENT set */
 };
 
 struct proxy_config {

@@ -635,17 +635,21 @@ static void on_conn_event(struct conn *c, int side, uint32_t events)
 }
 
 /* Where a redirected client was going: the address before REDIRECT
- * (conntrack's SO_ORIGINAL_DST), or, with TPROXY, the socket's own. A
- * connection made to the listener directly (not redirected) has none: it
- * would be a loop. */
-static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+ * (conntrack's SO_ORIGINAL_DST), or, with TPROXY, the socket's own (the
+ * kernel handed the listener a connection to the client's target). A
+ * connection made to the listener directly (not redirected) has the
+ * listener as its target: it would be a loop. On a wildcard listener
+ * that is any address on its port, as for the address guard. */
+static bool is_loop(const struct sockaddr_storage *orig, const struct proxy_endpoint *listener)
 {
-	char ta[INET6_ADDRSTRLEN], tb[INET6_ADDRSTRLEN];
-	unsigned pa, pb;
+	char ta[INET6_ADDRSTRLEN], tl[INET6_ADDRSTRLEN];
+	unsigned pa, pl;
 
-	proxy_addr_text(a, ta, sizeof(ta), &pa);
-	proxy_addr_text(b, tb, sizeof(tb), &pb);
-	return a->ss_family == b->ss_family && pa == pb && !strcmp(ta, tb);
+	if (orig->ss_family != listener->ss.ss_family)
+		return false;
+	proxy_addr_text(orig, ta, sizeof(ta), &pa);
+	proxy_addr_text(&listener->ss, tl, sizeof(tl), &pl);
+	return pa == pl && (!strcmp(ta, tl) || !strcmp(tl, "0.0.0.0") || !strcmp(tl, "::"));
 }
 
 #ifndef SO_ORIGINAL_DST
@@ -664,13 +668,15 @@ static int original_dst(struct conn *c, const struct proxy_endpoint *listener)
 	if (getsockname(c->fd[0], (struct sockaddr *)&self, &slen) < 0)
 		return -1;
 	fam = self.ss_family;
-	if (getsockopt(c->fd[0], fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
-		       fam == AF_INET6 ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST, &c->orig,
-		       &c->origlen) < 0) {
-		memcpy(&c->orig, &self, slen); /* TPROXY: the socket is the target's */
+	/* Without a conntrack entry (no REDIRECT) the socket's own address
+	 * is taken, and found to be the listener's. */
+	if (listener->tproxy || getsockopt(c->fd[0], fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+					   fam == AF_INET6 ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST,
+					   &c->orig, &c->origlen) < 0) {
+		memcpy(&c->orig, &self, slen);
 		c->origlen = slen;
 	}
-	return same_endpoint(&c->orig, &listener->ss) ? -1 : 0;
+	return is_loop(&c->orig, listener) ? -1 : 0;
 }
 
 static void on_accept(struct proxy *px, int li)
@@ -841,17 +847,27 @@ static void *proxy_run(void *arg)
 	return NULL;
 }
 
-static int listen_on(const struct proxy_endpoint *e)
+/* A listening socket; NULL *what, or what failed ("IP_TRANSPARENT"). A
+ * TPROXY listener is transparent: the kernel gives it connections to
+ * addresses that are not its own (which needs CAP_NET_ADMIN, kept by
+ * --user), and their accepted sockets carry the client's target as
+ * their local address. */
+static int listen_on(const struct proxy_endpoint *e, const char **what)
 {
 	int one = 1;
 	int fd = socket(e->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool v6 = e->ss.ss_family == AF_INET6;
 
+	*what = NULL;
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (e->ss.ss_family == AF_INET6)
+	if (v6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&e->ss, e->len) < 0 || listen(fd, 512) < 0) {
+	if (e->tproxy && setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) < 0)
+		*what = v6 ? "IPV6_TRANSPARENT" : "IP_TRANSPARENT";
+	if (*what || bind(fd, (const struct sockaddr *)&e->ss, e->len) < 0 || listen(fd, 512) < 0) {
 		int err = errno;
 
 		close(fd);
@@ -912,10 +928,17 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 	for (size_t i = 0; i < c->nlisten; i++) {
 		char text[INET6_ADDRSTRLEN];
 		unsigned port;
+		const char *what;
 
 		proxy_addr_text(&c->listen[i].ss, text, sizeof(text), &port);
-		if ((px->lfd[i] = listen_on(&c->listen[i])) < 0) {
-			proxy_log("cannot listen on %s port %u: %s", text, port, strerror(errno));
+		if ((px->lfd[i] = listen_on(&c->listen[i], &what)) < 0) {
+			if (what)
+				proxy_log("proxy-tproxy %s port %u: cannot set %s: %s%s", text,
+					  port, what, strerror(errno),
+					  errno == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+			else
+				proxy_log("cannot listen on %s port %u: %s", text, port,
+					  strerror(errno));
 			goto fail;
 		}
 		px->ltag[i].side = (int)i;
@@ -924,7 +947,9 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 			&(struct epoll_event){ .events = EPOLLIN, .data.ptr = &px->ltag[i] }) < 0)
 			goto fail;
 		proxy_log("listening on %s port %u%s", text, port,
-			  c->listen[i].transparent ? " (transparent)" : "");
+			  c->listen[i].tproxy	     ? " (transparent, TPROXY)"
+			  : c->listen[i].transparent ? " (transparent)"
+						     : "");
 	}
 	if (!(px->res = resolver_start(px->done_w))) {
 		proxy_log("cannot start the resolver threads");

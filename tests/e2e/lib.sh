@@ -70,6 +70,21 @@ e2e_topology() {
 	inG sysctl -qw net.ipv4.ip_forward=1
 }
 
+# e2e_topology6: IPv6 on the same links, after e2e_topology, in
+# 2001:2::/48 (the benchmarking range, RFC 5180, like 198.18.0.0/15;
+# public to the forwarder's address guard, which refuses ULA fc00::/7):
+#
+#   client 2001:2:0:1::2 -- 2001:2:0:1::1 gateway 2001:2:0:2::1 -- 2001:2:0:2::2 server
+e2e_topology6() {
+	ip -n "$C" addr add 2001:2:0:1::2/64 dev c0-$id nodad
+	ip -n "$G" addr add 2001:2:0:1::1/64 dev g0-$id nodad
+	ip -n "$G" addr add 2001:2:0:2::1/64 dev g1-$id nodad
+	ip -n "$S" addr add 2001:2:0:2::2/64 dev s0-$id nodad
+	ip -n "$C" -6 route add default via 2001:2:0:1::1
+	ip -n "$S" -6 route add default via 2001:2:0:2::1
+	inG sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
 # e2e_rules FLAGS...: the gateway's mangle, filter and raw tables emptied,
 # then what `dpixd --print-rules iptables FLAGS` prints for $tmp/pack.rules
 # installed (a conntrack timeout policy an earlier install made is kept).
@@ -168,6 +183,30 @@ srv.serve_forever()
 ' > /dev/null 2>&1) &
 	pids="$pids $!"
 	e2e_wait_port tcp 443
+}
+
+# e2e_https_server6: the same on the server's [2001:2:0:2::2]:443
+# (e2e_topology6 and e2e_https_server first).
+e2e_https_server6() {
+	(cd "$tmp" && exec ip netns exec "$S" python3 -c '
+import http.server, socket, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("cert.pem", "key.pem")
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+srv = S(("2001:2:0:2::2", 443), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+srv.serve_forever()
+' > /dev/null 2>&1) &
+	pids="$pids $!"
+	for _ in $(seq 50); do
+		ip netns exec "$S" ss -ltn | grep -q "\[2001:2:0:2::2\]:443 " && return 0
+		sleep 0.1
+	done
+	bad "nothing listens on [2001:2:0:2::2]:443 in the server namespace"
 }
 
 # e2e_udp_echo PORT: the server sends every datagram back (a STUN request
