@@ -96,6 +96,8 @@ enum proxy_addr_kind {
 	X(connect_fail, "connect failures", "Tunnels whose upstream addresses all failed.") \
 	X(connect_timeout, "connect timeouts", "Upstream connections that timed out.")      \
 	X(fronting, "fronting", "Tunnels whose TLS SNI was not the CONNECT host.")          \
+	X(tunnel_refused, "tunnels refused on their bytes",                                 \
+	  "Tunnels closed because what they carried was not bypassed (the rules' tunnel).") \
 	X(idle, "idle", "Tunnels closed by an idle timeout.")                               \
 	X(transparent, "transparent", "Redirected (transparent) connections accepted.")
 

@@ -226,6 +226,31 @@ static void eval(const struct proxy *px, const struct dpix_facts *f, const struc
 	rules_eval(px->rs, &in, v);
 }
 
+/*
+ * A CONNECT is decided before its tunnel carries anything, where the
+ * NFQUEUE path sees what it carries (the rules' "tunnel" condition). May
+ * it be opened? When the rules bypass it for some content; what it does
+ * carry decides again (proxy_recheck). v: the bypass found, else the
+ * verdict for a tunnel that carries nothing. A redirected client's bytes
+ * were read already: its facts say what they are.
+ */
+static void eval_request(const struct proxy *px, const struct dpix_facts *f, const struct conn *c,
+			 struct verdict *v)
+{
+	struct dpix_facts k = *f;
+
+	if (c->transparent) {
+		eval(px, f, c, v);
+		return;
+	}
+	for (int t = TUNNEL_COUNT - 1; t >= TUNNEL_NONE; t--) {
+		k.tunnel = (uint8_t)t;
+		eval(px, &k, c, v);
+		if (v->action == ACTION_BYPASS)
+			return;
+	}
+}
+
 /* May the tunnel go to this resolved address? Public ones may; others
  * only when a pack lists the address itself (CONNECT to the literal would
  * be bypassed). */
@@ -247,7 +272,7 @@ static bool addr_allowed(struct conn *c, const struct sockaddr *sa)
 	if (!facts_set_host(f.connect_host, &f.connect_host_len, (const uint8_t *)text,
 			    strlen(text)))
 		return false;
-	eval(c->px, &f, c, &v);
+	eval_request(c->px, &f, c, &v);
 	/* Only a rule naming the address in a set counts, not one that
 	 * bypasses every target on a port. */
 	if (v.action == ACTION_BYPASS && v.rule && k != ADDR_LISTENER &&
@@ -281,6 +306,40 @@ static void resolve(struct conn *c, const char *host, const char *port)
 
 static void connect_orig(struct conn *c);
 
+/* The verdict's rule and its timeout into the connection. */
+static void take_verdict(struct conn *c, const struct verdict *v)
+{
+	c->action = v->action;
+	if (v->action == ACTION_BYPASS && v->rule && v->rule->timeout > c->idle_s)
+		c->idle_s = v->rule->timeout;
+	c->rule[0] = c->pack[0] = '\0';
+	if (v->rule) {
+		snprintf(c->rule, sizeof(c->rule), "%s", v->rule->id);
+		snprintf(c->pack, sizeof(c->pack), "%s", v->rule->pack->name);
+	}
+}
+
+/*
+ * As the NFQUEUE path decides a CONNECT flow on what its tunnel carries
+ * (the rules' "tunnel" condition), the forwarder decides again on the
+ * tunnel's first bytes. The first decision saw "tunnel none"; a pack that
+ * wants a TURN target to carry STUN/TURN or TLS says what happens to the
+ * rest. Past the 200 the bytes can no longer go to the parent: a tunnel
+ * not bypassed now is closed.
+ */
+int proxy_recheck(struct conn *c)
+{
+	struct verdict v = { 0 };
+
+	eval(c->px, &c->facts, c, &v);
+	take_verdict(c, &v);
+	if (v.action == ACTION_BYPASS)
+		return 0;
+	c->px->st.tunnel_refused++;
+	conn_close(c, v.action == ACTION_DROP ? "dropped by rule" : "not bypassed");
+	return -1;
+}
+
 static void check(struct conn *c)
 {
 	struct proxy *px = c->px;
@@ -290,14 +349,8 @@ static void check(struct conn *c)
 	go(c, ST_CHECK, 0);
 	c->facts = c->req.req;
 	if (c->req.method == PROXY_CONNECT) {
-		eval(px, &c->facts, c, &v);
-		c->action = v.action;
-		if (v.action == ACTION_BYPASS && v.rule && v.rule->timeout > c->idle_s)
-			c->idle_s = v.rule->timeout;
-		if (v.rule) {
-			snprintf(c->rule, sizeof(c->rule), "%s", v.rule->id);
-			snprintf(c->pack, sizeof(c->pack), "%s", v.rule->pack->name);
-		}
+		eval_request(px, &c->facts, c, &v);
+		take_verdict(c, &v);
 	} else {
 		c->action = ACTION_INSPECT; /* plain requests are never bypassed */
 	}

@@ -20,7 +20,8 @@ int proxy_head_parse(const uint8_t *buf, size_t len, struct proxy_request *r, co
  * (proxy_sniff.c): a TLS ClientHello's SNI, a plain HTTP request's Host,
  * else (once final: no more bytes will come) the original destination
  * address orig; its port always. PROXY_HEAD_OK with r->req filled in as
- * for CONNECT name:port and *kind what the bytes were; PROXY_HEAD_MORE
+ * for CONNECT name:port, its tunnel (tls, http, ...) and *kind what the
+ * bytes were; PROXY_HEAD_MORE
  * while a hello or head is still partial.
  */
 int proxy_sniff(const uint8_t *buf, size_t len, bool final, const struct sockaddr_storage *orig,
