@@ -121,6 +121,26 @@ e2e_dpixd() {
 	return 1
 }
 
+# e2e_forwarder FLAGS...: dpixd on the gateway as the forwarder alone
+# (--queues 0), set up as e2e_dpixd's; FLAGS name its listeners (and may
+# give a --control-socket). 1 unless each listener is up within 5 s.
+e2e_forwarder() {
+	: > "$tmp/eve.json"
+	: >> "$tmp/dpixd.log"
+	before=$(grep -c 'proxy: listening on' "$tmp/dpixd.log")
+	want=$(printf '%s\n' "$@" | grep -cE '^--proxy-(listen|transparent|tproxy)$')
+	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
+		--rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
+	dpixd=$!
+	pids="$pids $dpixd"
+	for _ in $(seq 50); do
+		[ "$(grep -c 'proxy: listening on' "$tmp/dpixd.log")" -ge $((before + want)) ] && return 0
+		sleep 0.1
+	done
+	cat "$tmp/dpixd.log"
+	return 1
+}
+
 # e2e_hosts NS: the lines on stdin become namespace NS's /etc/hosts for the
 # programs started there with ip netns exec (it bind-mounts
 # /etc/netns/NS/hosts); removed by the clean-up.
@@ -164,49 +184,50 @@ EOJ
 	e2e_wait_port tcp 8443
 }
 
-# e2e_https_server BYTES: HTTPS on the server's 443 serving big.bin of that
-# size, threaded (a connection whose packets are dropped must not hold up
-# the next one), self-signed for CN e2e.
+# e2e_https_server BYTES [ADDRESS]: HTTPS on the server's 443 (on every
+# IPv4 address, or on ADDRESS, IPv4 or IPv6) serving big.bin of that size,
+# threaded (a connection whose packets are dropped must not hold up the
+# next one), self-signed for CN e2e.
 e2e_https_server() {
 	e2e_cert
 	head -c "$1" /dev/zero > "$tmp/big.bin"
 	(cd "$tmp" && exec ip netns exec "$S" python3 -c '
-import http.server, ssl
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain("cert.pem", "key.pem")
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-srv.serve_forever()
-' > /dev/null 2>&1) &
-	pids="$pids $!"
-	e2e_wait_port tcp 443
-}
-
-# e2e_https_server6: the same on the server's [2001:2:0:2::2]:443
-# (e2e_topology6 and e2e_https_server first).
-e2e_https_server6() {
-	(cd "$tmp" && exec ip netns exec "$S" python3 -c '
-import http.server, socket, ssl
+import http.server, socket, ssl, sys
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain("cert.pem", "key.pem")
 class H(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
 class S(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-srv = S(("2001:2:0:2::2", 443), H)
+    address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+srv = S((sys.argv[1], 443), H)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
 srv.serve_forever()
-' > /dev/null 2>&1) &
+' "${2:-0.0.0.0}" > /dev/null 2>&1) &
 	pids="$pids $!"
+	case ${2:-0.0.0.0} in
+	*:*) at="[$2]:443 " ;;
+	*) at="${2:-0.0.0.0}:443 " ;;
+	esac
 	for _ in $(seq 50); do
-		ip netns exec "$S" ss -ltn | grep -q "\[2001:2:0:2::2\]:443 " && return 0
+		ip netns exec "$S" ss -ltn | grep -qF "$at" && return 0
 		sleep 0.1
 	done
-	bad "nothing listens on [2001:2:0:2::2]:443 in the server namespace"
+	bad "nothing listens on $at in the server namespace"
+}
+
+# e2e_eve PATTERN...: $tmp/eve.json has a line holding every pattern
+# (fixed strings), within 3 s.
+e2e_eve() {
+	for _ in $(seq 30); do
+		lines=$(cat "$tmp/eve.json" 2> /dev/null)
+		for pat in "$@"; do
+			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
+		done
+		[ -n "$lines" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # e2e_udp_echo PORT: the server sends every datagram back (a STUN request

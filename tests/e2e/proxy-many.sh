@@ -81,17 +81,10 @@ while True:
 pids="$pids $!"
 e2e_wait_port tcp 5003
 
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket "$tmp/ctl" --queues 0 \
-	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-max-tunnels "$((n + 16))" \
-	--proxy-listen 198.18.1.1:3128 2>> "$tmp/dpixd.log" &
-dpixd_pid=$!
-pids="$pids $dpixd_pid"
-for _ in $(seq 50); do
-	inG ss -ltn | grep -q '198.18.1.1:3128 ' && break
-	sleep 0.1
-done
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dpixd_pid/status"; }
-nfd() { ls "/proc/$dpixd_pid/fd" | wc -l; }
+e2e_forwarder --control-socket "$tmp/ctl" --proxy-max-tunnels "$((n + 16))" \
+	--proxy-listen 198.18.1.1:3128 || exit 1
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dpixd/status"; }
+nfd() { ls "/proc/$dpixd/fd" | wc -l; }
 rss0=$(rss) fd0=$(nfd)
 
 # The client: N tunnels, 200 requests in flight at a time; each gets its

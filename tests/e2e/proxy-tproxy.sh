@@ -25,7 +25,7 @@ e2e_hosts "$C" << 'EOH'
 2001:2:0:2::2 turn-rbx1.openrainbow.com other.example
 EOH
 e2e_https_server 100000
-e2e_https_server6
+e2e_https_server 100000 2001:2:0:2::2
 
 cat > "$tmp/pack.rules" << 'EOR'
 pack    e2e-tproxy
@@ -55,31 +55,10 @@ done < "$tmp/divert.sh"
 	sed -n '/^#   table inet dpix_divert {$/,/^#   }$/s/^#   //p' | sed "s/IFACE/g0-$id/" \
 	> "$tmp/divert.nft"
 
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
-	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
-dpixd_pid=$!
-pids="$pids $dpixd_pid"
-for _ in $(seq 50); do
-	inG ss -ltn | grep -q '0.0.0.0:3130 ' && inG ss -ltn | grep -q '\[2001:2:0:1::1\]:3130 ' &&
-		break
-	sleep 0.1
-done
+e2e_forwarder "$@" || exit 1
 grep -q 'listening on 0.0.0.0 port 3130 (transparent, TPROXY)' "$tmp/dpixd.log" &&
 	ok "TPROXY listeners up" || bad "listeners: $(cat "$tmp/dpixd.log")"
 inC() { ip netns exec "$C" "$@"; }
-
-# eve_has PATTERN...: an EVE line holding every pattern (fixed strings).
-eve_has() {
-	for _ in $(seq 30); do
-		lines=$(cat "$tmp/eve.json" 2> /dev/null)
-		for pat in "$@"; do
-			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
-		done
-		[ -n "$lines" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # cases FORM: per family, the tunnel, the refusal and the loop.
 cases() {
@@ -101,7 +80,7 @@ cases() {
 		else
 			bad "$form, IPv$fam: TLS by SNI: '$out' $(tail -3 "$tmp/dpixd.log")"
 		fi
-		eve_has "\"dest_ip\":\"$server\",\"dest_port\":443" \
+		e2e_eve "\"dest_ip\":\"$server\",\"dest_port\":443" \
 			'"sni":"turn-rbx1.openrainbow.com"' '"host":"turn-rbx1.openrainbow.com","port":443' \
 			'"mode":"transparent","decision":"tunnel","close":"closed"' \
 			'"action":"bypass","rule":"turn-connect"' &&
@@ -120,7 +99,7 @@ cases() {
 			https://other.example/ 2> /dev/null)
 		[ "$out" = 000 ] && ok "$form, IPv$fam: unlisted SNI: closed" ||
 			bad "$form, IPv$fam: unlisted SNI: '$out'"
-		eve_has "\"src_ip\":\"$(echo $listener | sed 's/1$/2/')\"" '"sni":"other.example"' \
+		e2e_eve "\"src_ip\":\"$(echo $listener | sed 's/1$/2/')\"" '"sni":"other.example"' \
 			'"mode":"transparent","decision":"refused","close":"refused"' &&
 			ok "$form, IPv$fam: EVE: the unlisted name refused" ||
 			bad "$form, IPv$fam: EVE for the unlisted name: $(cat "$tmp/eve.json")"
@@ -137,7 +116,7 @@ try:
 except ConnectionResetError:
     print(True)
 ' $listener)
-		[ "$out" = True ] && eve_has '"close":"not redirected"' &&
+		[ "$out" = True ] && e2e_eve '"close":"not redirected"' &&
 			ok "$form, IPv$fam: direct connection to the listener: closed" ||
 			bad "$form, IPv$fam: direct connection: '$out' $(cat "$tmp/eve.json")"
 	done
@@ -157,11 +136,11 @@ else
 	cases
 fi
 
-kill -USR1 "$dpixd_pid" 2> /dev/null
+kill -USR1 "$dpixd" 2> /dev/null
 sleep 0.3
 grep -q 'transparent [1-9]' "$tmp/dpixd.log" && ok "SIGUSR1 counts transparent connections" ||
 	bad "counters: $(grep accepted "$tmp/dpixd.log")"
-kill "$dpixd_pid"
+kill "$dpixd"
 [ $fails = 0 ] || {
 	echo "--- dpixd.log"
 	cat "$tmp/dpixd.log"
