@@ -90,6 +90,7 @@ static const struct opt opts[] = {
 	{ { "proxy-tproxy", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
 	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
 	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
+	{ { "proxy-parent-auth", false, false }, K_STR, FIELD(proxy_parent_auth), 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -459,6 +460,10 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	}
 	if (c->require_signed && !c->pubkey) {
 		snprintf(err, errlen, "require-signed: no pubkey to verify the packs with");
+		return -1;
+	}
+	if (c->proxy_parent_auth && !c->proxy.has_parent) {
+		snprintf(err, errlen, "proxy-parent-auth: no proxy-parent to send it to");
 		return -1;
 	}
 	return 0;
