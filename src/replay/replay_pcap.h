@@ -24,8 +24,10 @@
 struct replay_pcap {
 	struct cursor rest; /* the records not read yet */
 	size_t size;	    /* of the whole image */
-	uint32_t snaplen;   /* the header's, adjusted as libpcap does */
-	int dlt;	    /* link type as a DLT_* value */
+	const uint8_t *image;
+	size_t ahead;	  /* bytes of the image prefetched so far */
+	uint32_t snaplen; /* the header's, adjusted as libpcap does */
+	int dlt;	  /* link type as a DLT_* value */
 	bool big_endian;
 	bool nsec;
 	char err[REPLAY_PCAP_ERR_MAX]; /* after replay_pcap_next() returned -1 */
