@@ -17,7 +17,10 @@
  * - 1 to 15 bytes left for a record header: "truncated dump file; tried to
  *   read 16 header bytes, only got K"; none left is the end of the file.
  * - caplen above 262144 (libpcap's maximum for these link types):
- *   "invalid packet capture length C, bigger than snaplen of S".
+ *   "invalid packet capture length C, bigger than snaplen of S", or "...
+ *   bigger than maximum of 262144" when the snaplen is larger still
+ *   (libpcap keeps a header's snaplen up to INT_MAX; 0 or above means
+ *   262144).
  * - caplen above the snaplen but within 262144: the first snaplen bytes are
  *   the packet (caplen becomes the snaplen), the rest is skipped.
  * - fewer bytes left than the record claims: "truncated dump file; tried to
@@ -99,7 +102,9 @@ int replay_pcap_open(struct replay_pcap *r, const uint8_t *image, size_t size)
 	if (r->dlt < 0)
 		return REPLAY_PCAP_NOT_MINE;
 	r->nsec = magic == MAGIC_NSEC;
-	r->snaplen = snaplen == 0 || snaplen > MAX_SNAPLEN ? MAX_SNAPLEN : snaplen;
+	/* libpcap 1.10 keeps any snaplen up to INT_MAX (caplens above 262144
+	 * are refused anyway, below). */
+	r->snaplen = snaplen == 0 || snaplen > INT32_MAX ? MAX_SNAPLEN : snaplen;
 	r->size = size;
 	r->image = image;
 	r->ahead = 0;
@@ -164,8 +169,9 @@ int replay_pcap_next(struct replay_pcap *r, struct replay_pcap_rec *rec)
 		rec->usec /= 1000;
 	if (rec->caplen > MAX_SNAPLEN) {
 		snprintf(r->err, sizeof(r->err),
-			 "invalid packet capture length %u, bigger than snaplen of %u", rec->caplen,
-			 r->snaplen);
+			 "invalid packet capture length %u, bigger than %s %u", rec->caplen,
+			 rec->caplen > r->snaplen ? "snaplen of" : "maximum of",
+			 rec->caplen > r->snaplen ? r->snaplen : MAX_SNAPLEN);
 		r->rest = cur_make(NULL, 0);
 		return -1;
 	}

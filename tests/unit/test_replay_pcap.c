@@ -373,6 +373,40 @@ static void test_absurd_caplen(void **state)
 	}
 }
 
+/* libpcap keeps a snaplen above its maximum (up to INT_MAX): a caplen
+ * between the two is refused with another message. */
+static void test_large_snaplen(void **state)
+{
+	static const uint32_t snaps[] = {
+		262144, 262145, 263936, 0x7fffffff, 0x80000000, 0xffffffff
+	};
+	struct image im;
+	struct replay_pcap r;
+	struct replay_pcap_rec rec;
+	const char *prefix = "invalid packet capture length 263000, bigger than";
+	char what[64], want[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(snaps) / sizeof(snaps[0]); i++) {
+		file_header(&im, false, 0xa1b2c3d4, snaps[i], 1);
+		record(&im, 1, 2, 100, 100);
+		record(&im, 1, 2, 0, 0);
+		store32(im.b + im.n - 8, false, 263000); /* the second record's caplen */
+		im.n += 64;
+		assert_int_equal(replay_pcap_open(&r, im.b, im.n), 0);
+		assert_int_equal(r.snaplen, snaps[i] > 0x7fffffff ? 262144 : snaps[i]);
+		assert_int_equal(replay_pcap_next(&r, &rec), 1);
+		assert_int_equal(replay_pcap_next(&r, &rec), -1);
+		if (r.snaplen >= 263000)
+			snprintf(want, sizeof(want), "%s maximum of 262144", prefix);
+		else
+			snprintf(want, sizeof(want), "%s snaplen of %u", prefix, r.snaplen);
+		assert_string_equal(r.err, want);
+		snprintf(what, sizeof(what), "snaplen %u", snaps[i]);
+		assert_true(same_as_libpcap(im.b, im.n, what));
+	}
+}
+
 static void test_header_only(void **state)
 {
 	struct image im;
@@ -470,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_record_data),
 		cmocka_unit_test(test_caplen_above_snaplen),
 		cmocka_unit_test(test_absurd_caplen),
+		cmocka_unit_test(test_large_snaplen),
 		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_not_mine),
 		cmocka_unit_test(test_every_cut),
