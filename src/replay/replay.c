@@ -1,9 +1,10 @@
 /*
  * replay.c: the pcap packet source. Reads capture files (classic pcap mapped
  * and parsed by replay_pcap.c, pcapng and the rest through libpcap) frame by
- * frame into the shared pipeline and writes one record per flow. Each file is its own capture: flows still open at its end
- * are decided (capture_end) before the next file starts, and flow ids keep
- * counting so they stay unique across files. Same input, same output.
+ * frame into the shared pipeline and writes one record per flow. Each file
+ * is its own capture: flows still open at its end are decided (capture_end)
+ * before the next file starts, and flow ids keep counting so they stay
+ * unique across files. Same input, same output.
  */
 #include <errno.h>
 #include <fcntl.h>
