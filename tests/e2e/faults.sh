@@ -118,24 +118,13 @@ bypassed() { # SPORT: wait up to 5 s for that connection's bypass mark
 	done
 	connmark "$1"
 }
-eve_has() { # SNI ACTION: an EVE record of that flow with that verdict
-	python3 - "$tmp/eve.json" "$@" << 'EOF'
-import json, sys
-path, sni, action = sys.argv[1:]
-for line in open(path):
-    e = json.loads(line)
-    if e.get("tls", {}).get("sni") == sni and e.get("verdict", {}).get("action") == action:
-        sys.exit(0)
-sys.exit(1)
-EOF
-}
 stop_dpixd() { # WHAT: SIGTERM; a clean exit is 0 (with --enable-sanitizers: no leak)
 	kill "$dpixd"
 	wait "$dpixd"
 	rc=$?
 	[ $rc = 0 ] && ok "$1: dpixd exited 0 on SIGTERM" || bad "$1: dpixd exit status $rc on SIGTERM"
 }
-rss() { awk '/^VmRSS:/ { print $2 }' /proc/"$dpixd"/status; }
+rss() { e2e_rss "$dpixd"; }
 counters() { # SIGUSR1; the counter line it writes
 	n=$(grep -c 'queue 0: packets' "$tmp/dpixd.log")
 	kill -USR1 "$dpixd"
@@ -144,50 +133,6 @@ counters() { # SIGUSR1; the counter line it writes
 		sleep 0.1
 	done
 	grep 'queue 0: packets' "$tmp/dpixd.log" | tail -n 1
-}
-
-# A flood of new flows from spoofed ports: raw IPv4 packets, TCP SYNs and
-# UDP datagrams in turn, to the server's closed port 9 (it answers RST or
-# nothing), from 16 client addresses and 625 ports each per wave.
-cat > "$tmp/flood.py" << 'EOF'
-import socket, struct, sys, time
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-def packet(src, dst, proto, sport, payload):
-    if proto == 6:
-        l4 = struct.pack("!HHIIBBHHH", sport, 9, sport * 7919, 0, 5 << 4, 0x02, 64240, 0, 0)
-    else:
-        l4 = struct.pack("!HHHH", sport, 9, 8 + len(payload), 0) + payload
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, proto, len(l4))
-    c = csum(pseudo + l4)
-    at = 16 if proto == 6 else 6
-    l4 = l4[:at] + struct.pack("!H", c) + l4[at + 2:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0, 64, proto, 0,
-                     socket.inet_aton(src), socket.inet_aton(dst))
-    return ip + l4
-base, waves = int(sys.argv[1]), int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-n = 0
-for w in range(waves):
-    for port in range(base + w * 625, base + (w + 1) * 625):
-        for a in range(100, 116):
-            src = "198.18.1.%d" % a
-            s.sendto(packet(src, "198.18.2.2", 6, port, b""), ("198.18.2.2", 0))
-            s.sendto(packet(src, "198.18.2.2", 17, port, b"flood %d" % port), ("198.18.2.2", 0))
-            n += 2
-        # A pause every 16 ports (512 packets): the flood is about the
-        # table, not the queue (4096 long) overflowing on a busy machine.
-        if port % 16 == 0:
-            time.sleep(0.005)
-print(n)
-EOF
-flood() { # BASE-PORT WAVES: 20,000 packets (10,000 flows) per wave
-	ip netns exec "$C" python3 "$tmp/flood.py" "$@"
 }
 
 e2e_rules
@@ -200,10 +145,10 @@ start_dpixd --max-flows 512 || {
 n=$(tls www.example.com small.bin)
 [ "$n" = 10000 ] || bad "warm-up download got '$n'"
 rss0=$(rss)
-sent1=$(flood 10000 1)
+sent1=$(e2e_flood 198.18.1. 198.18.2.2 10000 1)
 rss1=$(rss)
 # The second wave, with a TURN flow started while it runs.
-flood 20000 1 > "$tmp/flood2.out" &
+e2e_flood 198.18.1. 198.18.2.2 20000 1 > "$tmp/flood2.out" &
 fl=$!
 pids="$pids $fl"
 sleep 0.2
@@ -232,7 +177,7 @@ else
 fi
 [ "$n" = 200000 ] && ok "TURN download during the flood complete" || bad "TURN download got '$n'"
 sleep 0.3
-eve_has turn-rbx1.openrainbow.com bypass && ok "EVE: TURN flow bypassed during the flood" ||
+e2e_eve_has turn-rbx1.openrainbow.com bypass && ok "EVE: TURN flow bypassed during the flood" ||
 	bad "no EVE bypass record for the TURN flow in the flood"
 inG conntrack -L -p tcp --dport 443 2> /dev/null | grep -q "mark=1048576 " &&
 	ok "connmark bypass on the TURN flow during the flood" || bad "no bypass connmark"
@@ -309,7 +254,7 @@ echo "reloads: $((r1 - r0)) s; $bads bad sent, $refused refused; $goods good sen
 # The last pack (i = 100) is good: a fresh turn name is still bypassed.
 n=$(tls turn-rbx7777.openrainbow.com small.bin)
 sleep 0.3
-eve_has turn-rbx7777.openrainbow.com bypass && ok "reloaded pack decides after 100 reloads" ||
+e2e_eve_has turn-rbx7777.openrainbow.com bypass && ok "reloaded pack decides after 100 reloads" ||
 	bad "no bypass after the reloads"
 wait "$long"
 [ "$(cat "$tmp/long.out")" = "$long_want" ] && ok "long bypassed download completed across the reloads" ||
@@ -342,7 +287,7 @@ for mode in open closed; do
 	start_dpixd $flags || bad "fail-$mode: dpixd did not restart after kill -9"
 	n=$(tls turn-rbx4.openrainbow.com small.bin)
 	sleep 0.3
-	[ "$n" = 10000 ] && eve_has turn-rbx4.openrainbow.com bypass &&
+	[ "$n" = 10000 ] && e2e_eve_has turn-rbx4.openrainbow.com bypass &&
 		ok "fail-$mode: restarted dpixd classifies new flows" ||
 		bad "fail-$mode: after restart got '$n', EVE: $(cat "$tmp/eve.json")"
 	wait "$long"
