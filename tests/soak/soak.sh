@@ -19,7 +19,8 @@
 # and every client's successes and failures so far.
 #
 # At the end it asserts: the worker's VmRSS in the last third of the run
-# is at most 1 MiB above its maximum in the first third, and its
+# is at most 1 MiB above its maximum in the first third (not under
+# AddressSanitizer, whose quarantine keeps freed memory), and its
 # descriptors at most 12 above (two tunnels in flight); the same worker
 # process all along (no crash, no supervisor restart); no client failed;
 # every bad pack refused and every good one loaded; exit 0 on SIGTERM.
@@ -255,7 +256,11 @@ kill "$sup"
 wait "$sup"
 rc=$?
 cp "$tmp/dpixd.log" "$out/dpixd.log"
-python3 - "$out/soak.tsv" "$worker" << 'EOF' | tee "$out/summary.txt"
+# AddressSanitizer keeps freed blocks in quarantine (up to 256 MiB): its
+# VmRSS is reported, not asserted (faults.sh does the same).
+asan=0
+grep -q __asan_init "$DPIXD" && asan=1
+python3 - "$out/soak.tsv" "$worker" $asan << 'EOF' | tee "$out/summary.txt"
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 head, rows = rows[0], rows[1:]
@@ -263,18 +268,19 @@ col = {h: [r[i] for r in rows] for i, h in enumerate(head)}
 num = lambda name: [int(v) for v in col[name] if v != "-"]
 n = len(rows)
 third = max(1, n // 3)
-def flat(name, margin):
+def flat(name, margin, asserted=True):
     v = num(name)
     first, last = max(v[:third]), max(v[-third:])
-    good = last <= first + margin
+    good = last <= first + margin or not asserted
     print("%s %s: min %d, max %d; first third max %d, last third max %d (margin %d)"
-          % ("ok:" if good else "FAIL:", name, min(v), max(v), first, last, margin))
+          % ("ok:" if asserted and good else "FAIL:" if asserted else "note (AddressSanitizer):",
+             name, min(v), max(v), first, last, margin))
     return good
 good = n >= 3
 if not good:
     print("FAIL: %d samples" % n)
 else:
-    good &= flat("rss_kb", 1024)
+    good &= flat("rss_kb", 1024, sys.argv[3] == "0")
     good &= flat("fds", 12)
     print("note: supervisor VmRSS %d to %d kB, fds %d to %d" % (
         min(num("sup_rss_kb")), max(num("sup_rss_kb")), min(num("sup_fds")), max(num("sup_fds"))))
