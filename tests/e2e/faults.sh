@@ -6,7 +6,10 @@
 #     new flows (TCP SYN and UDP, 16 source addresses, many ports) leaves
 #     dpixd's VmRSS bounded, the SIGUSR1 counters report the evictions, and
 #     a TURN TLS flow started during the flood is still classified and
-#     bypassed (EVE record, connmark);
+#     bypassed (EVE record, connmark); three times: one queue over IPv4,
+#     two queues (--queue-balance) over IPv4, then over IPv6, where every
+#     queue must evict and keep its own table within 512 flows (control
+#     socket);
 #  2. 100 SIGHUP reloads, good and bad packs alternating, under a loop of
 #     short TLS connections and a long bypassed download: every bad pack is
 #     refused, every good one loaded, no connection fails, the long
@@ -25,22 +28,23 @@
 # watchdog, one bad reload) is not repeated. Skipped (77) without root or
 # its tools.
 set -u
-: "${top_srcdir:?}" "${DPIXD:?}"
+: "${top_srcdir:?}" "${DPIXD:?}" "${DPIX:?}"
 . "$top_srcdir/tests/e2e/lib.sh"
-e2e_require ip iptables conntrack openssl curl python3
+e2e_require ip iptables ip6tables conntrack openssl curl python3
 e2e_init dpf
-# The client 198.18.1.2, the flood from 198.18.1.100-115.
+# The client 198.18.1.2 and 2001:2:0:1::2, the floods from 198.18.1.100-115
+# and 2001:2:0:1::100-115.
 e2e_topology 198.18.1.2 $(seq -f 198.18.1.%g 100 115)
+e2e_topology6 2001:2:0:1::2 $(seq -f 2001:2:0:1::%g 100 115)
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e -keyout "$tmp/key.pem" \
 	-out "$tmp/cert.pem" 2> /dev/null
 head -c 200000 /dev/zero > "$tmp/big.bin"
 head -c 10000 /dev/zero > "$tmp/small.bin"
 (cd "$tmp" && exec ip netns exec "$S" python3 -c '
-import http.server, ssl
+import http.server, socket, ssl, time
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain("cert.pem", "key.pem")
-import time
 class H(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
@@ -56,7 +60,9 @@ class H(http.server.SimpleHTTPRequestHandler):
         for _ in range(n):
             self.wfile.write(bytes(20000))
             time.sleep(0.1)
-srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 # and IPv4, as ::ffff:a.b.c.d
+srv = S(("::", 443), H)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
 srv.serve_forever()
 ' > /dev/null 2>&1) &
@@ -87,9 +93,12 @@ start_dpixd() { # FLAGS...: e2e_dpixd, the last run's log kept in all.log
 	: > "$tmp/dpixd.log"
 	e2e_dpixd "$@"
 }
+srv=198.18.2.2 # the server address tls() connects to (2001:2:0:2::2 for IPv6)
 tls() { # SNI [FILE] [MAX-TIME] [RATE]: curl through the gateway; bytes got
+	a=$srv
+	case $a in *:*) a="[$a]" ;; esac
 	ip netns exec "$C" curl -sk --max-time "${3:-5}" ${4:+--limit-rate "$4"} \
-		--resolve "$1:443:198.18.2.2" -o /dev/null -w '%{size_download}' "https://$1/${2:-big.bin}"
+		--resolve "$1:443:$a" -o /dev/null -w '%{size_download}' "https://$1/${2:-big.bin}"
 }
 long_start() { # SNI SECONDS: a download that lasts that long, in the background
 	(tls "$1" slow/"$2" $(($2 + 20)) > "$tmp/long.out") &
@@ -118,128 +127,109 @@ bypassed() { # SPORT: wait up to 5 s for that connection's bypass mark
 	done
 	connmark "$1"
 }
-eve_has() { # SNI ACTION: an EVE record of that flow with that verdict
-	python3 - "$tmp/eve.json" "$@" << 'EOF'
-import json, sys
-path, sni, action = sys.argv[1:]
-for line in open(path):
-    e = json.loads(line)
-    if e.get("tls", {}).get("sni") == sni and e.get("verdict", {}).get("action") == action:
-        sys.exit(0)
-sys.exit(1)
-EOF
-}
 stop_dpixd() { # WHAT: SIGTERM; a clean exit is 0 (with --enable-sanitizers: no leak)
 	kill "$dpixd"
 	wait "$dpixd"
 	rc=$?
 	[ $rc = 0 ] && ok "$1: dpixd exited 0 on SIGTERM" || bad "$1: dpixd exit status $rc on SIGTERM"
 }
-rss() { awk '/^VmRSS:/ { print $2 }' /proc/"$dpixd"/status; }
-counters() { # SIGUSR1; the counter line it writes
-	n=$(grep -c 'queue 0: packets' "$tmp/dpixd.log")
+rss() { e2e_rss "$dpixd"; }
+counters() { # QUEUES: SIGUSR1; the counter lines it writes, one per queue
+	last="queue $(($1 - 1)): packets"
+	had=$(grep -c "$last" "$tmp/dpixd.log")
 	kill -USR1 "$dpixd"
 	for _ in $(seq 50); do
-		[ "$(grep -c 'queue 0: packets' "$tmp/dpixd.log")" -gt "$n" ] && break
+		[ "$(grep -c "$last" "$tmp/dpixd.log")" -gt "$had" ] && break
 		sleep 0.1
 	done
-	grep 'queue 0: packets' "$tmp/dpixd.log" | tail -n 1
+	grep 'queue [0-9]*: packets' "$tmp/dpixd.log" | tail -n "$1"
+}
+flows_in_use() { # the flows in use of each queue's table (control socket)
+	"$DPIX" stats --socket "$tmp/ctl.sock" --json |
+		python3 -c 'import json, sys; print(*(q["active_flows"] for q in json.load(sys.stdin)["queues"]))'
 }
 
-# A flood of new flows from spoofed ports: raw IPv4 packets, TCP SYNs and
-# UDP datagrams in turn, to the server's closed port 9 (it answers RST or
-# nothing), from 16 client addresses and 625 ports each per wave.
-cat > "$tmp/flood.py" << 'EOF'
-import socket, struct, sys, time
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-def packet(src, dst, proto, sport, payload):
-    if proto == 6:
-        l4 = struct.pack("!HHIIBBHHH", sport, 9, sport * 7919, 0, 5 << 4, 0x02, 64240, 0, 0)
-    else:
-        l4 = struct.pack("!HHHH", sport, 9, 8 + len(payload), 0) + payload
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, proto, len(l4))
-    c = csum(pseudo + l4)
-    at = 16 if proto == 6 else 6
-    l4 = l4[:at] + struct.pack("!H", c) + l4[at + 2:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0, 64, proto, 0,
-                     socket.inet_aton(src), socket.inet_aton(dst))
-    return ip + l4
-base, waves = int(sys.argv[1]), int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-n = 0
-for w in range(waves):
-    for port in range(base + w * 625, base + (w + 1) * 625):
-        for a in range(100, 116):
-            src = "198.18.1.%d" % a
-            s.sendto(packet(src, "198.18.2.2", 6, port, b""), ("198.18.2.2", 0))
-            s.sendto(packet(src, "198.18.2.2", 17, port, b"flood %d" % port), ("198.18.2.2", 0))
-            n += 2
-        # A pause every 16 ports (512 packets): the flood is about the
-        # table, not the queue (4096 long) overflowing on a busy machine.
-        if port % 16 == 0:
-            time.sleep(0.005)
-print(n)
-EOF
-flood() { # BASE-PORT WAVES: 20,000 packets (10,000 flows) per wave
-	ip netns exec "$C" python3 "$tmp/flood.py" "$@"
+# 1. Flow-table pressure: pressure QUEUES 4|6. dpixd on QUEUES queues (the
+# printed rules spread new flows over them, --queue-balance), each
+# worker's table 512 flows; two waves of 20,000 spoofed new flows over
+# IPv4 or IPv6, a TURN download during the second.
+pressure() {
+	nq=$1 fam=$2
+	srv=198.18.2.2 prefix=198.18.1. ct=ipv4
+	[ "$fam" = 6 ] && srv=2001:2:0:2::2 prefix=2001:2:0:1:: ct=ipv6
+	what="$nq queue(s), IPv$fam"
+	e2e_rules --queues "$nq"
+	start_dpixd --queues "$nq" --max-flows 512 --control-socket "$tmp/ctl.sock" || {
+		bad "$what: dpixd did not start"
+		exit 1
+	}
+	n=$(tls www.example.com small.bin)
+	[ "$n" = 10000 ] || bad "$what: warm-up download got '$n'"
+	rss0=$(rss)
+	sent1=$(e2e_flood "$prefix" "$srv" 10000 1)
+	rss1=$(rss)
+	# The second wave, with a TURN flow started while it runs.
+	e2e_flood "$prefix" "$srv" 20000 1 > "$tmp/flood2.out" &
+	fl=$!
+	pids="$pids $fl"
+	sleep 0.2
+	n=$(tls turn-rbx1.openrainbow.com big.bin 15)
+	wait "$fl"
+	sent2=$(cat "$tmp/flood2.out")
+	rss2=$(rss)
+	sent=$((sent1 + sent2))
+	counters "$nq" > "$tmp/counters.out"
+	inuse=$(flows_in_use)
+	evicted=$(sed -n 's/.*evicted \([0-9]*\).*/\1/p' "$tmp/counters.out" | tr '\n' ' ')
+	received=$(sed -n 's/.*: packets \([0-9]*\).*/\1/p' "$tmp/counters.out" | tr '\n' ' ')
+	echo "flood, $what: $sent packets sent; per queue: ${received}queued packets read," \
+		"${evicted}evicted, $inuse flows in use; VmRSS ${rss0} kB before," \
+		"${rss1} kB after 20,000, ${rss2} kB after 40,000"
+	[ "$sent" = 40000 ] && ok "$what: flood sent 40,000 new flows (512-flow tables)" ||
+		bad "$what: flood sent '$sent'"
+	# Every worker's shard is under pressure and holds its bound; together
+	# they evict what the single table evicts.
+	total=0 shards=0
+	for e in $evicted; do
+		total=$((total + e))
+		[ "$e" -gt $((4000 / nq)) ] && shards=$((shards + 1))
+	done
+	[ "$shards" = "$nq" ] && [ "$total" -gt 15000 ] &&
+		ok "$what: SIGUSR1 counts $total evicted flows, every queue evicting ($evicted)" ||
+		bad "$what: evictions: $(cat "$tmp/counters.out")"
+	bounded=0
+	for f in $inuse; do [ "$f" -le 512 ] && [ "$f" -gt 0 ] && bounded=$((bounded + 1)); done
+	[ "$bounded" = "$nq" ] && ok "$what: flows in use within each table's 512 ($inuse)" ||
+		bad "$what: flows in use per queue '$inuse'"
+	# The tables are full after the first wave: the second must not grow
+	# memory. AddressSanitizer keeps freed blocks in quarantine (up to
+	# 256 MiB): there the exit status after SIGTERM (LeakSanitizer) checks
+	# memory instead.
+	if e2e_asan; then
+		echo "note: VmRSS not asserted under AddressSanitizer: $rss0 -> $rss1 -> $rss2 kB"
+	elif [ $((rss2 - rss1)) -lt 2048 ] && [ $((rss2 - rss0)) -lt 8192 ]; then
+		ok "$what: VmRSS bounded: $rss0 -> $rss1 -> $rss2 kB"
+	else
+		bad "$what: VmRSS grew: $rss0 -> $rss1 -> $rss2 kB"
+	fi
+	[ "$n" = 200000 ] && ok "$what: TURN download during the flood complete" ||
+		bad "$what: TURN download got '$n'"
+	sleep 0.3
+	e2e_eve_has turn-rbx1.openrainbow.com bypass && ok "$what: EVE: TURN flow bypassed during the flood" ||
+		bad "$what: no EVE bypass record for the TURN flow in the flood"
+	inG conntrack -L -f $ct -p tcp --dport 443 2> /dev/null | grep -q "mark=1048576 " &&
+		ok "$what: connmark bypass on the TURN flow during the flood" || bad "$what: no bypass connmark"
+	n=$(tls www.example.com small.bin)
+	[ "$n" = 10000 ] && ok "$what: dpixd serves after the flood" || bad "$what: after the flood got '$n'"
+	stop_dpixd "$what, after the flood"
+	inG conntrack -F -f ipv4 2> /dev/null
+	inG conntrack -F -f ipv6 2> /dev/null
+	srv=198.18.2.2
 }
-
-e2e_rules
-start_dpixd --max-flows 512 || {
-	bad "dpixd did not start"
-	exit 1
-}
-
-# 1. Flow-table pressure.
-n=$(tls www.example.com small.bin)
-[ "$n" = 10000 ] || bad "warm-up download got '$n'"
-rss0=$(rss)
-sent1=$(flood 10000 1)
-rss1=$(rss)
-# The second wave, with a TURN flow started while it runs.
-flood 20000 1 > "$tmp/flood2.out" &
-fl=$!
-pids="$pids $fl"
-sleep 0.2
-n=$(tls turn-rbx1.openrainbow.com big.bin 15)
-wait "$fl"
-sent2=$(cat "$tmp/flood2.out")
-rss2=$(rss)
-sent=$((sent1 + sent2))
-line=$(counters)
-evicted=$(echo "$line" | sed -n 's/.*evicted \([0-9]*\).*/\1/p')
-received=$(echo "$line" | sed -n 's/.*queue 0: packets \([0-9]*\).*/\1/p')
-echo "flood: $sent packets sent, $received queued packets read, evicted ${evicted:-?};" \
-	"VmRSS ${rss0} kB before, ${rss1} kB after 20,000, ${rss2} kB after 40,000"
-[ "$sent" = 40000 ] && ok "flood sent 40,000 new flows (512-flow table)" || bad "flood sent '$sent'"
-[ "${evicted:-0}" -gt 15000 ] && ok "SIGUSR1 counts $evicted evicted flows" ||
-	bad "evictions: '$line'"
-# The table is full after the first wave: the second must not grow memory.
-# AddressSanitizer keeps freed blocks in quarantine (up to 256 MiB): there
-# the exit status after SIGTERM (LeakSanitizer) checks memory instead.
-if e2e_asan; then
-	echo "note: VmRSS not asserted under AddressSanitizer: $rss0 -> $rss1 -> $rss2 kB"
-elif [ $((rss2 - rss1)) -lt 2048 ] && [ $((rss2 - rss0)) -lt 8192 ]; then
-	ok "VmRSS bounded: $rss0 -> $rss1 -> $rss2 kB"
-else
-	bad "VmRSS grew: $rss0 -> $rss1 -> $rss2 kB"
-fi
-[ "$n" = 200000 ] && ok "TURN download during the flood complete" || bad "TURN download got '$n'"
-sleep 0.3
-eve_has turn-rbx1.openrainbow.com bypass && ok "EVE: TURN flow bypassed during the flood" ||
-	bad "no EVE bypass record for the TURN flow in the flood"
-inG conntrack -L -p tcp --dport 443 2> /dev/null | grep -q "mark=1048576 " &&
-	ok "connmark bypass on the TURN flow during the flood" || bad "no bypass connmark"
-n=$(tls www.example.com small.bin)
-[ "$n" = 10000 ] && ok "dpixd serves after the flood" || bad "after the flood got '$n'"
-stop_dpixd "after the flood"
-inG conntrack -F 2> /dev/null
+pressure 1 4
+pressure 2 4
+pressure 2 6
+e2e_rules # one queue again
 
 # 2. 100 reloads under traffic, good and bad packs in turn.
 start_dpixd || bad "dpixd did not start for reloads"
@@ -309,7 +299,7 @@ echo "reloads: $((r1 - r0)) s; $bads bad sent, $refused refused; $goods good sen
 # The last pack (i = 100) is good: a fresh turn name is still bypassed.
 n=$(tls turn-rbx7777.openrainbow.com small.bin)
 sleep 0.3
-eve_has turn-rbx7777.openrainbow.com bypass && ok "reloaded pack decides after 100 reloads" ||
+e2e_eve_has turn-rbx7777.openrainbow.com bypass && ok "reloaded pack decides after 100 reloads" ||
 	bad "no bypass after the reloads"
 wait "$long"
 [ "$(cat "$tmp/long.out")" = "$long_want" ] && ok "long bypassed download completed across the reloads" ||
@@ -342,7 +332,7 @@ for mode in open closed; do
 	start_dpixd $flags || bad "fail-$mode: dpixd did not restart after kill -9"
 	n=$(tls turn-rbx4.openrainbow.com small.bin)
 	sleep 0.3
-	[ "$n" = 10000 ] && eve_has turn-rbx4.openrainbow.com bypass &&
+	[ "$n" = 10000 ] && e2e_eve_has turn-rbx4.openrainbow.com bypass &&
 		ok "fail-$mode: restarted dpixd classifies new flows" ||
 		bad "fail-$mode: after restart got '$n', EVE: $(cat "$tmp/eve.json")"
 	wait "$long"

@@ -99,13 +99,15 @@ e2e_topology() {
 	inG sysctl -qw net.ipv4.ip_forward=1
 }
 
-# e2e_topology6: IPv6 on the same links, after e2e_topology, in
-# 2001:2::/48 (the benchmarking range, RFC 5180, like 198.18.0.0/15;
-# public to the forwarder's address guard, which refuses ULA fc00::/7):
+# e2e_topology6 [CLIENT-ADDRESS...]: after e2e_topology, IPv6 on the same
+# links, in 2001:2::/48 (the benchmarking range, RFC 5180, like
+# 198.18.0.0/15; public to the forwarder's address guard, which refuses
+# ULA fc00::/7; default client address 2001:2:0:1::2):
 #
-#   client 2001:2:0:1::2 -- 2001:2:0:1::1 gateway 2001:2:0:2::1 -- 2001:2:0:2::2 server
+#   client 2001:2:0:1::2 -- ::1 gateway 2001:2:0:2::1 -- 2001:2:0:2::2 server
 e2e_topology6() {
-	ip -n "$C" addr add 2001:2:0:1::2/64 dev c0-$id nodad
+	[ $# -gt 0 ] || set -- 2001:2:0:1::2
+	for a in "$@"; do ip -n "$C" addr add "$a/64" dev c0-$id nodad; done
 	ip -n "$G" addr add 2001:2:0:1::1/64 dev g0-$id nodad
 	ip -n "$G" addr add 2001:2:0:2::1/64 dev g1-$id nodad
 	ip -n "$S" addr add 2001:2:0:2::2/64 dev s0-$id nodad
@@ -116,14 +118,19 @@ e2e_topology6() {
 
 # e2e_rules FLAGS...: the gateway's mangle, filter and raw tables emptied,
 # then what `dpixd --print-rules iptables FLAGS` prints for $tmp/pack.rules
-# installed (a conntrack timeout policy an earlier install made is kept).
+# installed, its ip6tables lines too when ip6tables is there (a conntrack
+# timeout policy an earlier install made is kept).
 e2e_rules() {
+	ipt=iptables
+	command -v ip6tables > /dev/null && ipt="iptables ip6tables"
 	for t in mangle filter raw; do
-		inG iptables -t $t -F
-		inG iptables -t $t -X 2> /dev/null
+		for x in $ipt; do
+			inG $x -t $t -F
+			inG $x -t $t -X 2> /dev/null
+		done
 	done
 	"$DPIXD" --config /dev/null --rules "$tmp/pack.rules" --print-rules iptables "$@" |
-		grep -E '^(iptables|nfct) ' > "$tmp/rules.sh"
+		grep -E "^($(echo "$ipt" | tr ' ' '|')|nfct) " > "$tmp/rules.sh"
 	(while read -r line; do
 		inG $line 2> /dev/null || { [ "${line%% *}" = nfct ] &&
 			inG nfct get timeout "$(echo "$line" | cut -d' ' -f4)" > /dev/null; } || exit 1
@@ -281,4 +288,29 @@ e2e_wait_port() {
 		sleep 0.1
 	done
 	bad "nothing listens on $1 $2 in the server namespace"
+}
+
+# e2e_flood PREFIX DST BASE-PORT WAVES: tests/e2e/flood.py from the client
+# namespace: 20,000 new flows (one packet each) a wave from PREFIX100 to
+# PREFIX115, IPv4 or IPv6 as DST is; prints the packets sent.
+e2e_flood() {
+	ip netns exec "$C" python3 "$top_srcdir/tests/e2e/flood.py" "$@"
+}
+
+# e2e_rss PID, e2e_fds PID: a process's VmRSS in kB, its open descriptors.
+e2e_rss() { awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status; }
+e2e_fds() { ls /proc/"$1"/fd | wc -l; }
+
+# e2e_eve_has SNI ACTION: $tmp/eve.json holds a record of a TLS flow with
+# that server name and that verdict.
+e2e_eve_has() {
+	python3 - "$tmp/eve.json" "$@" << 'EOF'
+import json, sys
+path, sni, action = sys.argv[1:]
+for line in open(path):
+    e = json.loads(line)
+    if e.get("tls", {}).get("sni") == sni and e.get("verdict", {}).get("action") == action:
+        sys.exit(0)
+sys.exit(1)
+EOF
 }
