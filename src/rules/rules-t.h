@@ -25,8 +25,8 @@ enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, 
  * keyed by the name without its wildcard label, so a lookup costs one probe
  * per label of the name looked up, whatever the set's size. A slot holds
  * part of the name's hash and where its entry is; an entry is a record in
- * the set's text chunks with the form written first for it inline, so that
- * a hit reads two places: the slot, then the record.
+ * the set's text chunks with the form written first for it inline. A
+ * sealed set's lookups read neither: see cells below.
  */
 struct domain_entry {
 	uint32_t more; /* 0: no globs, no tags; else 1 + its index in more */
@@ -53,7 +53,8 @@ struct domain_tag {
 
 struct domain_set {
 	char *name;
-	uint64_t *slots; /* 0: empty; else hash >> 32 << 32 | (chunk + 1) << 16 | offset */
+	uint64_t *slots; /* 0: empty; else hash >> 32 << 32 | (chunk + 1) << 16 | offset;
+			  * NULL while sealed */
 	uint32_t nslots; /* power of two, at most half full */
 	uint32_t count;	 /* entries as written in the pack */
 	uint32_t used;	 /* entries (distinct names) */
@@ -69,6 +70,17 @@ struct domain_set {
 	 * no set, and most of their suffixes stop here. NULL: none. */
 	uint64_t *filter;
 	uint32_t fblocks; /* power of two */
+	/*
+	 * Sealed (domain_set_seal): the slots are freed and every entry is a
+	 * cell in one array, the cells of a bucket (by the hash's low bits)
+	 * one after the other: the name inline, so that a probe reads one or
+	 * two adjacent cache lines and no record. A cell: length, flags
+	 * (exact, below, more), 16 bits of the hash, the more index if any,
+	 * the name; 4-byte aligned. NULL: not sealed (an add unseals).
+	 */
+	uint8_t *cells;
+	uint32_t *cell_at; /* bucket b: cells + cell_at[b] to cells + cell_at[b + 1] */
+	uint32_t cmask;	   /* buckets - 1 */
 };
 
 /* Addresses and CIDRs over one 128-bit space, IPv4 as ::ffff:a.b.c.d. */
