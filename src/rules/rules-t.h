@@ -93,17 +93,32 @@ struct addr_range {
 	uint8_t lo[16], hi[16];
 };
 
+/* A range cut to the IPv4 block, as IPv4 addresses (host order). */
+struct addr_range4 {
+	uint32_t hi, lo;
+};
+
 struct addr_set {
 	struct addr_cidr *cidrs; /* as written */
 	size_t ncidrs, cap;
 	struct addr_range *ranges; /* sorted, merged */
 	size_t nranges;
-	/* What lookups search: range i as four host-order words at 4i (hi's
-	 * most significant first, then lo's), and for big sets where to start
-	 * by the address's leading bits: IPv4 by its first bits, other
-	 * addresses by bits after base6 (NULL: small set, search them all). */
+	/*
+	 * What lookups search. IPv4 (::ffff:0:0/96) addresses: the ranges cut
+	 * to that block, 8 bytes each, and for big sets where to start by the
+	 * address's first v4bits bits (v4at[b] the first range ending at or
+	 * past bucket b's start; NULL: search them all). Other addresses: the
+	 * ranges not inside the IPv4 block, range i as four host-order words
+	 * at 4i (hi's most significant first, then lo's), and for big sets
+	 * where to start by the bits after base6 (bucket; NULL: all).
+	 */
+	struct addr_range4 *v4;
+	size_t nv4;
+	uint32_t *v4at; /* (1 << v4bits) + 1 */
+	uint8_t v4bits;
 	uint64_t *keys;
-	uint32_t *bucket; /* 2 * ((1 << bucket_bits) + 1): IPv4's, then IPv6's */
+	size_t nkeys;
+	uint32_t *bucket; /* (1 << bucket_bits) + 1 */
 	uint64_t base6[2];
 	uint8_t bucket_bits, shift6;
 };

@@ -1360,6 +1360,106 @@ static void test_addr_set(void **state)
 	addr_set_free(s);
 }
 
+/* A sealed set of the CIDRs in a NULL-terminated list. */
+static struct addr_set *addr_set_of(const char *const *cidrs)
+{
+	struct addr_set *s = addr_set_new();
+
+	assert_non_null(s);
+	for (; *cidrs; cidrs++) {
+		uint8_t a[16], plen, family;
+		const char *why;
+
+		if (addr_parse(*cidrs, a, &plen, &family, &why) < 0)
+			fail_msg("%s: %s", *cidrs, why);
+		assert_int_equal(addr_set_add(s, a, plen), 0);
+	}
+	assert_int_equal(addr_set_seal(s), 0);
+	return s;
+}
+
+/* The IPv4 block's edges: ranges that hold it, reach into it from either
+ * side (merged with a neighbour), /0, /32 and /128, with and without the
+ * IPv4 table (padded with 300 /32s far away). */
+static void test_addr_set_v4_edges(void **state)
+{
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		const char *list[400] = { 0 };
+		char pad[300][24];
+		size_t n = 0;
+		struct addr_set *s;
+
+		if (big)
+			for (int i = 0; i < 300; i++) {
+				snprintf(pad[i], sizeof(pad[i]), "100.%d.%d.1", i / 250, i % 250);
+				list[n++] = pad[i];
+			}
+		list[n] = "::/64"; /* holds all of ::ffff:0:0/96 */
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.0.0.0"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_true(addr_in(s, "::1"));
+		assert_false(addr_in(s, "0:0:0:1::"));
+		addr_set_free(s);
+
+		/* below the block into it, and from its top out of it */
+		list[n] = "::fffe:ffff:ffff";
+		list[n + 1] = "0.0.0.0/8";
+		list[n + 2] = "255.255.255.0/24";
+		list[n + 3] = "::1:0:0:0";
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.1.2.3"));
+		assert_true(addr_in(s, "::fffe:ffff:ffff"));
+		assert_false(addr_in(s, "::fffe:ffff:fffe"));
+		assert_false(addr_in(s, "1.0.0.0"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_false(addr_in(s, "255.255.254.255"));
+		assert_true(addr_in(s, "::1:0:0:0"));
+		assert_false(addr_in(s, "::1:0:0:1"));
+		assert_int_equal(addr_in(s, "100.0.0.1"), big);
+		assert_int_equal(s->v4at != NULL, big);
+		assert_false(addr_in(s, "100.0.0.2"));
+		addr_set_free(s);
+
+		/* /32s at the ends of the space, inside a /16, and a /128 */
+		list[n] = "0.0.0.0/32";
+		list[n + 1] = "255.255.255.255/32";
+		list[n + 2] = "10.1.0.0/16";
+		list[n + 3] = "10.1.2.3/32";
+		list[n + 4] = "2001:db8::1/128";
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.0.0.0"));
+		assert_false(addr_in(s, "0.0.0.1"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_false(addr_in(s, "255.255.255.254"));
+		assert_true(addr_in(s, "10.1.255.255"));
+		assert_false(addr_in(s, "10.2.0.0"));
+		assert_false(addr_in(s, "10.0.255.255"));
+		assert_true(addr_in(s, "2001:db8::1"));
+		assert_false(addr_in(s, "2001:db8::2"));
+		assert_false(addr_in(s, "::"));
+		addr_set_free(s);
+
+		/* IPv4 /0 and IPv6 /0 */
+		list[n] = "0.0.0.0/0";
+		list[n + 1] = NULL;
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.0.0.0"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_false(addr_in(s, "::fffe:ffff:ffff"));
+		assert_false(addr_in(s, "::1:0:0:0"));
+		assert_int_equal(s->nv4, 1);
+		addr_set_free(s);
+		list[n] = "::/0";
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "1.2.3.4"));
+		assert_true(addr_in(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+		assert_true(addr_in(s, "::"));
+		addr_set_free(s);
+	}
+}
+
 /* --- addr_set_match against a scan of every CIDR -------------------------- */
 
 static uint64_t xs_state = 88172645463325252ULL;
@@ -1426,6 +1526,17 @@ static void rnd_cidr(uint8_t a[16], uint8_t *plen)
 	*plen = (uint8_t)len;
 }
 
+/* Does a/plen hold ::ffff:0.0.0.0/8, i.e. cover a fair part of IPv4? */
+static bool holds_v4_block(const uint8_t a[16], unsigned plen)
+{
+	static const uint8_t v4[16] = { [10] = 0xff, [11] = 0xff };
+
+	for (unsigned b = 0; b < plen; b++)
+		if ((a[b / 8] ^ v4[b / 8]) & (0x80u >> (b % 8)))
+			return false;
+	return true;
+}
+
 static void test_addr_set_random(void **state)
 {
 	static const size_t sizes[] = { 1, 7, 300, 3000, 40000 };
@@ -1442,11 +1553,15 @@ static void test_addr_set_random(void **state)
 			rnd_cidr(a, &plen);
 			if (n > 7 && plen == 0)
 				plen = 96; /* a /0 in a big set would hide the rest */
+			if (n > 7 && plen < 104 && holds_v4_block(a, plen))
+				plen = 128; /* so would IPv4 /0 to /7 and what holds them
+					     * all (the IPv4 table needs many ranges) */
 			assert_int_equal(addr_set_add(s, a, plen), 0);
 		}
 		assert_int_equal(addr_set_seal(s), 0);
 		/* the big ones are searched through buckets */
 		assert_true(n < 40000 || s->bucket);
+		assert_true(n < 3000 || s->v4at);
 		for (int q = 0; q < 20000; q++) {
 			const struct addr_cidr *c = &s->cidrs[xs() % n];
 			uint8_t a[16], plen;
@@ -2072,6 +2187,7 @@ int main(void)
 		cmocka_unit_test(test_longest_name),
 		cmocka_unit_test(test_big_set),
 		cmocka_unit_test(test_sealed_edges),
+		cmocka_unit_test(test_addr_set_v4_edges),
 		cmocka_unit_test(test_domain_set_random),
 		cmocka_unit_test(test_valid_pack),
 		TMP_TEST(test_crlf_and_no_final_newline),
