@@ -70,6 +70,10 @@ struct domain_set {
 	 * no set, and most of their suffixes stop here. NULL: none. */
 	uint64_t *filter;
 	uint32_t fblocks; /* power of two */
+	/* Bit d (63: 63 or more): an entry's name has d labels, for exact
+	 * names and for the wildcards' names: a lookup asks only for its
+	 * suffixes of those depths. */
+	uint64_t exact_depths, wild_depths;
 	/*
 	 * Sealed (domain_set_seal): the slots are freed and every entry is a
 	 * cell in one array, the cells of a bucket (by the hash's low bits)

@@ -55,14 +55,17 @@ static uint64_t fold_word(uint64_t l, uint64_t w)
 	return l ^ (l >> 29);
 }
 
-/*
- * Label p (n bytes, n > 0) into h, the running hash of the suffix after
- * it. padded: p may be read up to 7 bytes past its end (the walk's
- * buffer); else only its n bytes are read. Both give the same value.
- */
-static uint64_t fold_label(uint64_t h, const char *p, size_t n, bool padded)
+/* A label's words done: into h, the running hash of the suffix after it. */
+static uint64_t fold_into(uint64_t h, uint64_t l)
 {
-	uint64_t l = n, w = 0;
+	h = (h ^ l) * HASH_K2;
+	return h ^ (h >> 32);
+}
+
+/* Label p (n bytes, n > 0) into h, reading only its n bytes. */
+static uint64_t fold_label(uint64_t h, const char *p, size_t n)
+{
+	uint64_t l = n, w;
 	size_t i = 0;
 
 	for (; i + 8 <= n; i += 8) {
@@ -71,16 +74,26 @@ static uint64_t fold_label(uint64_t h, const char *p, size_t n, bool padded)
 	}
 	if (i < n) {
 		w = 0;
-		if (padded) {
-			memcpy(&w, p + i, 8);
-			w = first_bytes(w, n - i);
-		} else {
-			memcpy(&w, p + i, n - i);
-		}
+		memcpy(&w, p + i, n - i);
 		l = fold_word(l, w);
 	}
-	h = (h ^ l) * HASH_K2;
-	return h ^ (h >> 32);
+	return fold_into(h, l);
+}
+
+/* The same for the walk, whose buffer may be read up to 7 bytes past a
+ * label: whole words, the last one cut to the label. */
+static inline __attribute__((always_inline)) uint64_t fold_label_padded(uint64_t h, const char *p,
+									size_t n)
+{
+	uint64_t l = n, w;
+	size_t i = 0;
+
+	for (; i + 8 < n; i += 8) {
+		memcpy(&w, p + i, 8);
+		l = fold_word(l, w);
+	}
+	memcpy(&w, p + i, 8);
+	return fold_into(h, fold_word(l, first_bytes(w, n - i)));
 }
 
 /* The hash of an entry's name (lower case, no empty label). */
@@ -91,10 +104,10 @@ static uint64_t key_hash(const char *s, size_t n)
 
 	for (size_t i = n; i-- > 0;)
 		if (s[i] == '.') {
-			h = fold_label(h, s + i + 1, end - i - 1, false);
+			h = fold_label(h, s + i + 1, end - i - 1);
 			end = i;
 		}
-	return mix(fold_label(h, s, end, false));
+	return mix(fold_label(h, s, end));
 }
 
 /* 8 bytes at once: 'A'-'Z' to lower case, every other byte as it is. */
@@ -369,6 +382,13 @@ static int grow(struct domain_set *s)
 	return 0;
 }
 
+/* The record of a written form (s->written[i]). */
+static const struct domain_entry *entry_of(const char *text)
+{
+	return (const struct domain_entry *)(const void *)(text -
+							   offsetof(struct domain_entry, text));
+}
+
 /*
  * Seal: the entries into their buckets' cells (a counting sort by bucket),
  * then the slots go. About used / 2 buckets: two entries a bucket on
@@ -376,7 +396,7 @@ static int grow(struct domain_set *s)
  */
 int domain_set_seal(struct domain_set *s)
 {
-	uint32_t nb = 1, k = 0, *at, *pos, *refs;
+	uint32_t nb = 1, k = 0, *at, *pos;
 	uint64_t *hs;
 	uint8_t *cells = NULL;
 	size_t total = 0;
@@ -388,18 +408,17 @@ int domain_set_seal(struct domain_set *s)
 	at = calloc((size_t)nb + 1, sizeof(*at));
 	pos = malloc(nb * sizeof(*pos));
 	hs = malloc((s->used ? s->used : 1) * sizeof(*hs));
-	refs = malloc((s->used ? s->used : 1) * sizeof(*refs));
-	if (!at || !pos || !hs || !refs)
+	if (!at || !pos || !hs)
 		goto fail;
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		const struct domain_entry *e;
+	/* The records in the order they were written (in memory order, unlike
+	 * the slots'): each entry's first one has its length set. */
+	for (uint32_t i = 0; i < s->count; i++) {
+		const struct domain_entry *e = entry_of(s->written[i]);
 		size_t size;
 
-		if (!s->slots[i])
+		if (!e->len)
 			continue;
-		e = at_ref(s, s->slots[i]);
 		hs[k] = key_hash(e->text + e->skip, e->len);
-		refs[k] = (uint32_t)s->slots[i];
 		size = cell_size(e->len, e->more != 0);
 		total += size;
 		at[(hs[k++] & (nb - 1)) + 1] += (uint32_t)size;
@@ -409,12 +428,19 @@ int domain_set_seal(struct domain_set *s)
 	for (uint32_t b = 0; b < nb; b++)
 		at[b + 1] += at[b];
 	memcpy(pos, at, nb * sizeof(*pos));
-	for (uint32_t i = 0; i < k; i++) {
-		const struct domain_entry *e = at_ref(s, refs[i]);
-		uint8_t *p = cells + pos[hs[i] & (nb - 1)];
-		uint16_t tag = (uint16_t)(hs[i] >> 48);
-		size_t size = cell_size(e->len, e->more != 0), hdr = e->more ? 8 : 4;
+	k = 0;
+	for (uint32_t i = 0; i < s->count; i++) {
+		const struct domain_entry *e = entry_of(s->written[i]);
+		uint8_t *p;
+		uint16_t tag;
+		size_t size, hdr;
 
+		if (!e->len)
+			continue;
+		p = cells + pos[hs[k] & (nb - 1)];
+		tag = (uint16_t)(hs[k] >> 48);
+		size = cell_size(e->len, e->more != 0);
+		hdr = e->more ? 8 : 4;
 		memset(p, 0, size);
 		p[0] = e->len;
 		p[1] = (uint8_t)((e->exact ? CELL_EXACT : 0) | (e->below ? CELL_BELOW : 0) |
@@ -423,11 +449,10 @@ int domain_set_seal(struct domain_set *s)
 		if (e->more)
 			memcpy(p + 4, &e->more, sizeof(e->more));
 		memcpy(p + hdr, e->text + e->skip, e->len);
-		pos[hs[i] & (nb - 1)] += (uint32_t)size;
+		pos[hs[k++] & (nb - 1)] += (uint32_t)size;
 	}
 	free(pos);
 	free(hs);
-	free(refs);
 	free(s->slots);
 	s->slots = NULL;
 	s->cells = cells;
@@ -438,7 +463,6 @@ fail:
 	free(at);
 	free(pos);
 	free(hs);
-	free(refs);
 	return -1;
 }
 
@@ -475,10 +499,7 @@ static int unseal(struct domain_set *s)
 	sort_n(c, s->nchunks, sizeof(*c), cmp_chunk);
 	s->slots = slots;
 	for (uint32_t i = 0; i < s->count; i++) {
-		const struct domain_entry *e =
-		    (const struct domain_entry *)(const void *)(s->written[i] -
-								offsetof(struct domain_entry,
-									 text));
+		const struct domain_entry *e = entry_of(s->written[i]);
 		uintptr_t a = (uintptr_t)e;
 		uint32_t lo = 0, hi = s->nchunks;
 		uint64_t h;
@@ -570,6 +591,21 @@ static int check_pattern(const char *p, size_t n, size_t *col, const char **why)
 
 enum { FORM_EXACT, FORM_BELOW, FORM_GLOB };
 
+static uint64_t depth_of(unsigned labels)
+{
+	return 1ULL << (labels < 63 ? labels : 63);
+}
+
+/* The bit of exact_depths or wild_depths for a name. */
+static uint64_t depth_bit(const char *name, size_t n)
+{
+	unsigned labels = 1;
+
+	for (size_t i = 0; i < n; i++)
+		labels += name[i] == '.';
+	return depth_of(labels);
+}
+
 static int add_tag(struct domain_set *s, struct domain_entry *e, uint32_t form, uint32_t tag)
 {
 	struct domain_more *m;
@@ -646,6 +682,10 @@ int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, 
 		s->written = v;
 	}
 	kn = n - skip;
+	if (star)
+		s->wild_depths |= depth_bit(buf + skip, kn);
+	else
+		s->exact_depths |= depth_bit(buf + skip, kn);
 	h = key_hash(buf + skip, kn);
 	slot = slot_of(s, buf + skip, kn, h);
 	if (!(e = rec_new(s, buf, n, &ref)))
@@ -762,15 +802,20 @@ static bool walk(const struct domain_set *s, const char *name, size_t len, walk_
 	for (unsigned k = nd + 1; k-- > 0;) {
 		size_t start = k ? dot[k - 1] + 1U : 0;
 
-		h = fold_label(h, buf + start, end - start, true);
-		hs[n] = mix(h);
+		h = fold_label_padded(h, buf + start, end - start);
 		at[n] = (uint8_t)start;
-		/* 0: the filter says the set has no such name */
-		hs[n] = s->filter && !filter_has(s, hs[n]) ? 0 : hs[n];
-		if (hs[n] && s->cells)
-			__builtin_prefetch(&s->cell_at[hs[n] & s->cmask]);
-		else if (hs[n])
-			__builtin_prefetch(&s->slots[hs[n] & (s->nslots - 1)]);
+		/* 0: no entry has this many labels, or the filter says the set
+		 * has no such name (the whole name asks only for exact ones) */
+		hs[n] = 0;
+		if ((k ? s->wild_depths : s->exact_depths) & depth_of(n + 1)) {
+			hs[n] = mix(h);
+			if (s->filter && !filter_has(s, hs[n]))
+				hs[n] = 0;
+			else if (s->cells)
+				__builtin_prefetch(&s->cell_at[hs[n] & s->cmask]);
+			else
+				__builtin_prefetch(&s->slots[hs[n] & (s->nslots - 1)]);
+		}
 		n++;
 		end = start - 1;
 	}
