@@ -406,6 +406,8 @@ int domain_set_seal(struct domain_set *s)
 	while (nb < s->used / 2)
 		nb *= 2;
 	at = calloc((size_t)nb + 1, sizeof(*at));
+	if (at)
+		bigmem_advise(at, ((size_t)nb + 1) * sizeof(*at));
 	pos = malloc(nb * sizeof(*pos));
 	hs = malloc((s->used ? s->used : 1) * sizeof(*hs));
 	if (!at || !pos || !hs)
@@ -425,6 +427,7 @@ int domain_set_seal(struct domain_set *s)
 	}
 	if (total > UINT32_MAX || !(cells = malloc(total ? total : 1)))
 		goto fail;
+	bigmem_advise(cells, total); /* before the pages are first touched */
 	for (uint32_t b = 0; b < nb; b++)
 		at[b + 1] += at[b];
 	memcpy(pos, at, nb * sizeof(*pos));
