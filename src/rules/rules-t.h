@@ -25,8 +25,8 @@ enum rule_action { ACTION_NONE = 0, ACTION_BYPASS, ACTION_INSPECT, ACTION_DROP, 
  * keyed by the name without its wildcard label, so a lookup costs one probe
  * per label of the name looked up, whatever the set's size. A slot holds
  * part of the name's hash and where its entry is; an entry is a record in
- * the set's text chunks with the form written first for it inline, so that
- * a hit reads two places: the slot, then the record.
+ * the set's text chunks with the form written first for it inline. A
+ * sealed set's lookups read neither: see cells below.
  */
 struct domain_entry {
 	uint32_t more; /* 0: no globs, no tags; else 1 + its index in more */
@@ -53,7 +53,8 @@ struct domain_tag {
 
 struct domain_set {
 	char *name;
-	uint64_t *slots; /* 0: empty; else hash >> 32 << 32 | (chunk + 1) << 16 | offset */
+	uint64_t *slots; /* 0: empty; else hash >> 32 << 32 | (chunk + 1) << 16 | offset;
+			  * NULL while sealed */
 	uint32_t nslots; /* power of two, at most half full */
 	uint32_t count;	 /* entries as written in the pack */
 	uint32_t used;	 /* entries (distinct names) */
@@ -69,6 +70,21 @@ struct domain_set {
 	 * no set, and most of their suffixes stop here. NULL: none. */
 	uint64_t *filter;
 	uint32_t fblocks; /* power of two */
+	/* Bit d (63: 63 or more): an entry's name has d labels, for exact
+	 * names and for the wildcards' names: a lookup asks only for its
+	 * suffixes of those depths. */
+	uint64_t exact_depths, wild_depths;
+	/*
+	 * Sealed (domain_set_seal): the slots are freed and every entry is a
+	 * cell in one array, the cells of a bucket (by the hash's low bits)
+	 * one after the other: the name inline, so that a probe reads one or
+	 * two adjacent cache lines and no record. A cell: length, flags
+	 * (exact, below, more), 16 bits of the hash, the more index if any,
+	 * the name; 4-byte aligned. NULL: not sealed (an add unseals).
+	 */
+	uint8_t *cells;
+	uint32_t *cell_at; /* bucket b: cells + cell_at[b] to cells + cell_at[b + 1] */
+	uint32_t cmask;	   /* buckets - 1 */
 };
 
 /* Addresses and CIDRs over one 128-bit space, IPv4 as ::ffff:a.b.c.d. */
@@ -81,17 +97,32 @@ struct addr_range {
 	uint8_t lo[16], hi[16];
 };
 
+/* A range cut to the IPv4 block, as IPv4 addresses (host order). */
+struct addr_range4 {
+	uint32_t hi, lo;
+};
+
 struct addr_set {
 	struct addr_cidr *cidrs; /* as written */
 	size_t ncidrs, cap;
 	struct addr_range *ranges; /* sorted, merged */
 	size_t nranges;
-	/* What lookups search: range i as four host-order words at 4i (hi's
-	 * most significant first, then lo's), and for big sets where to start
-	 * by the address's leading bits: IPv4 by its first bits, other
-	 * addresses by bits after base6 (NULL: small set, search them all). */
+	/*
+	 * What lookups search. IPv4 (::ffff:0:0/96) addresses: the ranges cut
+	 * to that block, 8 bytes each, and for big sets where to start by the
+	 * address's first v4bits bits (v4at[b] the first range ending at or
+	 * past bucket b's start; NULL: search them all). Other addresses: the
+	 * ranges not inside the IPv4 block, range i as four host-order words
+	 * at 4i (hi's most significant first, then lo's), and for big sets
+	 * where to start by the bits after base6 (bucket; NULL: all).
+	 */
+	struct addr_range4 *v4;
+	size_t nv4;
+	uint32_t *v4at; /* (1 << v4bits) + 1 */
+	uint8_t v4bits;
 	uint64_t *keys;
-	uint32_t *bucket; /* 2 * ((1 << bucket_bits) + 1): IPv4's, then IPv6's */
+	size_t nkeys;
+	uint32_t *bucket; /* (1 << bucket_bits) + 1 */
 	uint64_t base6[2];
 	uint8_t bucket_bits, shift6;
 };

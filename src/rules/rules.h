@@ -89,6 +89,9 @@ void domain_set_free(struct domain_set *s);
 /* Add a pattern; returns 0, or -1 with the column (0-based) of the offending
  * character in *col and a reason in *why. */
 int domain_set_add(struct domain_set *s, const char *pattern, size_t *col, const char **why);
+/* Lay the set out for lookups (after the last add; an add after it
+ * undoes it). Lookups give the same answers sealed or not. 0 or -1. */
+int domain_set_seal(struct domain_set *s);
 /* Is the name (any case, trailing dot allowed) in the set? */
 bool domain_set_match(const struct domain_set *s, const char *name, size_t len);
 

@@ -265,6 +265,9 @@ struct rules_index *rules_index_build(const struct ruleset *rs)
 			if (file_rule(ix, ix->rules[g], g) < 0)
 				goto fail;
 		}
+	for (int k = 0; k < KEY_NAMES; k++)
+		if (domain_set_seal(ix->names[k]) < 0)
+			goto fail;
 	if (build_prefixes(ix) < 0)
 		goto fail;
 	return ix;

@@ -445,7 +445,9 @@ static int seal(struct parser *ps, struct rule_set *s)
 {
 	int rc = 0;
 
-	if (s->kind == SET_ADDRESSES)
+	if (s->kind == SET_DOMAINS)
+		rc = domain_set_seal(s->u.dom);
+	else if (s->kind == SET_ADDRESSES)
 		rc = addr_set_seal(s->u.addr);
 	else if (s->kind == SET_PORTS)
 		rc = port_set_seal(s->u.port);

@@ -5,9 +5,10 @@
  * Addresses: IPv4 and IPv6 addresses and CIDRs, kept as written (for
  * printing) and as sorted, merged ranges over one 128-bit space, IPv4 as
  * ::ffff:a.b.c.d, so membership is one binary search whatever the set's
- * size (over 128-bit keys; in a big set only over the few ranges of the
- * address's bucket). Ports: ranges, kept as written and merged the same way. Patterns:
- * PCRE2, compiled once (JIT where the library has it), matched against the
+ * size (IPv4 addresses over 32-bit ranges, others over 128-bit keys; in a
+ * big set only over the few ranges of the address's bucket). Ports:
+ * ranges, kept as written and merged the same way. Patterns: PCRE2,
+ * compiled once (JIT where the library has it), matched against the
  * whole name, ignoring case.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -38,6 +39,8 @@ void addr_set_free(struct addr_set *s)
 	free(s->ranges);
 	free(s->keys);
 	free(s->bucket);
+	free(s->v4);
+	free(s->v4at);
 	free(s);
 }
 
@@ -148,35 +151,31 @@ static size_t search(const uint64_t *keys, size_t lo, size_t hi, u128 a)
 }
 
 /*
- * Big sets: 2^bits buckets for IPv4 (by the address's first bits) and as
- * many for the span of the other ranges (from base6, 2^shift6 addresses a
- * bucket); bucket b holds the first range ending at or past its start, so
- * the range an address is in (if any) is between its bucket's and the
- * next's: a search of a few ranges instead of the whole set.
+ * Big sets: 2^bits buckets for the span of the ranges outside the IPv4
+ * block (from base6, 2^shift6 addresses a bucket); bucket b holds the
+ * first range ending at or past its start, so the range an address is in
+ * (if any) is between its bucket's and the next's: a search of a few
+ * ranges instead of the whole set.
  */
 #define BUCKET_MIN_RANGES 256
 
 static int make_buckets(struct addr_set *s)
 {
-	size_t n = s->nranges, below, above;
+	size_t n = s->nkeys, below, above;
 	unsigned bits = 8, len = 0;
-	uint32_t nb, *v4, *v6;
+	uint32_t nb, *v6;
 	u128 base, top, span;
 
 	while (bits < 20 && ((size_t)4 << bits) < n)
 		bits++;
 	nb = 1u << bits;
-	if (!(s->bucket = malloc(2 * ((size_t)nb + 1) * sizeof(*s->bucket))))
+	if (!(s->bucket = malloc(((size_t)nb + 1) * sizeof(*s->bucket))))
 		return -1;
-	v4 = s->bucket;
-	v6 = s->bucket + nb + 1;
-	for (uint32_t b = 0; b <= nb; b++)
-		v4[b] = (uint32_t)search(s->keys, 0, n, V4_BASE + ((u128)b << (32 - bits)));
+	v6 = s->bucket;
 	/*
-	 * The other addresses: the IPv4 block between those below it and
-	 * those above would only widen the span, so bucket the side with more
-	 * ranges (any base and shift give right answers; these give short
-	 * searches).
+	 * The IPv4 block between the ranges below it and those above would
+	 * only widen the span, so bucket the side with more ranges (any base
+	 * and shift give right answers; these give short searches).
 	 */
 	below = search(s->keys, 0, n, V4_BASE);
 	above = search(s->keys, 0, n, V4_END);
@@ -208,15 +207,61 @@ static int make_buckets(struct addr_set *s)
 	return 0;
 }
 
+/*
+ * IPv4: the merged ranges cut to the IPv4 block (sorted, apart), 8 bytes
+ * each, so that a set of 100k IPv4 CIDRs is under 1 MiB; big sets get a
+ * table by the address's first bits, about one range a bucket, so that
+ * most lookups read one table entry and one range.
+ */
+static int make_v4(struct addr_set *s)
+{
+	uint32_t nb;
+	unsigned bits = 8;
+	size_t i = 0;
+
+	s->nv4 = 0;
+	for (size_t k = 0; k < s->nranges; k++) {
+		u128 lo = load128(s->ranges[k].lo), hi = load128(s->ranges[k].hi);
+
+		if (hi < V4_BASE || lo >= V4_END)
+			continue;
+		s->v4[s->nv4].lo = lo < V4_BASE ? 0 : (uint32_t)lo;
+		s->v4[s->nv4++].hi = hi >= V4_END ? UINT32_MAX : (uint32_t)hi;
+	}
+	if (s->nv4 < BUCKET_MIN_RANGES)
+		return 0;
+	while (bits < 20 && ((size_t)1 << bits) < s->nv4)
+		bits++;
+	nb = 1u << bits;
+	if (!(s->v4at = malloc(((size_t)nb + 1) * sizeof(*s->v4at))))
+		return -1;
+	for (uint32_t b = 0; b <= nb; b++) {
+		uint64_t start = (uint64_t)b << (32 - bits);
+
+		while (i < s->nv4 && s->v4[i].hi < start)
+			i++;
+		s->v4at[b] = (uint32_t)i;
+	}
+	s->v4bits = (uint8_t)bits;
+	return 0;
+}
+
 int addr_set_seal(struct addr_set *s)
 {
+	struct addr_range4 *v4;
+	uint64_t *keys;
 	size_t k = 0;
 
 	free(s->ranges);
 	free(s->keys);
 	free(s->bucket);
+	free(s->v4);
+	free(s->v4at);
 	s->keys = NULL;
 	s->bucket = NULL;
+	s->v4 = NULL;
+	s->v4at = NULL;
+	s->nkeys = s->nv4 = 0;
 	s->ranges = malloc((s->ncidrs ? s->ncidrs : 1) * sizeof(*s->ranges));
 	if (!s->ranges)
 		return -1;
@@ -242,49 +287,76 @@ int addr_set_seal(struct addr_set *s)
 		s->ranges[k++] = *r;
 	}
 	s->nranges = k;
+	s->v4 = malloc((k ? k : 1) * sizeof(*s->v4));
 	s->keys = malloc((k ? k : 1) * 4 * sizeof(*s->keys));
-	if (!s->keys)
+	if (!s->v4 || !s->keys)
 		return -1;
+	bigmem_advise(s->v4, k * sizeof(*s->v4));
 	bigmem_advise(s->keys, k * 4 * sizeof(*s->keys));
+	if (make_v4(s) < 0)
+		return -1;
 	for (size_t i = 0; i < k; i++) {
 		u128 hi = load128(s->ranges[i].hi), lo = load128(s->ranges[i].lo);
+		uint64_t *key = &s->keys[4 * s->nkeys];
 
-		s->keys[4 * i] = (uint64_t)(hi >> 64);
-		s->keys[4 * i + 1] = (uint64_t)hi;
-		s->keys[4 * i + 2] = (uint64_t)(lo >> 64);
-		s->keys[4 * i + 3] = (uint64_t)lo;
+		if (lo >= V4_BASE && hi < V4_END)
+			continue; /* IPv4 only: in v4 */
+		key[0] = (uint64_t)(hi >> 64);
+		key[1] = (uint64_t)hi;
+		key[2] = (uint64_t)(lo >> 64);
+		key[3] = (uint64_t)lo;
+		s->nkeys++;
 	}
-	return k >= BUCKET_MIN_RANGES ? make_buckets(s) : 0;
+	/* Each range is in one of them or both: give back the rest. */
+	if (s->nv4 < k && (v4 = realloc(s->v4, (s->nv4 ? s->nv4 : 1) * sizeof(*v4))))
+		s->v4 = v4;
+	if (s->nkeys < k &&
+	    (keys = realloc(s->keys, (s->nkeys ? s->nkeys : 1) * 4 * sizeof(*keys))))
+		s->keys = keys;
+	return s->nkeys >= BUCKET_MIN_RANGES ? make_buckets(s) : 0;
+}
+
+static bool v4_match(const struct addr_set *s, uint32_t a)
+{
+	size_t lo = 0, hi = s->nv4;
+
+	if (s->v4at) {
+		uint32_t b = a >> (32 - s->v4bits);
+
+		lo = s->v4at[b];
+		hi = s->v4at[b + 1];
+	}
+	while (lo < hi) { /* the first range ending at or past a */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a > s->v4[mid].hi)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nv4 && a >= s->v4[lo].lo;
 }
 
 bool addr_set_match(const struct addr_set *s, const uint8_t addr[16])
 {
 	u128 a = load128(addr);
-	size_t lo = 0, hi = s->nranges;
+	size_t lo = 0, hi = s->nkeys;
 
+	if (a >= V4_BASE && a < V4_END)
+		return v4_match(s, (uint32_t)a);
 	if (s->bucket) {
 		uint32_t nb = 1u << s->bucket_bits;
-		const uint32_t *v = NULL;
-		size_t b = 0;
+		u128 base = (u128)s->base6[0] << 64 | s->base6[1], off = a - base;
 
-		if (a >= V4_BASE && a < V4_END) {
-			v = s->bucket;
-			b = (size_t)((a - V4_BASE) >> (32 - s->bucket_bits));
-		} else {
-			u128 base = (u128)s->base6[0] << 64 | s->base6[1], off = a - base;
+		if (a >= base && off >> s->shift6 < nb) {
+			size_t b = (size_t)(off >> s->shift6);
 
-			if (a >= base && off >> s->shift6 < nb) {
-				v = s->bucket + nb + 1;
-				b = (size_t)(off >> s->shift6);
-			}
-		}
-		if (v) {
-			lo = v[b];
-			hi = v[b + 1]; /* search() answers hi when all end before */
+			lo = s->bucket[b];
+			hi = s->bucket[b + 1]; /* search() answers hi when all end before */
 		}
 	}
 	lo = search(s->keys, lo, hi, a);
-	return lo < s->nranges && a >= key_at(&s->keys[4 * lo + 2]);
+	return lo < s->nkeys && a >= key_at(&s->keys[4 * lo + 2]);
 }
 
 /* --- ports ---------------------------------------------------------------- */

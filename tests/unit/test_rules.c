@@ -36,6 +36,7 @@ static struct domain_set *set_of(const char *const *patterns, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (domain_set_add(s, patterns[i], &col, &why) != 0)
 			fail_msg("'%s' rejected at %zu: %s", patterns[i], col, why);
+	assert_int_equal(domain_set_seal(s), 0); /* as a pack's sets are */
 	return s;
 }
 
@@ -380,19 +381,23 @@ static void test_domain_set_random(void **state)
 	(void)state;
 	for (size_t round = 0; round < sizeof(sizes) / sizeof(sizes[0]); round++) {
 		uint32_t n = sizes[round], ndom = n / 4 + 1;
-		struct domain_set *s = domain_set_new("rnd");
+		struct domain_set *s = domain_set_new("rnd"), *sealed = domain_set_new("rnd");
 		const char *why;
 		size_t col;
 		int queries = n > 10000 ? 1500 : 5000;
 
 		assert_non_null(s);
+		assert_non_null(sealed);
 		for (uint32_t i = 0; i < n; i++) {
 			char e[128];
 
 			dom_rnd_name(e, sizeof(e), ndom, true);
-			if (domain_set_add(s, e, &col, &why) != 0)
+			if (domain_set_add(s, e, &col, &why) != 0 ||
+			    domain_set_add(sealed, e, &col, &why) != 0)
 				fail_msg("%s: %s", e, why);
 		}
+		assert_int_equal(domain_set_seal(sealed), 0);
+		assert_non_null(sealed->cells);
 		assert_int_equal(s->count, n);
 		assert_true(n < 6000 || s->filter); /* big: the filter is asked too */
 		for (int q = 0; q < queries; q++) {
@@ -414,8 +419,12 @@ static void test_domain_set_random(void **state)
 			if (in_set(s, name) != dom_naive(s->written, n, name))
 				fail_msg("set of %u, '%s': domain_set_match %d, scan %d", n, name,
 					 in_set(s, name), dom_naive(s->written, n, name));
+			if (in_set(sealed, name) != in_set(s, name))
+				fail_msg("set of %u, '%s': sealed %d, not %d", n, name,
+					 in_set(sealed, name), in_set(s, name));
 		}
 		domain_set_free(s);
+		domain_set_free(sealed);
 	}
 }
 
@@ -454,8 +463,121 @@ static void test_big_set(void **state)
 		if (in_set(s, name))
 			fail_msg("%s found", name);
 	}
+	/* Sealed: the same answers; an add after it unseals, and it seals again. */
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(domain_set_seal(s), 0);
+		assert_non_null(s->cells);
+		assert_null(s->slots);
+		for (unsigned i = 0; i < 100000; i += 7) {
+			snprintf(name, sizeof(name), "HOST%u.example%u.com.", i, i % 100);
+			if (!in_set(s, name))
+				fail_msg("sealed: %s not found", name);
+			snprintf(name, sizeof(name), "host%u.example%u.com", i, (i + 1) % 100);
+			if (in_set(s, name))
+				fail_msg("sealed: %s found", name);
+		}
+		assert_int_equal(in_set(s, "x.more.example"), round == 1);
+		if (domain_set_add(s, round ? "host1.example1.com" : "*.more.example", &col,
+				   &why) != 0)
+			fail_msg("rejected after the seal: %s", why);
+		assert_null(s->cells);
+		assert_true(in_set(s, "x.more.example"));
+		assert_true(in_set(s, "host99999.example99.com"));
+	}
+	assert_int_equal(s->used, 100001);
 	domain_set_free(s);
 	domain_set_free(NULL);
+}
+
+/* A sealed set at its edges: empty, one bucket, every depth, the longest
+ * names, the most labels, bytes that are not letters. */
+static void test_sealed_edges(void **state)
+{
+	(void)state;
+	struct domain_set *s = domain_set_new("edges");
+	char name[300], pat[300];
+	const char *why;
+	size_t col;
+
+	assert_non_null(s);
+	assert_int_equal(domain_set_seal(s), 0);
+	assert_false(in_set(s, "example.com"));
+	assert_false(in_set(s, "a"));
+	domain_set_free(s);
+
+	/* Two entries: one bucket, scanned cell by cell. */
+	s = SET("a", "*.a");
+	assert_int_equal(s->cmask, 0);
+	assert_true(in_set(s, "a"));
+	assert_true(in_set(s, "A."));
+	assert_true(in_set(s, "b.a"));
+	assert_true(in_set(s, "c.b.a"));
+	assert_false(in_set(s, "aa"));
+	assert_false(in_set(s, "b.aa"));
+	assert_false(in_set(s, ".a"));
+	assert_false(in_set(s, "b..a"));
+	assert_false(in_set(s, "b.a.."));
+	domain_set_free(s);
+
+	/* "*.l1...ld" for d = 1..12, and names at every depth under each. */
+	s = domain_set_new("depth");
+	pat[0] = '\0';
+	for (int d = 1; d <= 12; d++) {
+		char next[300];
+
+		snprintf(next, sizeof(next), "l%d%s%s", d, d > 1 ? "." : "", pat);
+		memcpy(pat, next, strlen(next) + 1);
+		if (d % 3 == 0) {
+			snprintf(name, sizeof(name), "*.%.60s", pat);
+			if (domain_set_add(s, name, &col, &why) != 0)
+				fail_msg("%s: %s", name, why);
+		}
+	}
+	assert_int_equal(domain_set_seal(s), 0);
+	/* pat is l12.l11...l1: a suffix of d labels is under *.l(d)...l1 when
+	 * d is a multiple of 3 and the name is longer. */
+	for (int depth = 1; depth <= 12; depth++) {
+		const char *suffix = pat;
+
+		for (int k = 12; k > depth; k--)
+			suffix = strchr(suffix, '.') + 1;
+		assert_int_equal(in_set(s, suffix), depth > 3);
+		snprintf(name, sizeof(name), "X.%.60s", suffix);
+		assert_int_equal(in_set(s, name), depth >= 3);
+	}
+	domain_set_free(s);
+
+	/* The longest name, as an entry and under a wildcard; 127 labels. */
+	memset(name, 'a', 253);
+	for (int i = 63; i < 253; i += 64)
+		name[i] = '.';
+	name[253] = '\0';
+	s = SET(name, "*.b.c");
+	assert_true(in_set(s, name));
+	name[0] = 'A';
+	assert_true(in_set(s, name));
+	name[0] = 'b';
+	assert_false(in_set(s, name));
+	for (int i = 0; i < 253; i++)
+		pat[i] = i % 2 ? '.' : 'x';
+	pat[250] = 'b'; /* 127 labels, 253 characters, the last two b.c */
+	pat[252] = 'c';
+	pat[253] = '\0';
+	assert_true(in_set(s, pat));
+	pat[0] = '.';
+	assert_false(in_set(s, pat));
+	/* Not letters: the high bit, NUL; '@' and '[' next to 'A' and 'Z'. */
+	assert_true(in_set(s, "\xc2.b.c"));
+	assert_true(domain_set_match(s, "x\0y.b.c", 7));
+	assert_false(domain_set_match(s, "b\0c", 3));
+	domain_set_free(s);
+	s = SET("z.example", "a.example");
+	assert_true(in_set(s, "Z.EXAMPLE"));
+	assert_true(in_set(s, "A.eXample"));
+	assert_false(in_set(s, "@.example"));
+	assert_false(in_set(s, "[.example"));
+	assert_false(in_set(s, "\xc1.example")); /* 'A' | 0x80 */
+	domain_set_free(s);
 }
 
 /* --- pack files --------------------------------------------------------- */
@@ -1238,6 +1360,106 @@ static void test_addr_set(void **state)
 	addr_set_free(s);
 }
 
+/* A sealed set of the CIDRs in a NULL-terminated list. */
+static struct addr_set *addr_set_of(const char *const *cidrs)
+{
+	struct addr_set *s = addr_set_new();
+
+	assert_non_null(s);
+	for (; *cidrs; cidrs++) {
+		uint8_t a[16], plen, family;
+		const char *why;
+
+		if (addr_parse(*cidrs, a, &plen, &family, &why) < 0)
+			fail_msg("%s: %s", *cidrs, why);
+		assert_int_equal(addr_set_add(s, a, plen), 0);
+	}
+	assert_int_equal(addr_set_seal(s), 0);
+	return s;
+}
+
+/* The IPv4 block's edges: ranges that hold it, reach into it from either
+ * side (merged with a neighbour), /0, /32 and /128, with and without the
+ * IPv4 table (padded with 300 /32s far away). */
+static void test_addr_set_v4_edges(void **state)
+{
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		const char *list[400] = { 0 };
+		char pad[300][24];
+		size_t n = 0;
+		struct addr_set *s;
+
+		if (big)
+			for (int i = 0; i < 300; i++) {
+				snprintf(pad[i], sizeof(pad[i]), "100.%d.%d.1", i / 250, i % 250);
+				list[n++] = pad[i];
+			}
+		list[n] = "::/64"; /* holds all of ::ffff:0:0/96 */
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.0.0.0"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_true(addr_in(s, "::1"));
+		assert_false(addr_in(s, "0:0:0:1::"));
+		addr_set_free(s);
+
+		/* below the block into it, and from its top out of it */
+		list[n] = "::fffe:ffff:ffff";
+		list[n + 1] = "0.0.0.0/8";
+		list[n + 2] = "255.255.255.0/24";
+		list[n + 3] = "::1:0:0:0";
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.1.2.3"));
+		assert_true(addr_in(s, "::fffe:ffff:ffff"));
+		assert_false(addr_in(s, "::fffe:ffff:fffe"));
+		assert_false(addr_in(s, "1.0.0.0"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_false(addr_in(s, "255.255.254.255"));
+		assert_true(addr_in(s, "::1:0:0:0"));
+		assert_false(addr_in(s, "::1:0:0:1"));
+		assert_int_equal(addr_in(s, "100.0.0.1"), big);
+		assert_int_equal(s->v4at != NULL, big);
+		assert_false(addr_in(s, "100.0.0.2"));
+		addr_set_free(s);
+
+		/* /32s at the ends of the space, inside a /16, and a /128 */
+		list[n] = "0.0.0.0/32";
+		list[n + 1] = "255.255.255.255/32";
+		list[n + 2] = "10.1.0.0/16";
+		list[n + 3] = "10.1.2.3/32";
+		list[n + 4] = "2001:db8::1/128";
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.0.0.0"));
+		assert_false(addr_in(s, "0.0.0.1"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_false(addr_in(s, "255.255.255.254"));
+		assert_true(addr_in(s, "10.1.255.255"));
+		assert_false(addr_in(s, "10.2.0.0"));
+		assert_false(addr_in(s, "10.0.255.255"));
+		assert_true(addr_in(s, "2001:db8::1"));
+		assert_false(addr_in(s, "2001:db8::2"));
+		assert_false(addr_in(s, "::"));
+		addr_set_free(s);
+
+		/* IPv4 /0 and IPv6 /0 */
+		list[n] = "0.0.0.0/0";
+		list[n + 1] = NULL;
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "0.0.0.0"));
+		assert_true(addr_in(s, "255.255.255.255"));
+		assert_false(addr_in(s, "::fffe:ffff:ffff"));
+		assert_false(addr_in(s, "::1:0:0:0"));
+		assert_int_equal(s->nv4, 1);
+		addr_set_free(s);
+		list[n] = "::/0";
+		s = addr_set_of(list);
+		assert_true(addr_in(s, "1.2.3.4"));
+		assert_true(addr_in(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+		assert_true(addr_in(s, "::"));
+		addr_set_free(s);
+	}
+}
+
 /* --- addr_set_match against a scan of every CIDR -------------------------- */
 
 static uint64_t xs_state = 88172645463325252ULL;
@@ -1304,6 +1526,17 @@ static void rnd_cidr(uint8_t a[16], uint8_t *plen)
 	*plen = (uint8_t)len;
 }
 
+/* Does a/plen hold ::ffff:0.0.0.0/8, i.e. cover a fair part of IPv4? */
+static bool holds_v4_block(const uint8_t a[16], unsigned plen)
+{
+	static const uint8_t v4[16] = { [10] = 0xff, [11] = 0xff };
+
+	for (unsigned b = 0; b < plen; b++)
+		if ((a[b / 8] ^ v4[b / 8]) & (0x80u >> (b % 8)))
+			return false;
+	return true;
+}
+
 static void test_addr_set_random(void **state)
 {
 	static const size_t sizes[] = { 1, 7, 300, 3000, 40000 };
@@ -1320,11 +1553,15 @@ static void test_addr_set_random(void **state)
 			rnd_cidr(a, &plen);
 			if (n > 7 && plen == 0)
 				plen = 96; /* a /0 in a big set would hide the rest */
+			if (n > 7 && plen < 104 && holds_v4_block(a, plen))
+				plen = 128; /* so would IPv4 /0 to /7 and what holds them
+					     * all (the IPv4 table needs many ranges) */
 			assert_int_equal(addr_set_add(s, a, plen), 0);
 		}
 		assert_int_equal(addr_set_seal(s), 0);
 		/* the big ones are searched through buckets */
 		assert_true(n < 40000 || s->bucket);
+		assert_true(n < 3000 || s->v4at);
 		for (int q = 0; q < 20000; q++) {
 			const struct addr_cidr *c = &s->cidrs[xs() % n];
 			uint8_t a[16], plen;
@@ -1949,6 +2186,8 @@ int main(void)
 		cmocka_unit_test(test_bad_patterns),
 		cmocka_unit_test(test_longest_name),
 		cmocka_unit_test(test_big_set),
+		cmocka_unit_test(test_sealed_edges),
+		cmocka_unit_test(test_addr_set_v4_edges),
 		cmocka_unit_test(test_domain_set_random),
 		cmocka_unit_test(test_valid_pack),
 		TMP_TEST(test_crlf_and_no_final_newline),
