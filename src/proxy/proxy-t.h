@@ -27,6 +27,7 @@ struct proxy_endpoint {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	bool transparent; /* proxy-transparent: redirected, not asked */
+	bool tls;	  /* proxy-listen-tls: the client speaks TLS to us first */
 };
 
 struct proxy_config {
@@ -37,10 +38,11 @@ struct proxy_config {
 	char parent_port[6];
 	uint32_t max_tunnels;
 	uint32_t idle_s;
-	bool fronting_log; /* a fronted tunnel is flagged and counted, not closed */
-	uint32_t mark;	   /* SO_MARK of upstream sockets; 0: none */
-	uint32_t head_s;   /* to receive a head, or a redirected client's
+	bool fronting_log;		/* a fronted tunnel is flagged and counted, not closed */
+	uint32_t mark;			/* SO_MARK of upstream sockets; 0: none */
+	uint32_t head_s;		/* to receive a head, or a redirected client's
 			    * first bytes (PROXY_HEAD_TIMEOUT_MS by default) */
+	const char *tls_cert, *tls_key; /* PEM files, read once at start */
 };
 
 /* What a redirected client's first bytes were (proxy_sniff). */
@@ -79,7 +81,7 @@ enum proxy_addr_kind {
 struct proxy_stats {
 	atomic_ullong accepted, tunnels, parent, refused, bad_request, head_too_big, head_timeout,
 	    over_limit, resolve_fail, addr_refused, connect_fail, connect_timeout, fronting, idle,
-	    transparent;
+	    transparent, tls, tls_fail;
 };
 
 #endif
