@@ -39,6 +39,7 @@ enum kind {
 	K_SOCKET,  /* a unix socket path, or none */
 	K_LISTEN,  /* proxy-listen: a list of ADDR:PORT */
 	K_TPROXY,  /* proxy-transparent: the same list, redirected listeners */
+	K_TLS,	   /* proxy-listen-tls: the same list, TLS listeners */
 	K_PARENT,  /* proxy-parent: HOST:PORT */
 	K_FRONTING /* proxy-fronting: close or log */
 };
@@ -88,6 +89,9 @@ static const struct opt opts[] = {
 	{ { "proxy-transparent", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
 	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
 	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
+	{ { "proxy-listen-tls", false, false }, K_TLS, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-tls-cert", false, false }, K_STR, FIELD(proxy.tls_cert), 0, 0 },
+	{ { "proxy-tls-key", false, false }, K_STR, FIELD(proxy.tls_key), 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -239,6 +243,7 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 		return 0;
 	case K_LISTEN:
 	case K_TPROXY:
+	case K_TLS:
 		if (c->proxy.nlisten == PROXY_MAX_LISTEN ||
 		    proxy_parse_endpoint(value, &c->proxy.listen[c->proxy.nlisten]) < 0) {
 			snprintf(why, whylen,
@@ -246,7 +251,8 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 				 PROXY_MAX_LISTEN);
 			return -2;
 		}
-		c->proxy.listen[c->proxy.nlisten++].transparent = o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten].transparent = o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten++].tls = o->kind == K_TLS;
 		return 0;
 	case K_PARENT:
 		if (proxy_parse_parent(value, &c->proxy) < 0) {
@@ -381,7 +387,7 @@ int dpixd_conf_read(struct dpixd_config *c, const char *path, bool required, cha
 		if (!(key = word(line, &pos)))
 			continue;
 		if (!(o = find(key))) {
-			char keys[400];
+			char keys[512];
 
 			key_list(keys, sizeof(keys));
 			snprintf(err, errlen, "%s:%u:%zu: '%s': unknown key, expected one of %s",
@@ -449,9 +455,17 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	}
 	if (!c->nqueues && !c->proxy.nlisten) {
 		snprintf(err, errlen,
-			 "queues 0 and no proxy-listen or proxy-transparent: nothing to serve");
+			 "queues 0 and no proxy-listen, proxy-transparent or proxy-listen-tls: "
+			 "nothing to serve");
 		return -1;
 	}
+	for (size_t i = 0; i < c->proxy.nlisten; i++)
+		if (c->proxy.listen[i].tls && (!c->proxy.tls_cert || !c->proxy.tls_key)) {
+			snprintf(err, errlen,
+				 "proxy-listen-tls: needs proxy-tls-cert and "
+				 "proxy-tls-key");
+			return -1;
+		}
 	if (c->require_signed && !c->pubkey) {
 		snprintf(err, errlen, "require-signed: no pubkey to verify the packs with");
 		return -1;
@@ -459,22 +473,29 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The command line's proxy-listen replaces the file's, and its
- * proxy-transparent the file's, each list apart. */
-static void drop_listeners(struct proxy_config *p, bool transparent)
+/* The listener key an endpoint came from. */
+static enum kind listener_kind(const struct proxy_endpoint *e)
 {
-	size_t k = 0;
+	return e->transparent ? K_TPROXY : e->tls ? K_TLS : K_LISTEN;
+}
+
+/* The command line's proxy-listen replaces the file's, its
+ * proxy-transparent the file's, its proxy-listen-tls the file's: each
+ * list apart. */
+static void drop_listeners(struct proxy_config *p, enum kind k)
+{
+	size_t n = 0;
 
 	for (size_t i = 0; i < p->nlisten; i++)
-		if (p->listen[i].transparent != transparent)
-			p->listen[k++] = p->listen[i];
-	p->nlisten = k;
+		if (listener_kind(&p->listen[i]) != k)
+			p->listen[n++] = p->listen[i];
+	p->nlisten = n;
 }
 
 int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, size_t errlen)
 {
 	bool cleared_packs = false, cleared_hooks = false, cleared_listen = false;
-	bool cleared_tproxy = false;
+	bool cleared_tproxy = false, cleared_tls = false;
 	char why[128];
 
 	dpixd_conf_defaults(c, rules_dir);
@@ -501,12 +522,16 @@ int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, s
 			cleared_hooks = true;
 		}
 		if (o->kind == K_LISTEN && !cleared_listen) {
-			drop_listeners(&c->proxy, false);
+			drop_listeners(&c->proxy, K_LISTEN);
 			cleared_listen = true;
 		}
 		if (o->kind == K_TPROXY && !cleared_tproxy) {
-			drop_listeners(&c->proxy, true);
+			drop_listeners(&c->proxy, K_TPROXY);
 			cleared_tproxy = true;
+		}
+		if (o->kind == K_TLS && !cleared_tls) {
+			drop_listeners(&c->proxy, K_TLS);
+			cleared_tls = true;
 		}
 		if (set(c, o, c->args[i].value, false, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "--%s: '%s': %s", o->key.name, c->args[i].value, why);
