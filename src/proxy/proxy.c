@@ -186,7 +186,7 @@ static void fail(struct conn *c, unsigned status, const char *why, const char *r
 	int n;
 
 	if ((c->transparent && c->sniffed != SNIFF_HTTP) ||
-	    (c->ssl && !SSL_is_init_finished(c->ssl))) {
+	    (c->tls && (!c->ssl || !SSL_is_init_finished(c->ssl)))) {
 		c->close_reason = reason;
 		conn_close(c, reason);
 		return;
@@ -739,6 +739,7 @@ static void on_accept(struct proxy *px, int li)
 			continue;
 		}
 		c->px = px;
+		c->tls = tls;
 		c->tls_rd = EPOLLIN;
 		c->tls_wr = EPOLLOUT;
 		c->fd[0] = fd;
@@ -772,7 +773,6 @@ static void on_accept(struct proxy *px, int li)
 				continue;
 			}
 		}
-		c->tls = tls;
 		if (tls) {
 			px->st.tls++;
 			if (!(c->ssl = SSL_new(px->tls)) || SSL_set_fd(c->ssl, fd) != 1) {
