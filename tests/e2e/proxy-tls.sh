@@ -3,11 +3,13 @@
 # curl speaks TLS to it (--proxy https://, --proxy-cacert), then CONNECT
 # and the tunnel inside that session, to a TLS server in the server's
 # namespace. A whitelisted name carries its content (and 30 MB each way,
-# checksums compared, one of them read slowly); an unlisted one gets 403
-# inside the session; a client that never handshakes is closed at the
-# head timeout while others are served; a plain HTTP client and an
-# h2-only one are closed; bad certificate settings stop dpixd with the
-# file named. Asserts the EVE line each connection leaves.
+# checksums compared, one of them read slowly); a client's close_notify
+# half-closes the upstream and the upstream's EOF comes back as the
+# forwarder's close_notify; an unlisted name gets 403 inside the session;
+# a client that never handshakes is closed at the head timeout while
+# others are served; a plain HTTP client and an h2-only one are closed;
+# bad certificate settings stop dpixd with the file named. Asserts the
+# EVE line each connection leaves.
 # Needs root, iproute2, curl (with HTTPS-proxy), openssl, python3; skipped
 # (77) without them.
 set -u
@@ -55,6 +57,28 @@ srv.serve_forever()
 ' > /dev/null 2>&1) &
 pids="$pids $!"
 e2e_wait_port tcp 443
+# A plain TCP server on 8443: reads to EOF, answers with the count, closes.
+ip netns exec "$S" python3 -c '
+import socket, threading
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8443))
+s.listen(16)
+def serve(c):
+    n = 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        n += len(d)
+    c.sendall(b"got %d bytes" % n)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' > /dev/null 2>&1 &
+pids="$pids $!"
+e2e_wait_port tcp 8443
 
 # The proxy's certificate: a leaf for 198.18.1.1 signed by a CA of the
 # test's; the cert file holds the chain (leaf, then CA).
@@ -75,7 +99,7 @@ source  "tests/e2e/proxy-tls.sh"
 domains turn {
 	turn-*.openrainbow.com
 }
-rule turn-connect bypass connect in turn connect-port 443 service turn
+rule turn-connect bypass connect in turn connect-port 443,8443 service turn
 EOR
 
 run_dpixd() {
@@ -182,6 +206,68 @@ inC curl -s -k $PX -m 120 --limit-rate 8M -o "$tmp/got.bin" \
 	https://turn-rbx1.openrainbow.com/big.bin
 cmp -s "$tmp/www/big.bin" "$tmp/got.bin" && ok "30 MB read slowly: intact" ||
 	bad "slow download differs"
+
+# Half-close: the client's close_notify ends the upstream's input, the
+# server's answer still comes back, then the forwarder's close_notify.
+# (ssl's memory BIOs: a close_notify sent while reading goes on.)
+ans=$(inC python3 -c '
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+t = ctx.wrap_bio(inb, outb, server_hostname="198.18.1.1")
+s = socket.create_connection(("198.18.1.1", 3129), timeout=10)
+def flush():
+    d = outb.read()
+    if d:
+        s.sendall(d)
+def feed():
+    d = s.recv(65536)
+    if d:
+        inb.write(d)
+    else:
+        inb.write_eof()
+while True:
+    try:
+        t.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        flush()
+        feed()
+flush()
+def read_all():
+    out = b""
+    while True:
+        try:
+            d = t.read(65536)
+            if not d:
+                return out, "eof"
+            out += d
+        except ssl.SSLWantReadError:
+            feed()
+        except ssl.SSLZeroReturnError:
+            return out, "close_notify"
+t.write(b"CONNECT turn-rbx1.openrainbow.com:8443 HTTP/1.1\r\n\r\n")
+flush()
+head = b""
+while b"\r\n\r\n" not in head:
+    try:
+        head += t.read(1)
+    except ssl.SSLWantReadError:
+        feed()
+t.write(b"x" * 300000)
+flush()
+try:
+    t.unwrap()
+except ssl.SSLWantReadError:
+    pass
+flush()
+out, end = read_all()
+print(head.split(b"\r\n")[0].decode() + "|" + out.decode() + "|" + end)' "$tmp/ca.pem")
+[ "$ans" = "HTTP/1.1 200 Connection established|got 300000 bytes|close_notify" ] &&
+	ok "half-close: close_notify passed on, the answer came, then close_notify" ||
+	bad "half-close: '$ans'"
+eve_has '"port":8443,"status":200' '"tls":true' '"bytes_toserver":300000,"bytes_toclient":16,' &&
+	ok "EVE: half-closed tunnel's bytes" || bad "EVE for the half-close"
 
 # 4. The silent client: closed at the timeout, counted.
 wait $silent
