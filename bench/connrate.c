@@ -7,6 +7,8 @@
  *                                              with one byte, then close
  *   connrate -c ADDR [-p PORT] [-n CONC] [-t SECONDS] [-H HOST]
  *                                              client
+ *   connrate -u -s [-p PORT]                   UDP server: echo
+ *   connrate -u -c ADDR [-p PORT] [-t SECONDS] UDP client
  *
  * The client keeps CONC connections in flight for SECONDS: connect, send a
  * TLS ClientHello with SNI HOST (so dpixd classifies the flow on its first
@@ -14,6 +16,12 @@
  * TIME_WAIT, so the source ports last). It prints "conns N seconds S rate R
  * p50_us P p90_us Q failed F", the latencies being connect() to first
  * byte. One thread, epoll, both sides.
+ *
+ * With -u, one new UDP flow at a time (a new socket, so a new source
+ * port): a STUN Binding request (20 bytes, so dpixd recognizes it on the
+ * first packet), the echo back, close; "probes N p50_us P p90_us Q failed
+ * F", the latencies being send to echo received: the first packets'
+ * round trip through the gateway, for the added-latency comparison.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -204,14 +212,71 @@ static int client(const char *addr, int port, int conc, double secs, const char 
 	return 0;
 }
 
+static int udp_server(int port)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	if (bind(s, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connrate: bind");
+		return 1;
+	}
+	for (;;) {
+		uint8_t b[2048];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(s, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
+
+		if (n > 0)
+			sendto(s, b, (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static int udp_client(const char *addr, int port, double secs)
+{
+	static double lat[MAX_SAMPLES];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct timeval tv = { .tv_sec = 1 };
+	unsigned long nlat = 0, failed = 0;
+	double t0 = now();
+	uint8_t req[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 };
+
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		return 2;
+	while (now() - t0 < secs && nlat < MAX_SAMPLES) {
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		uint8_t b[64];
+		double t;
+
+		for (int i = 8; i < 20; i++) /* transaction id */
+			req[i] = (uint8_t)(nlat * 31 + (unsigned long)i);
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		t = now();
+		if (sendto(s, req, sizeof(req), 0, (struct sockaddr *)&a, sizeof(a)) !=
+			sizeof(req) ||
+		    recv(s, b, sizeof(b), 0) != sizeof(req))
+			failed++;
+		else
+			lat[nlat++] = now() - t;
+		close(s);
+	}
+	qsort(lat, nlat, sizeof(*lat), cmp_double);
+	printf("probes %lu p50_us %.1f p90_us %.1f failed %lu\n", nlat,
+	       nlat ? lat[nlat / 2] * 1e6 : 0, nlat ? lat[nlat * 9 / 10] * 1e6 : 0, failed);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *host = "www.example.com";
-	int port = 443, conc = 64, srv = 0, c;
+	int port = 443, conc = 64, srv = 0, udp = 0, c;
 	double secs = 3;
 
-	while ((c = getopt(argc, argv, "sc:p:n:t:H:")) != -1) {
+	while ((c = getopt(argc, argv, "usc:p:n:t:H:")) != -1) {
 		switch (c) {
+		case 'u':
+			udp = 1;
+			break;
 		case 's':
 			srv = 1;
 			break;
@@ -236,12 +301,17 @@ int main(int argc, char **argv)
 	}
 	if (conc < 1 || conc > MAX_CONC)
 		goto usage;
+	if (udp && srv)
+		return udp_server(port);
+	if (udp && addr)
+		return udp_client(addr, port, secs);
 	if (srv)
 		return server(port);
 	if (addr)
 		return client(addr, port, conc, secs, host);
 usage:
-	fprintf(stderr,
-		"usage: connrate -s [-p PORT] | -c ADDR [-p PORT] [-n CONC] [-t S] [-H HOST]\n");
+	fprintf(
+	    stderr,
+	    "usage: connrate [-u] -s [-p PORT] | -c ADDR [-p PORT] [-n CONC] [-t S] [-H HOST]\n");
 	return 2;
 }

@@ -11,8 +11,10 @@
 # measures iperf3 TCP bulk (Gbit/s, 1 stream), iperf3 UDP 64-byte payloads
 # (-b 0, delivered packets/s; and a fixed offer of UDP_RATE packets/s,
 # default 30000, the fraction delivered), new TCP flows/s (bench/connrate, 64 in
-# flight, TLS ClientHello first payload) and the p50 connect-to-first-byte
-# latency (1 in flight). Appends "config run metric value" lines to
+# flight, TLS ClientHello first payload), the p50 connect-to-first-byte
+# latency (1 in flight), and the round trip of new UDP flows one at a time
+# (bench/connrate -u: a STUN request and its echo) with the packets queued
+# per flow, for the latency each queued packet adds. Appends "config run metric value" lines to
 # OUT/inline.tsv. Environment: RUNS (5), SECS (5, per iperf3 run).
 set -u
 build=$(cd "$1" && pwd)
@@ -61,6 +63,10 @@ ip netns exec "$S" iperf3 -s > /dev/null 2>&1 &
 pids="$pids $!"
 ip netns exec "$S" "$build/bench/connrate" -s -p 443 > /dev/null 2>&1 &
 pids="$pids $!"
+# The flood's packets end at the server without an ICMP answer each.
+ip netns exec "$S" iptables -A INPUT -p udp --dport 3479 -j DROP
+ip netns exec "$S" "$build/bench/connrate" -u -s -p 3478 > /dev/null 2>&1 &
+pids="$pids $!"
 for _ in $(seq 50); do
 	ip netns exec "$S" ss -ltn | grep -q ':5201 ' && ip netns exec "$S" ss -ltn | grep -q ':443 ' && break
 	sleep 0.1
@@ -82,6 +88,7 @@ rule iperf bypass {
 	dport 5201
 }
 rule tls bypass app tls sni in bench
+rule stun bypass app stun
 EOR
 "$build/dpixd" --config /dev/null --rules "$tmp/bench.rules" --print-rules iptables | grep '^iptables ' > "$tmp/dpixd-rules"
 cp "$tmp/dpixd-rules" "$out/dpixd-rules.txt"
@@ -177,6 +184,22 @@ print("%.4f" % ((s["packets"] - s["lost_packets"]) / s["packets"]))' "$tmp/udpf.
 			"$(awk -v q=$((q1 - q0)) -v n="$2" 'BEGIN { printf "%.2f", q / n }')"
 		set -- $(inC "$build/bench/connrate" -c 198.18.2.2 -p 443 -n 1 -t 2)
 		[ "${1:-}" = conns ] && rec $cfg "$r" first_byte_p50_us "$8" || log "$cfg: latency failed"
+		q0=$(queued)
+		set -- $(inC "$build/bench/connrate" -u -c 198.18.2.2 -p 3478 -t 2)
+		[ "${1:-}" = probes ] && [ "$2" -gt 0 ] && rec $cfg "$r" udp_rtt_p50_us "$4" ||
+			log "$cfg: UDP round trips failed"
+		q1=$(queued)
+		[ -n "$q0" ] && [ "${2:-0}" -gt 0 ] 2> /dev/null && rec $cfg "$r" queued_per_udp_flow \
+			"$(awk -v q=$((q1 - q0)) -v n="$2" 'BEGIN { printf "%.2f", q / n }')"
+		if [ $cfg = accept ] || [ $cfg = dpixd ]; then
+			inG conntrack -F > /dev/null 2>&1
+			q0=$(queued)
+			set -- $(inC "$build/bench/flowgen" -s 198.18.1.100 -n 64 -d 198.18.2.2 -p 3479 -t "$secs")
+			q1=$(queued)
+			[ "${1:-}" = sent ] && [ -n "$q0" ] && rec $cfg "$r" flood_sent_per_s "$6" &&
+				rec $cfg "$r" flood_queued_per_s "$(awk -v q=$((q1 - q0)) -v t="$4" 'BEGIN { printf "%.0f", q / t }')" ||
+				log "$cfg: flood failed"
+		fi
 		inG conntrack -F > /dev/null 2>&1
 		log "$cfg run $r done"
 	done

@@ -46,11 +46,11 @@ log() { echo "proxy: $*" >&2; }
 inP() { ip netns exec "$P" "$@"; }
 inC() { ip netns exec "$C" "$@"; }
 ulimit -n 200000 2> /dev/null || ulimit -n "$(ulimit -Hn)" 2> /dev/null
-# dpixd holds 6 descriptors per tunnel (2 sockets, 2 pipes) and clamps
-# --proxy-max-tunnels to (open files limit - 64) / 6: ask for no more idle
+# dpixd holds 2 descriptors per idle tunnel (its sockets) and clamps
+# --proxy-max-tunnels to (open files limit - 64) / 2: ask for no more idle
 # tunnels than that allows (the other proxies get the same number).
 nofile=$(ulimit -n)
-fit=$(((nofile - 64) / 6 - 100))
+fit=$(((nofile - 64) / 2 - 100))
 if [ "$idle" -gt "$fit" ]; then
 	log "open files limit $nofile (hard $(ulimit -Hn)): $fit idle tunnels, not $idle"
 	echo "$idle $fit $nofile $(ulimit -Hn)" > "$out/proxy-idle-clamped.txt"

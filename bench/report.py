@@ -241,7 +241,15 @@ w('Measurements: iperf3 3.x, one TCP stream (Gbit/s, receiver); UDP with 64-byte
   'and `-b 0` (delivered packets/s: sent minus lost), and at a fixed offer below what the sender reaches (the fraction delivered); new TCP flows per second '
   '(`bench/connrate`, 64 connections in flight, each: connect, a TLS ClientHello, the '
   'server\'s one byte, RST); first-byte latency, p50 of connect() to the first byte '
-  'back, one connection at a time. Queue counts are `/proc/net/netfilter/nfnetlink_queue`.')
+  'back, one connection at a time; a flood of new UDP flows (`bench/flowgen`: raw packets '
+  'from 64 spoofed sources and every source port, one STUN Binding request per flow, '
+  'sendmmsg batches from one core) for the accept-all reader and dpixd, whose rule decides '
+  'such a flow on its one packet; the round trip of new UDP flows one at a time '
+  '(`bench/connrate -u`: a new socket, a STUN Binding request, its echo), from which the '
+  'latency each queued packet adds: for dpixd its p50 less the *rules* one (the same '
+  'rules, no reader: conntrack and the connmark match are not the queue\'s cost), for the '
+  'bare queue round trip the accept-all reader\'s less the kernel\'s, each divided by the '
+  'packets queued per flow. Queue counts are `/proc/net/netfilter/nfnetlink_queue`.')
 w('')
 ib = {}
 for cfg, run, metric, val in inl:
@@ -254,6 +262,10 @@ metrics = [('tcp_gbps', 'TCP bulk, Gbit/s', 2), ('udp64_pps', 'UDP 64 B, packets
            ('udp64_fixed_delivered', 'UDP 64 B at a fixed offer (%s packets/s): fraction delivered' % (text('udp-rate.txt') or '30000'), 3),
            ('new_flows_per_s', 'new TCP flows/s', 0), ('first_byte_p50_us', 'first byte p50, µs', 1),
            ('queued_per_flow', 'packets queued per new flow', 2),
+           ('flood_sent_per_s', 'flood: new UDP flows offered/s (flowgen)', 0),
+           ('flood_queued_per_s', 'flood: packets the reader took from the queue/s', 0),
+           ('udp_rtt_p50_us', 'new UDP flow round trip p50, µs', 1),
+           ('queued_per_udp_flow', 'packets queued per new UDP flow', 2),
            ('udp_queue_msgs_per_s', 'queue messages/s during UDP', 0),
            ('conn_failed', 'failed connections per run', 0)]
 w('| measurement | ' + ' | '.join('%s median (min-max)' % c for c in cfgs) + ' |')
@@ -290,12 +302,38 @@ for m, label, tgt in (('tcp_gbps', 'TCP', 0.95), ('udp64_pps', 'UDP 64 B', 0.95)
 lat = {c: med(list(ib.get('first_byte_p50_us', {}).get(c, {}).values())) for c in cfgs}
 w('| first byte p50: dpixd − kernel, µs | %s | | | |' % fmt(lat['dpixd'] - lat['kernel'], 1))
 w('| first byte p50: accept − kernel, µs | %s | | | |' % fmt(lat['accept'] - lat['kernel'], 1))
+
+
+def per_packet(c, base):
+    # What each queued packet of a new UDP flow adds to its round trip,
+    # run by run: (c's p50 - base's p50) / packets c queued per flow.
+    R, B = ib.get('udp_rtt_p50_us', {}), ib.get('queued_per_udp_flow', {}).get(c, {})
+    return {r: (R[c][r] - R[base][r]) / B[r] for r in R.get(c, {})
+            if r in R.get(base, {}) and B.get(r)}
+
+
+pd, pa = per_packet('dpixd', 'rules'), per_packet('accept', 'kernel')
+lr = [pd[r] / pa[r] for r in pd if r in pa and pa[r] > 0]
+if lr:
+    a, b = mmm(lr)
+    w('| added per queued packet: dpixd (over rules), µs | %s | | | |' % fmt(med(list(pd.values())), 1))
+    w('| added per queued packet: bare round trip, accept (over kernel), µs | %s | | | |' % fmt(med(list(pa.values())), 1))
+    w('| added per queued packet: dpixd / bare round trip | %s | %s | <= 1.5 | %s |'
+      % (a, b, verdict(med(lr), 1.5, ge=False)))
 qpf = med(list(ib.get('queued_per_flow', {}).get('dpixd', {}).values()))
 mr = med(list(ib.get('udp_queue_msgs_per_s', {}).get('accept', {}).values()))
 nf = med(list(ib.get('new_flows_per_s', {}).get('dpixd', {}).values()))
 if qpf == qpf and mr == mr:
     w('| new flows/s bound: accept-all msg/s ÷ dpixd packets queued per flow | %s | | | |' % fmt(mr / qpf, 0))
     w('| dpixd new flows/s ÷ that bound | %s | | | |' % fmt(nf / (mr / qpf), 2))
+# Under the flood every packet is a new flow that one packet decides, so
+# dpixd's packets taken per second are flows classified per second, and
+# the accept-all reader's are the bound (messages/s / 1 packet per flow).
+fr = iratio('flood_queued_per_s', 'dpixd', 'accept')
+if fr:
+    a, b = mmm(fr)
+    w('| flood: new flows classified/s, dpixd / accept-all msg/s (1 packet per flow) | %s | %s | >= 0.8 | %s |'
+      % (a, b, verdict(med(fr), 0.8)))
 w('')
 if ib:
     with open(os.path.join(res, 'inline.dat'), 'w') as f:
@@ -359,8 +397,8 @@ clamp = text('proxy-idle-clamped.txt')
 if clamp:
     want, got, nofile, hard = clamp.split()
     w('**Idle tunnels: %s, not %s.** The open files limit here is %s (hard limit %s, and no '
-      'CAP_SYS_RESOURCE to raise it); dpixd holds 6 descriptors per tunnel (2 sockets, '
-      '2 pipes) and clamps `--proxy-max-tunnels` to (limit − 64) / 6, so every proxy was '
+      'CAP_SYS_RESOURCE to raise it); dpixd holds 2 descriptors per idle tunnel (its '
+      'sockets) and clamps `--proxy-max-tunnels` to (limit − 64) / 2, so every proxy was '
       'given %s idle tunnels. With a higher limit `bench/proxy.sh` opens IDLE (10000).'
       % (got, want, nofile, hard, got))
     w('')

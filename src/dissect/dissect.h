@@ -84,6 +84,16 @@ enum dpix_answer dissect_dtls_datagram(const uint8_t *p, size_t n, bool from_cli
  * connect_port; false (the target left unset) if it is not one. */
 bool dissect_connect_authority(const uint8_t *a, size_t n, struct dpix_facts *facts);
 
+/*
+ * What a CONNECT tunnel carries, from the client's first bytes in it
+ * (in->data[0]; in->closed[0] once no more will come): facts->tunnel (tls,
+ * turn, http, websocket, unknown, none), and for TLS the SNI and
+ * FACT_FRONTING against facts->connect_host. DPIX_MATCH_MORE while the
+ * bytes may still change the answer (a hello whose name may follow).
+ * dissect_connect.c; the forwarder asks it of the tunnels it opens.
+ */
+enum dpix_answer dissect_connect_tunnel(const struct dpix_input *in, struct dpix_facts *facts);
+
 /* Copy a host name into a bounded facts field; false if it does not fit. */
 bool facts_set_host(char *dst, uint8_t *dst_len, const uint8_t *src, size_t len);
 

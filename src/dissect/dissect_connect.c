@@ -224,6 +224,14 @@ static enum dpix_answer tunnel(const struct dpix_input *in, size_t req_end, size
 	return DPIX_MATCH;
 }
 
+enum dpix_answer dissect_connect_tunnel(const struct dpix_input *in, struct dpix_facts *facts)
+{
+	struct dpix_input client = *in;
+
+	client.len[1] = 0; /* the server's bytes tell nothing here */
+	return tunnel(&client, 0, 0, facts);
+}
+
 static enum dpix_answer connect_probe(const struct dpix_input *in, struct dpix_facts *facts)
 {
 	enum dpix_answer a = request_line(in, facts);

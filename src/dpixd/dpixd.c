@@ -334,6 +334,7 @@ static void snapshot(struct dpixd_stats *s)
 {
 	static struct dpixd_qstats q[MAX_QUEUES];
 	static struct dpixd_rulestat *rules;
+	static struct proxy_counts px;
 	struct dpixd_hits *h = atomic_load(&live_hits);
 
 	free(rules);
@@ -351,7 +352,8 @@ static void snapshot(struct dpixd_stats *s)
 				   .nqueues = cfg->nqueues,
 				   .q = q,
 				   .nrules = rules ? h->nrules : 0,
-				   .rules = rules };
+				   .rules = rules,
+				   .proxy = proxy_counts(forwarder, &px) ? &px : NULL };
 }
 
 static const struct dpixd_ctl_ops ctl_ops = { reload, snapshot, report };

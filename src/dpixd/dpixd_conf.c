@@ -38,7 +38,8 @@ enum kind {
 	K_ADDR,	   /* ADDR:PORT */
 	K_SOCKET,  /* a unix socket path, or none */
 	K_LISTEN,  /* proxy-listen: a list of ADDR:PORT */
-	K_TPROXY,  /* proxy-transparent: the same list, redirected listeners */
+	K_REDIR,   /* proxy-transparent: the same list, redirected listeners */
+	K_TPROXY,  /* proxy-tproxy: the same list, TPROXY listeners */
 	K_TLS,	   /* proxy-listen-tls: the same list, TLS listeners */
 	K_PARENT,  /* proxy-parent: HOST:PORT */
 	K_FRONTING /* proxy-fronting: close or log */
@@ -86,7 +87,8 @@ static const struct opt opts[] = {
 	{ { "proxy-max-tunnels", false, false }, K_NUM, FIELD(proxy.max_tunnels), 1, 1u << 20 },
 	{ { "proxy-idle-timeout", false, false }, K_NUM, FIELD(proxy.idle_s), 1, 7 * 24 * 3600 },
 	{ { "proxy-fronting", false, false }, K_FRONTING, FIELD(proxy.fronting_log), 0, 0 },
-	{ { "proxy-transparent", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-transparent", false, false }, K_REDIR, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-tproxy", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
 	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
 	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
 	{ { "proxy-listen-tls", false, false }, K_TLS, FIELD(proxy.listen), 0, 0 },
@@ -242,6 +244,7 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 		c->packs[c->npacks++] = value;
 		return 0;
 	case K_LISTEN:
+	case K_REDIR:
 	case K_TPROXY:
 	case K_TLS:
 		if (c->proxy.nlisten == PROXY_MAX_LISTEN ||
@@ -251,7 +254,9 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 				 PROXY_MAX_LISTEN);
 			return -2;
 		}
-		c->proxy.listen[c->proxy.nlisten].transparent = o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten].transparent =
+		    o->kind == K_REDIR || o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten].tproxy = o->kind == K_TPROXY;
 		c->proxy.listen[c->proxy.nlisten++].tls = o->kind == K_TLS;
 		return 0;
 	case K_PARENT:
@@ -455,7 +460,8 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	}
 	if (!c->nqueues && !c->proxy.nlisten) {
 		snprintf(err, errlen,
-			 "queues 0 and no proxy-listen, proxy-transparent or proxy-listen-tls: "
+			 "queues 0 and no proxy-listen, proxy-transparent, proxy-tproxy or "
+			 "proxy-listen-tls: "
 			 "nothing to serve");
 		return -1;
 	}
@@ -476,11 +482,11 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 /* The listener key an endpoint came from. */
 static enum kind listener_kind(const struct proxy_endpoint *e)
 {
-	return e->transparent ? K_TPROXY : e->tls ? K_TLS : K_LISTEN;
+	return e->tproxy ? K_TPROXY : e->transparent ? K_REDIR : e->tls ? K_TLS : K_LISTEN;
 }
 
-/* The command line's proxy-listen replaces the file's, its
- * proxy-transparent the file's, its proxy-listen-tls the file's: each
+/* The command line's proxy-listen replaces the file's, and so do its
+ * proxy-transparent, its proxy-tproxy and its proxy-listen-tls, each
  * list apart. */
 static void drop_listeners(struct proxy_config *p, enum kind k)
 {
@@ -494,8 +500,8 @@ static void drop_listeners(struct proxy_config *p, enum kind k)
 
 int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, size_t errlen)
 {
-	bool cleared_packs = false, cleared_hooks = false, cleared_listen = false;
-	bool cleared_tproxy = false, cleared_tls = false;
+	bool cleared_packs = false, cleared_hooks = false;
+	bool cleared_listen[4] = { false }; /* by kind - K_LISTEN (consecutive) */
 	char why[128];
 
 	dpixd_conf_defaults(c, rules_dir);
@@ -521,17 +527,13 @@ int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, s
 			c->hooks = 0;
 			cleared_hooks = true;
 		}
-		if (o->kind == K_LISTEN && !cleared_listen) {
-			drop_listeners(&c->proxy, K_LISTEN);
-			cleared_listen = true;
-		}
-		if (o->kind == K_TPROXY && !cleared_tproxy) {
-			drop_listeners(&c->proxy, K_TPROXY);
-			cleared_tproxy = true;
-		}
-		if (o->kind == K_TLS && !cleared_tls) {
-			drop_listeners(&c->proxy, K_TLS);
-			cleared_tls = true;
+		if (o->kind == K_LISTEN || o->kind == K_REDIR || o->kind == K_TPROXY ||
+		    o->kind == K_TLS) {
+			size_t l = (size_t)(o->kind - K_LISTEN);
+
+			if (!cleared_listen[l])
+				drop_listeners(&c->proxy, o->kind);
+			cleared_listen[l] = true;
 		}
 		if (set(c, o, c->args[i].value, false, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "--%s: '%s': %s", o->key.name, c->args[i].value, why);

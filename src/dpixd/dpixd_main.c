@@ -70,6 +70,8 @@ static void usage(FILE *out)
 	    "      --proxy-idle-timeout S idle seconds before a tunnel closes (default %u)\n"
 	    "      --proxy-transparent A:P  accept connections redirected there (iptables\n"
 	    "                           REDIRECT); the target from the TLS SNI or Host\n"
+	    "      --proxy-tproxy A:P   the same for connections diverted there by iptables\n"
+	    "                           TPROXY (IP_TRANSPARENT; needs CAP_NET_ADMIN)\n"
 	    "      --proxy-mark MARK    SO_MARK of the forwarder's upstream connections\n"
 	    "      --proxy-head-timeout S seconds to receive a request head (default 10)\n"
 	    "      --proxy-fronting ACT close (default) or log a tunnel whose TLS server\n"

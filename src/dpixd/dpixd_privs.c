@@ -4,9 +4,11 @@
  * and permitted: nfnetlink checks that capability on every message it
  * receives, verdicts on an already bound queue included (nfnetlink_rcv();
  * measured: with it dropped, every verdict is refused and traffic stalls),
- * so a worker without it could no longer answer a single packet. Binding
- * anew after a crash is the supervisor's job, which stays root and starts
- * a fresh worker process; the worker never regains root.
+ * so a worker without it could no longer answer a single packet. The
+ * forwarder, started after the switch, needs it too for its TPROXY
+ * listeners (IP_TRANSPARENT). Binding anew after a crash is the
+ * supervisor's job, which stays root and starts a fresh worker process;
+ * the worker never regains root.
  *
  * The raw capset(2) system call, not libcap: one call with a fixed
  * structure does not justify a new library dependency.

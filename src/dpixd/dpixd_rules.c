@@ -9,6 +9,7 @@
  *     save placed after the queue rule in the same chain never runs.
  * Drop verdicts need no rule: dpixd drops those packets itself.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -46,6 +47,151 @@ static void header(FILE *out, const struct dpixd_config *c)
 		c->mark[ACTION_DROP]);
 }
 
+/*
+ * The forwarder's transparent listeners, and how the firewall diverts
+ * clients to them. Printed as comments: which interface the clients come
+ * in on and which ports to divert are the site's to say (80 and 443 are
+ * what the forwarder can read a name from), and TPROXY needs policy
+ * routing (ip rule, ip route), which is neither iptables nor nft.
+ * --install-rules installs none of it. One mark and one routing table
+ * serve every TPROXY listener: the mark is the lowest bit outside
+ * mark-mask and proxy-mark (upstream sockets carrying it would be routed
+ * back to the host), the table number an example.
+ */
+#define DIVERT_TABLE 100
+
+static void endpoint_text(const struct proxy_endpoint *e, char *addr, size_t n, unsigned *port,
+			  bool *any)
+{
+	if (e->ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 s;
+
+		memcpy(&s, &e->ss, sizeof(s));
+		inet_ntop(AF_INET6, &s.sin6_addr, addr, (socklen_t)n);
+		*port = ntohs(s.sin6_port);
+		*any = IN6_IS_ADDR_UNSPECIFIED(&s.sin6_addr);
+	} else {
+		struct sockaddr_in s;
+
+		memcpy(&s, &e->ss, sizeof(s));
+		inet_ntop(AF_INET, &s.sin_addr, addr, (socklen_t)n);
+		*port = ntohs(s.sin_port);
+		*any = s.sin_addr.s_addr == htonl(INADDR_ANY);
+	}
+}
+
+/* One listener's diversion: an iptables command, or an nft rule for the
+ * chain its kind goes in (tproxy: divert, else redir). */
+static void divert_rule(FILE *out, const struct proxy_endpoint *e, uint32_t mark, bool nft)
+{
+	bool v6 = e->ss.ss_family == AF_INET6, any;
+	char addr[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	endpoint_text(e, addr, sizeof(addr), &port, &any);
+	if (!e->tproxy && nft)
+		fprintf(out,
+			"#       iifname \"IFACE\" meta nfproto %s tcp dport { 80, 443 } redirect "
+			"to :%u\n",
+			v6 ? "ipv6" : "ipv4", port);
+	else if (!e->tproxy)
+		fprintf(out,
+			"#   %s -t nat -A PREROUTING -i IFACE -p tcp -m multiport --dports 80,443 "
+			"-j REDIRECT --to-ports %u\n",
+			v6 ? "ip6tables" : "iptables", port);
+	else if (nft)
+		fprintf(out,
+			"#       iifname \"IFACE\" tcp dport { 80, 443 } tproxy %s to %s%s%s:%u "
+			"meta mark set 0x%" PRIx32 " accept\n",
+			v6 ? "ip6" : "ip", any || !v6 ? "" : "[", any ? "" : addr,
+			any || !v6 ? "" : "]", port, mark);
+	else
+		fprintf(
+		    out,
+		    "#   %s -t mangle -A PREROUTING -i IFACE -p tcp -m multiport --dports 80,443 "
+		    "-j TPROXY%s%s --on-port %u --tproxy-mark 0x%" PRIx32 "/0x%" PRIx32 "\n",
+		    v6 ? "ip6tables" : "iptables", any ? "" : " --on-ip ", any ? "" : addr, port,
+		    mark, mark);
+}
+
+/* The listeners of one kind (tproxy or not) in one nft chain; false if
+ * there are none. */
+static bool nft_chain(FILE *out, const struct dpixd_config *c, bool tproxy, uint32_t mark)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < c->proxy.nlisten; i++) {
+		const struct proxy_endpoint *e = &c->proxy.listen[i];
+
+		if (!e->transparent || e->tproxy != tproxy)
+			continue;
+		if (!any)
+			fprintf(out,
+				"#     chain %s {\n#       type %s hook prerouting priority %s; "
+				"policy accept;\n",
+				tproxy ? "divert" : "redir", tproxy ? "filter" : "nat",
+				tproxy ? "mangle" : "dstnat");
+		any = true;
+		divert_rule(out, e, mark, true);
+	}
+	if (any)
+		fprintf(out, "#     }\n");
+	return any;
+}
+
+static void print_divert(FILE *out, const struct dpixd_config *c, bool nft)
+{
+	uint32_t used = c->mark_mask | c->proxy.mark, mark = 1;
+	bool route[2] = { false, false }, said = false;
+
+	while (mark && (used & mark))
+		mark <<= 1;
+	for (size_t i = 0; i < c->proxy.nlisten; i++) {
+		const struct proxy_endpoint *e = &c->proxy.listen[i];
+		char addr[INET6_ADDRSTRLEN];
+		unsigned port;
+		bool v6 = e->ss.ss_family == AF_INET6, any;
+
+		if (!e->transparent)
+			continue;
+		if (e->tproxy && !mark) {
+			fprintf(out, "# proxy-tproxy: no mark bit is free outside mark-mask and "
+				     "proxy-mark to divert with\n");
+			return;
+		}
+		if (!said)
+			fprintf(out,
+				"# The forwarder's transparent listeners: divert the clients'\n"
+				"# connections with rules like these (IFACE: where the clients "
+				"come\n"
+				"# in; ports 80 and 443: what the forwarder reads a name from).\n"
+				"# Comments to adapt: --install-rules installs none of them.\n");
+		said = true;
+		route[v6] |= e->tproxy;
+		endpoint_text(e, addr, sizeof(addr), &port, &any);
+		fprintf(out, "# %s %s%s%s:%u\n", e->tproxy ? "proxy-tproxy" : "proxy-transparent",
+			v6 ? "[" : "", addr, v6 ? "]" : "", port);
+		if (!nft)
+			divert_rule(out, e, mark, false);
+	}
+	if (said && nft) {
+		fprintf(out, "#   table inet dpix_divert {\n");
+		nft_chain(out, c, true, mark);
+		nft_chain(out, c, false, mark);
+		fprintf(out, "#   }\n");
+	}
+	if (route[0] || route[1])
+		fprintf(out, "# TPROXY's mark 0x%" PRIx32 " routed to the host by table %d:\n",
+			mark, DIVERT_TABLE);
+	for (int v6 = 0; v6 < 2; v6++)
+		if (route[v6])
+			fprintf(out,
+				"#   ip%s rule add fwmark 0x%" PRIx32 "/0x%" PRIx32 " lookup %d\n"
+				"#   ip%s route add local %s/0 dev lo table %d\n",
+				v6 ? " -6" : "", mark, mark, DIVERT_TABLE, v6 ? " -6" : "",
+				v6 ? "::" : "0.0.0.0", DIVERT_TABLE);
+}
+
 void dpixd_print_iptables(FILE *out, const struct dpixd_config *c)
 {
 	static const char *const cmds[] = { "iptables", "ip6tables" };
@@ -78,6 +224,7 @@ void dpixd_print_iptables(FILE *out, const struct dpixd_config *c)
 			fprintf(out, "%s -t filter -A %s -j DPIX_SAVE\n", ipt, hooks[h].chain);
 		}
 	}
+	print_divert(out, c, false);
 }
 
 void dpixd_print_nft(FILE *out, const struct dpixd_config *c)
@@ -112,6 +259,7 @@ void dpixd_print_nft(FILE *out, const struct dpixd_config *c)
 		fprintf(out, "\t}\n");
 	}
 	fprintf(out, "}\n");
+	print_divert(out, c, true);
 }
 
 /*

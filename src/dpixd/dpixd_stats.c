@@ -320,6 +320,15 @@ void dpixd_stats_json(FILE *out, const struct dpixd_stats *s)
 		fprintf(out, ":%" PRIu64, service_hits(s, i));
 		first = false;
 	}
+	fputs("},\"forwarder\":", out);
+	if (!s->proxy) {
+		fputs("null}\n", out);
+		return;
+	}
+	fprintf(out, "{\"open\":%" PRIu64, s->proxy->open);
+#define PROXY_JSON(f, words, help) fprintf(out, ",\"" #f "\":%" PRIu64, s->proxy->f);
+	PROXY_COUNTERS(PROXY_JSON)
+#undef PROXY_JSON
 	fputs("}}\n", out);
 }
 
@@ -427,4 +436,13 @@ void dpixd_stats_prometheus(FILE *out, const struct dpixd_stats *s)
 		quoted(out, s->rules[i].service, false);
 		fprintf(out, "} %" PRIu64 "\n", service_hits(s, i));
 	}
+	if (!s->proxy)
+		return;
+	head(out, "proxy_open", "gauge", "Client connections the forwarder holds.");
+	fprintf(out, "dpix_proxy_open %" PRIu64 "\n", s->proxy->open);
+#define PROXY_PROM(f, words, help)                        \
+	head(out, "proxy_" #f "_total", "counter", help); \
+	fprintf(out, "dpix_proxy_" #f "_total %" PRIu64 "\n", s->proxy->f);
+	PROXY_COUNTERS(PROXY_PROM)
+#undef PROXY_PROM
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "proxy/proxy-t.h"
 #include "rules/rules-t.h"
 
 /* The kernel's view of one queue: /proc/net/netfilter/nfnetlink_queue. */
@@ -40,8 +41,9 @@ struct dpixd_stats {
 	unsigned nqueues;
 	struct dpixd_qstats *q;
 	size_t nrules;
-	struct dpixd_rulestat *rules; /* hits since the generation began */
-	uint64_t ctl_refused;	      /* control clients closed over a bound */
+	struct dpixd_rulestat *rules;	  /* hits since the generation began */
+	uint64_t ctl_refused;		  /* control clients closed over a bound */
+	const struct proxy_counts *proxy; /* the forwarder's; NULL: none runs */
 };
 
 /* One line of the kernel's table into k, for queue; false when the line

@@ -68,9 +68,6 @@ static void put_time(struct outbuf *b, uint64_t ts_us)
 	outbuf_put(b, "\"timestamp\":\"%s.%06u+0000\"", t, (unsigned)(ts_us % 1000000u));
 }
 
-static const char *const tunnel_names[TUNNEL_COUNT] = { "none",	   "turn", "tls",
-							"unknown", "http", "websocket" };
-
 /* "tls": {...} when a hello was seen: the SNI, ALPN list, JA4, version, ECH. */
 static void put_tls(struct outbuf *b, const struct dpix_facts *x)
 {
@@ -140,9 +137,9 @@ size_t output_eve_format(char *buf, size_t size, const struct verdict_event *ev,
 		if (x->connect_status)
 			outbuf_put(&b, ",\"status\":%u", x->connect_status);
 		if (x->tunnel != TUNNEL_NONE)
-			outbuf_put(
-			    &b, ",\"tunnel\":\"%s\"",
-			    tunnel_names[x->tunnel < TUNNEL_COUNT ? x->tunnel : TUNNEL_UNKNOWN]);
+			outbuf_put(&b, ",\"tunnel\":\"%s\"",
+				   rules_tunnel_words[x->tunnel < TUNNEL_COUNT ? x->tunnel
+									       : TUNNEL_UNKNOWN]);
 		if (x->flags & FACT_FRONTING)
 			outbuf_put(&b, ",\"fronting\":true");
 		outbuf_put(&b, "}");

@@ -26,7 +26,8 @@
 struct proxy_endpoint {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	bool transparent; /* proxy-transparent: redirected, not asked */
+	bool transparent; /* proxy-transparent or proxy-tproxy: redirected, not asked */
+	bool tproxy;	  /* proxy-tproxy: diverted by TPROXY, IP_TRANSPARENT set */
 	bool tls;	  /* proxy-listen-tls: the client speaks TLS to us first */
 };
 
@@ -76,12 +77,47 @@ enum proxy_addr_kind {
 	ADDR_LISTENER,	/* one of the proxy's own listening addresses */
 };
 
-/* Counters: the forwarder's thread counts, SIGUSR1 reads them from the
- * main thread (hence atomic; relaxed order is enough). */
+/*
+ * The forwarder's counters, one list: X(field, words in its stderr
+ * report, help of its metric dpix_proxy_FIELD_total). The forwarder's
+ * thread counts; the main and control threads read (hence atomic;
+ * relaxed order is enough).
+ */
+#define PROXY_COUNTERS(X)                                                                   \
+	X(accepted, "accepted", "Client connections accepted.")                             \
+	X(tunnels, "tunnels", "Tunnels the forwarder opened itself (whitelisted).")         \
+	X(parent, "to parent", "Requests handed to the parent proxy.")                      \
+	X(refused, "refused", "Requests refused with 403 (not whitelisted, no parent).")    \
+	X(bad_request, "bad requests", "Request heads refused as malformed (400, 505).")    \
+	X(head_too_big, "heads too large", "Request heads over the size bounds (431).")     \
+	X(head_timeout, "head timeouts", "Clients that sent no whole head in time.")        \
+	X(over_limit, "over limit", "Clients refused over the tunnel or descriptor bound.") \
+	X(resolve_fail, "resolve failures", "Names that did not resolve.")                  \
+	X(addr_refused, "addresses refused",                                                \
+	  "Upstream addresses refused by the address guard (rebinding, private, own).")     \
+	X(connect_fail, "connect failures", "Tunnels whose upstream addresses all failed.") \
+	X(connect_timeout, "connect timeouts", "Upstream connections that timed out.")      \
+	X(fronting, "fronting", "Tunnels whose TLS SNI was not the CONNECT host.")          \
+	X(tunnel_refused, "tunnels refused on their bytes",                                 \
+	  "Tunnels closed because what they carried was not bypassed (the rules' tunnel).") \
+	X(idle, "idle", "Tunnels closed by an idle timeout.")                               \
+	X(transparent, "transparent", "Redirected (transparent) connections accepted.")     \
+	X(tls, "TLS", "Clients accepted on TLS listeners (proxy-listen-tls).")              \
+	X(tls_fail, "TLS handshakes failed", "TLS handshakes that failed (not timed out).")
+
 struct proxy_stats {
-	atomic_ullong accepted, tunnels, parent, refused, bad_request, head_too_big, head_timeout,
-	    over_limit, resolve_fail, addr_refused, connect_fail, connect_timeout, fronting, idle,
-	    transparent, tls, tls_fail;
+#define PROXY_FIELD(f, words, help) atomic_ullong f;
+	PROXY_COUNTERS(PROXY_FIELD)
+#undef PROXY_FIELD
+	atomic_uint open; /* client connections held now */
+};
+
+/* The same, read at one moment (proxy_counts). */
+struct proxy_counts {
+#define PROXY_FIELD(f, words, help) uint64_t f;
+	PROXY_COUNTERS(PROXY_FIELD)
+#undef PROXY_FIELD
+	uint64_t open;
 };
 
 #endif

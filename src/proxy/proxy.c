@@ -143,6 +143,7 @@ void conn_close(struct conn *c, const char *reason)
 	c->next = px->dead;
 	px->dead = c;
 	px->nconns--;
+	atomic_store_explicit(&px->st.open, px->nconns, memory_order_relaxed);
 }
 
 static void conn_free(struct conn *c)
@@ -244,6 +245,31 @@ static void eval(const struct proxy *px, const struct dpix_facts *f, const struc
 	rules_eval(px->rs, &in, v);
 }
 
+/*
+ * A CONNECT is decided before its tunnel carries anything, where the
+ * NFQUEUE path sees what it carries (the rules' "tunnel" condition). May
+ * it be opened? When the rules bypass it for some content; what it does
+ * carry decides again (proxy_recheck). v: the bypass found, else the
+ * verdict for a tunnel that carries nothing. A redirected client's bytes
+ * were read already: its facts say what they are.
+ */
+static void eval_request(const struct proxy *px, const struct dpix_facts *f, const struct conn *c,
+			 struct verdict *v)
+{
+	struct dpix_facts k = *f;
+
+	if (c->transparent) {
+		eval(px, f, c, v);
+		return;
+	}
+	for (int t = TUNNEL_COUNT - 1; t >= TUNNEL_NONE; t--) {
+		k.tunnel = (uint8_t)t;
+		eval(px, &k, c, v);
+		if (v->action == ACTION_BYPASS)
+			return;
+	}
+}
+
 /* May the tunnel go to this resolved address? Public ones may; others
  * only when a pack lists the address itself (CONNECT to the literal would
  * be bypassed). */
@@ -265,7 +291,7 @@ static bool addr_allowed(struct conn *c, const struct sockaddr *sa)
 	if (!facts_set_host(f.connect_host, &f.connect_host_len, (const uint8_t *)text,
 			    strlen(text)))
 		return false;
-	eval(c->px, &f, c, &v);
+	eval_request(c->px, &f, c, &v);
 	/* Only a rule naming the address in a set counts, not one that
 	 * bypasses every target on a port. */
 	if (v.action == ACTION_BYPASS && v.rule && k != ADDR_LISTENER &&
@@ -299,6 +325,40 @@ static void resolve(struct conn *c, const char *host, const char *port)
 
 static void connect_orig(struct conn *c);
 
+/* The verdict's rule and its timeout into the connection. */
+static void take_verdict(struct conn *c, const struct verdict *v)
+{
+	c->action = v->action;
+	if (v->action == ACTION_BYPASS && v->rule && v->rule->timeout > c->idle_s)
+		c->idle_s = v->rule->timeout;
+	c->rule[0] = c->pack[0] = '\0';
+	if (v->rule) {
+		snprintf(c->rule, sizeof(c->rule), "%s", v->rule->id);
+		snprintf(c->pack, sizeof(c->pack), "%s", v->rule->pack->name);
+	}
+}
+
+/*
+ * As the NFQUEUE path decides a CONNECT flow on what its tunnel carries
+ * (the rules' "tunnel" condition), the forwarder decides again on the
+ * tunnel's first bytes. The first decision saw "tunnel none"; a pack that
+ * wants a TURN target to carry STUN/TURN or TLS says what happens to the
+ * rest. Past the 200 the bytes can no longer go to the parent: a tunnel
+ * not bypassed now is closed.
+ */
+int proxy_recheck(struct conn *c)
+{
+	struct verdict v = { 0 };
+
+	eval(c->px, &c->facts, c, &v);
+	take_verdict(c, &v);
+	if (v.action == ACTION_BYPASS)
+		return 0;
+	c->px->st.tunnel_refused++;
+	conn_close(c, v.action == ACTION_DROP ? "dropped by rule" : "not bypassed");
+	return -1;
+}
+
 static void check(struct conn *c)
 {
 	struct proxy *px = c->px;
@@ -308,14 +368,8 @@ static void check(struct conn *c)
 	go(c, ST_CHECK, 0);
 	c->facts = c->req.req;
 	if (c->req.method == PROXY_CONNECT) {
-		eval(px, &c->facts, c, &v);
-		c->action = v.action;
-		if (v.action == ACTION_BYPASS && v.rule && v.rule->timeout > c->idle_s)
-			c->idle_s = v.rule->timeout;
-		if (v.rule) {
-			snprintf(c->rule, sizeof(c->rule), "%s", v.rule->id);
-			snprintf(c->pack, sizeof(c->pack), "%s", v.rule->pack->name);
-		}
+		eval_request(px, &c->facts, c, &v);
+		take_verdict(c, &v);
 	} else {
 		c->action = ACTION_INSPECT; /* plain requests are never bypassed */
 	}
@@ -679,17 +733,21 @@ static void on_conn_event(struct conn *c, int side, uint32_t events)
 }
 
 /* Where a redirected client was going: the address before REDIRECT
- * (conntrack's SO_ORIGINAL_DST), or, with TPROXY, the socket's own. A
- * connection made to the listener directly (not redirected) has none: it
- * would be a loop. */
-static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+ * (conntrack's SO_ORIGINAL_DST), or, with TPROXY, the socket's own (the
+ * kernel handed the listener a connection to the client's target). A
+ * connection made to the listener directly (not redirected) has the
+ * listener as its target: it would be a loop. On a wildcard listener
+ * that is any address on its port, as for the address guard. */
+static bool is_loop(const struct sockaddr_storage *orig, const struct proxy_endpoint *listener)
 {
-	char ta[INET6_ADDRSTRLEN], tb[INET6_ADDRSTRLEN];
-	unsigned pa, pb;
+	char ta[INET6_ADDRSTRLEN], tl[INET6_ADDRSTRLEN];
+	unsigned pa, pl;
 
-	proxy_addr_text(a, ta, sizeof(ta), &pa);
-	proxy_addr_text(b, tb, sizeof(tb), &pb);
-	return a->ss_family == b->ss_family && pa == pb && !strcmp(ta, tb);
+	if (orig->ss_family != listener->ss.ss_family)
+		return false;
+	proxy_addr_text(orig, ta, sizeof(ta), &pa);
+	proxy_addr_text(&listener->ss, tl, sizeof(tl), &pl);
+	return pa == pl && (!strcmp(ta, tl) || !strcmp(tl, "0.0.0.0") || !strcmp(tl, "::"));
 }
 
 #ifndef SO_ORIGINAL_DST
@@ -708,13 +766,15 @@ static int original_dst(struct conn *c, const struct proxy_endpoint *listener)
 	if (getsockname(c->fd[0], (struct sockaddr *)&self, &slen) < 0)
 		return -1;
 	fam = self.ss_family;
-	if (getsockopt(c->fd[0], fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
-		       fam == AF_INET6 ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST, &c->orig,
-		       &c->origlen) < 0) {
-		memcpy(&c->orig, &self, slen); /* TPROXY: the socket is the target's */
+	/* Without a conntrack entry (no REDIRECT) the socket's own address
+	 * is taken, and found to be the listener's. */
+	if (listener->tproxy || getsockopt(c->fd[0], fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+					   fam == AF_INET6 ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST,
+					   &c->orig, &c->origlen) < 0) {
+		memcpy(&c->orig, &self, slen);
 		c->origlen = slen;
 	}
-	return same_endpoint(&c->orig, &listener->ss) ? -1 : 0;
+	return is_loop(&c->orig, listener) ? -1 : 0;
 }
 
 static void on_accept(struct proxy *px, int li)
@@ -759,6 +819,7 @@ static void on_accept(struct proxy *px, int li)
 			px->conns->prev = c;
 		px->conns = c;
 		px->nconns++;
+		atomic_store_explicit(&px->st.open, px->nconns, memory_order_relaxed);
 		if (px->nconns > px->cfg.max_tunnels) {
 			px->st.over_limit++;
 			c->decision = "refused";
@@ -911,17 +972,27 @@ static void *proxy_run(void *arg)
 	return NULL;
 }
 
-static int listen_on(const struct proxy_endpoint *e)
+/* A listening socket; NULL *what, or what failed ("IP_TRANSPARENT"). A
+ * TPROXY listener is transparent: the kernel gives it connections to
+ * addresses that are not its own (which needs CAP_NET_ADMIN, kept by
+ * --user), and their accepted sockets carry the client's target as
+ * their local address. */
+static int listen_on(const struct proxy_endpoint *e, const char **what)
 {
 	int one = 1;
 	int fd = socket(e->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool v6 = e->ss.ss_family == AF_INET6;
 
+	*what = NULL;
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (e->ss.ss_family == AF_INET6)
+	if (v6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&e->ss, e->len) < 0 || listen(fd, 512) < 0) {
+	if (e->tproxy && setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) < 0)
+		*what = v6 ? "IPV6_TRANSPARENT" : "IP_TRANSPARENT";
+	if (*what || bind(fd, (const struct sockaddr *)&e->ss, e->len) < 0 || listen(fd, 512) < 0) {
 		int err = errno;
 
 		close(fd);
@@ -985,10 +1056,17 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 	for (size_t i = 0; i < c->nlisten; i++) {
 		char text[INET6_ADDRSTRLEN];
 		unsigned port;
+		const char *what;
 
 		proxy_addr_text(&c->listen[i].ss, text, sizeof(text), &port);
-		if ((px->lfd[i] = listen_on(&c->listen[i])) < 0) {
-			proxy_log("cannot listen on %s port %u: %s", text, port, strerror(errno));
+		if ((px->lfd[i] = listen_on(&c->listen[i], &what)) < 0) {
+			if (what)
+				proxy_log("proxy-tproxy %s port %u: cannot set %s: %s%s", text,
+					  port, what, strerror(errno),
+					  errno == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+			else
+				proxy_log("cannot listen on %s port %u: %s", text, port,
+					  strerror(errno));
 			goto fail;
 		}
 		px->ltag[i].side = (int)i;
@@ -997,9 +1075,10 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 			&(struct epoll_event){ .events = EPOLLIN, .data.ptr = &px->ltag[i] }) < 0)
 			goto fail;
 		proxy_log("listening on %s port %u%s", text, port,
-			  c->listen[i].transparent ? " (transparent)"
-			  : c->listen[i].tls	   ? " (TLS)"
-						   : "");
+			  c->listen[i].tproxy	     ? " (transparent, TPROXY)"
+			  : c->listen[i].transparent ? " (transparent)"
+			  : c->listen[i].tls	     ? " (TLS)"
+						     : "");
 	}
 	if (!(px->res = resolver_start(px->done_w))) {
 		proxy_log("cannot start the resolver threads");
@@ -1032,27 +1111,33 @@ unsigned proxy_seen_gen(struct proxy *p)
 	return atomic_load(&p->seen_gen);
 }
 
+bool proxy_counts(struct proxy *p, struct proxy_counts *out)
+{
+	*out = (struct proxy_counts){ 0 };
+	if (!p)
+		return false;
+#define PROXY_READ(f, words, help) out->f = atomic_load_explicit(&p->st.f, memory_order_relaxed);
+	PROXY_COUNTERS(PROXY_READ)
+#undef PROXY_READ
+	out->open = atomic_load_explicit(&p->st.open, memory_order_relaxed);
+	return true;
+}
+
 void proxy_report(struct proxy *p)
 {
-	const struct proxy_stats *s;
+	struct proxy_counts n;
+	char line[1024];
+	size_t len = 0;
 
-	if (!p)
+	if (!proxy_counts(p, &n))
 		return;
-	s = &p->st;
-	proxy_log(
-	    "accepted %llu, tunnels %llu, to parent %llu, refused %llu, bad requests %llu, "
-	    "heads too large %llu, head timeouts %llu, over limit %llu, resolve failures %llu, "
-	    "addresses refused %llu, connect failures %llu, connect timeouts %llu, fronting "
-	    "%llu, idle %llu, transparent %llu, TLS %llu, TLS handshakes failed %llu",
-	    (unsigned long long)s->accepted, (unsigned long long)s->tunnels,
-	    (unsigned long long)s->parent, (unsigned long long)s->refused,
-	    (unsigned long long)s->bad_request, (unsigned long long)s->head_too_big,
-	    (unsigned long long)s->head_timeout, (unsigned long long)s->over_limit,
-	    (unsigned long long)s->resolve_fail, (unsigned long long)s->addr_refused,
-	    (unsigned long long)s->connect_fail, (unsigned long long)s->connect_timeout,
-	    (unsigned long long)s->fronting, (unsigned long long)s->idle,
-	    (unsigned long long)s->transparent, (unsigned long long)s->tls,
-	    (unsigned long long)s->tls_fail);
+#define PROXY_WORDS(f, words, help)                                                  \
+	if (len < sizeof(line))                                                      \
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %llu", \
+					len ? ", " : "", words, (unsigned long long)n.f);
+	PROXY_COUNTERS(PROXY_WORDS)
+#undef PROXY_WORDS
+	proxy_log("%s", line);
 }
 
 void proxy_stop(struct proxy *p)

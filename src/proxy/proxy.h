@@ -20,7 +20,8 @@ int proxy_head_parse(const uint8_t *buf, size_t len, struct proxy_request *r, co
  * (proxy_sniff.c): a TLS ClientHello's SNI, a plain HTTP request's Host,
  * else (once final: no more bytes will come) the original destination
  * address orig; its port always. PROXY_HEAD_OK with r->req filled in as
- * for CONNECT name:port and *kind what the bytes were; PROXY_HEAD_MORE
+ * for CONNECT name:port, its tunnel (tls, http, ...) and *kind what the
+ * bytes were; PROXY_HEAD_MORE
  * while a hello or head is still partial.
  */
 int proxy_sniff(const uint8_t *buf, size_t len, bool final, const struct sockaddr_storage *orig,
@@ -49,6 +50,9 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 unsigned proxy_seen_gen(struct proxy *p);
 /* Counters to stderr. */
 void proxy_report(struct proxy *p);
+/* The counters now, for the control socket; false (and zeros) without a
+ * forwarder. */
+bool proxy_counts(struct proxy *p, struct proxy_counts *out);
 /* Close every tunnel, stop the thread, free p; NULL is a no-op. */
 void proxy_stop(struct proxy *p);
 

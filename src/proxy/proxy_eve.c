@@ -85,6 +85,8 @@ void proxy_eve_close(const struct conn *c)
 	}
 	if (c->status)
 		outbuf_put(&b, ",\"status\":%u", c->status);
+	if (x->tunnel != TUNNEL_NONE && x->tunnel < TUNNEL_COUNT)
+		outbuf_put(&b, ",\"tunnel\":\"%s\"", rules_tunnel_words[x->tunnel]);
 	if (x->flags & FACT_FRONTING)
 		outbuf_put(&b, ",\"fronting\":true");
 	outbuf_put(&b, "}");

@@ -157,6 +157,10 @@ void conn_want(struct conn *c, int side, uint32_t ev);
  * current batch of events. */
 void conn_close(struct conn *c, const char *reason);
 
+/* The rules again once a tunnel's first bytes said what it carries
+ * (facts.tunnel): 0 it goes on, -1 closed (not bypassed any more). */
+int proxy_recheck(struct conn *c);
+
 /* proxy_eve.c: the one EVE line a connection leaves at its close. */
 void proxy_eve_close(const struct conn *c);
 void proxy_addr_text(const struct sockaddr_storage *ss, char *buf, size_t n, unsigned *port);

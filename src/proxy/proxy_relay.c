@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -91,21 +90,16 @@ void relay_free_spares(struct proxy *px)
 	}
 }
 
-/* Names equal but for case and a trailing dot. */
-static bool same_name(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen && a[alen - 1] == '.')
-		alen--;
-	if (blen && b[blen - 1] == '.')
-		blen--;
-	return alen == blen && strncasecmp(a, b, alen) == 0;
-}
-
-/* The client's first bytes: a ClientHello naming another host than the
- * CONNECT target is domain fronting. Once it is known, the bytes go on. */
+/*
+ * The client's first bytes in a tunnel the forwarder opened: what they
+ * carry (TLS, STUN/TURN, HTTP, WebSocket, unknown), as the NFQUEUE path
+ * reads a CONNECT flow. A ClientHello naming another host than the
+ * CONNECT target is domain fronting. Then the rules again with what the
+ * tunnel carries (proxy_recheck); once it goes on, the bytes follow.
+ */
 void relay_peek_decide(struct conn *c, bool force)
 {
-	struct dpix_facts f = { 0 };
+	struct dpix_facts f = c->facts;
 	uint8_t scratch[PROXY_PEEK_MAX];
 	struct dpix_input in = { .transport = DPIX_TCP,
 				 .dir = 0,
@@ -115,25 +109,23 @@ void relay_peek_decide(struct conn *c, bool force)
 				 .closed = { c->d[0].eof, false },
 				 .scratch = scratch,
 				 .scratch_len = sizeof(scratch) };
-	enum dpix_answer a = c->peeklen ? dissect_tls_client_hello(&in, &f) : DPIX_NEED_MORE;
+	enum dpix_answer a = dissect_connect_tunnel(&in, &f);
 
 	/* A hello still arriving (MATCH_MORE): its name may follow. */
-	if ((a == DPIX_NEED_MORE || a == DPIX_MATCH_MORE) && !force &&
-	    c->peeklen < PROXY_PEEK_MAX && !c->d[0].eof)
+	if (a == DPIX_MATCH_MORE && !force && c->peeklen < PROXY_PEEK_MAX && !c->d[0].eof)
 		return;
-	if ((a == DPIX_MATCH || a == DPIX_MATCH_MORE) && f.sni_len) {
-		memcpy(c->facts.sni, f.sni, sizeof(c->facts.sni));
-		c->facts.sni_len = f.sni_len;
-		if (!same_name(f.sni, f.sni_len, c->facts.connect_host,
-			       c->facts.connect_host_len)) {
-			c->facts.flags |= FACT_FRONTING;
-			c->px->st.fronting++;
-			if (!c->px->cfg.fronting_log) {
-				conn_close(c, "fronting");
-				return;
-			}
+	if (f.tunnel == TUNNEL_NONE && c->peeklen)
+		f.tunnel = TUNNEL_UNKNOWN; /* the start of something, then silence */
+	c->facts = f;
+	if (f.flags & FACT_FRONTING) {
+		c->px->st.fronting++;
+		if (!c->px->cfg.fronting_log) {
+			conn_close(c, "fronting");
+			return;
 		}
 	}
+	if (proxy_recheck(c) < 0)
+		return;
 	c->peeking = false;
 	c->deadline_ms = 0;
 	if (c->peeklen && relay_append(&c->d[0], c->peek, c->peeklen) < 0) {

@@ -76,6 +76,7 @@ int proxy_sniff(const uint8_t *buf, size_t len, bool final, const struct sockadd
 		r->req.sni_len = f.sni_len;
 		facts_set_host(r->req.connect_host, &r->req.connect_host_len,
 			       (const uint8_t *)f.sni, f.sni_len);
+		r->req.tunnel = TUNNEL_TLS;
 		return PROXY_HEAD_OK;
 	}
 	if (tls == DPIX_MATCH || tls == DPIX_MATCH_MORE) {
@@ -90,6 +91,8 @@ int proxy_sniff(const uint8_t *buf, size_t len, bool final, const struct sockadd
 				r->req.http_host_len = f.http_host_len;
 				facts_set_host(r->req.connect_host, &r->req.connect_host_len,
 					       (const uint8_t *)f.http_host, f.http_host_len);
+				r->req.tunnel =
+				    f.app == APP_WEBSOCKET ? TUNNEL_WEBSOCKET : TUNNEL_HTTP;
 				return PROXY_HEAD_OK;
 			}
 		}
@@ -99,5 +102,9 @@ int proxy_sniff(const uint8_t *buf, size_t len, bool final, const struct sockadd
 		return PROXY_HEAD_MORE;
 	/* No name: the address the client chose is the target. */
 	target_address(orig, &r->req);
+	r->req.tunnel = *kind == SNIFF_TLS    ? TUNNEL_TLS
+			: *kind == SNIFF_HTTP ? TUNNEL_HTTP
+			: len		      ? TUNNEL_UNKNOWN
+					      : TUNNEL_NONE;
 	return PROXY_HEAD_OK;
 }

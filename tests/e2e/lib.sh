@@ -70,6 +70,21 @@ e2e_topology() {
 	inG sysctl -qw net.ipv4.ip_forward=1
 }
 
+# e2e_topology6: IPv6 on the same links, after e2e_topology, in
+# 2001:2::/48 (the benchmarking range, RFC 5180, like 198.18.0.0/15;
+# public to the forwarder's address guard, which refuses ULA fc00::/7):
+#
+#   client 2001:2:0:1::2 -- 2001:2:0:1::1 gateway 2001:2:0:2::1 -- 2001:2:0:2::2 server
+e2e_topology6() {
+	ip -n "$C" addr add 2001:2:0:1::2/64 dev c0-$id nodad
+	ip -n "$G" addr add 2001:2:0:1::1/64 dev g0-$id nodad
+	ip -n "$G" addr add 2001:2:0:2::1/64 dev g1-$id nodad
+	ip -n "$S" addr add 2001:2:0:2::2/64 dev s0-$id nodad
+	ip -n "$C" -6 route add default via 2001:2:0:1::1
+	ip -n "$S" -6 route add default via 2001:2:0:2::1
+	inG sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
 # e2e_rules FLAGS...: the gateway's mangle, filter and raw tables emptied,
 # then what `dpixd --print-rules iptables FLAGS` prints for $tmp/pack.rules
 # installed (a conntrack timeout policy an earlier install made is kept).
@@ -100,6 +115,26 @@ e2e_dpixd() {
 	pids="$pids $dpixd"
 	for _ in $(seq 50); do
 		grep -q "serving queues" "$tmp/dpixd.log" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	cat "$tmp/dpixd.log"
+	return 1
+}
+
+# e2e_forwarder FLAGS...: dpixd on the gateway as the forwarder alone
+# (--queues 0), set up as e2e_dpixd's; FLAGS name its listeners (and may
+# give a --control-socket). 1 unless each listener is up within 5 s.
+e2e_forwarder() {
+	: > "$tmp/eve.json"
+	: >> "$tmp/dpixd.log"
+	before=$(grep -c 'proxy: listening on' "$tmp/dpixd.log")
+	want=$(printf '%s\n' "$@" | grep -cE '^--proxy-(listen|transparent|tproxy)$')
+	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
+		--rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
+	dpixd=$!
+	pids="$pids $dpixd"
+	for _ in $(seq 50); do
+		[ "$(grep -c 'proxy: listening on' "$tmp/dpixd.log")" -ge $((before + want)) ] && return 0
 		sleep 0.1
 	done
 	cat "$tmp/dpixd.log"
@@ -149,25 +184,50 @@ EOJ
 	e2e_wait_port tcp 8443
 }
 
-# e2e_https_server BYTES: HTTPS on the server's 443 serving big.bin of that
-# size, threaded (a connection whose packets are dropped must not hold up
-# the next one), self-signed for CN e2e.
+# e2e_https_server BYTES [ADDRESS]: HTTPS on the server's 443 (on every
+# IPv4 address, or on ADDRESS, IPv4 or IPv6) serving big.bin of that size,
+# threaded (a connection whose packets are dropped must not hold up the
+# next one), self-signed for CN e2e.
 e2e_https_server() {
 	e2e_cert
 	head -c "$1" /dev/zero > "$tmp/big.bin"
 	(cd "$tmp" && exec ip netns exec "$S" python3 -c '
-import http.server, ssl
+import http.server, socket, ssl, sys
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain("cert.pem", "key.pem")
 class H(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
-srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+srv = S((sys.argv[1], 443), H)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
 srv.serve_forever()
-' > /dev/null 2>&1) &
+' "${2:-0.0.0.0}" > /dev/null 2>&1) &
 	pids="$pids $!"
-	e2e_wait_port tcp 443
+	case ${2:-0.0.0.0} in
+	*:*) at="[$2]:443 " ;;
+	*) at="${2:-0.0.0.0}:443 " ;;
+	esac
+	for _ in $(seq 50); do
+		ip netns exec "$S" ss -ltn | grep -qF "$at" && return 0
+		sleep 0.1
+	done
+	bad "nothing listens on $at in the server namespace"
+}
+
+# e2e_eve PATTERN...: $tmp/eve.json has a line holding every pattern
+# (fixed strings), within 3 s.
+e2e_eve() {
+	for _ in $(seq 30); do
+		lines=$(cat "$tmp/eve.json" 2> /dev/null)
+		for pat in "$@"; do
+			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
+		done
+		[ -n "$lines" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # e2e_udp_echo PORT: the server sends every datagram back (a STUN request

@@ -34,16 +34,8 @@ rule turn-connect bypass connect in turn connect-port 443 service turn
 EOR
 printf '198.18.2.2 %s\n' turn-rbx1.openrainbow.com long.example | e2e_hosts "$G"
 
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
-	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-head-timeout 2 --proxy-idle-timeout 1 \
-	--proxy-listen 198.18.1.1:3128 2>> "$tmp/dpixd.log" &
-dpixd_pid=$!
-pids="$pids $dpixd_pid"
-for _ in $(seq 50); do
-	inG ss -ltn | grep -q '198.18.1.1:3128 ' && break
-	sleep 0.1
-done
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dpixd_pid/status"; }
+e2e_forwarder --proxy-head-timeout 2 --proxy-idle-timeout 1 --proxy-listen 198.18.1.1:3128 || exit 1
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dpixd/status"; }
 rss0=$(rss)
 
 ip netns exec "$C" python3 -c '

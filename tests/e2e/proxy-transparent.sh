@@ -9,17 +9,20 @@
 # connection to the listener itself (not redirected) is closed; and that
 # dpixd's upstream sockets carry --proxy-mark; and that with a parent an
 # unlisted name goes through it (CONNECT, its answer dropped, the hello
-# replayed).
-# Needs root, iproute2, iptables, curl, openssl, python3; skipped (77)
-# without them.
+# replayed). Over IPv6 too (ip6tables REDIRECT, IP6T_SO_ORIGINAL_DST):
+# the whitelisted and unlisted names and the direct connection.
+# Needs root, iproute2, iptables, ip6tables, curl, openssl, python3;
+# skipped (77) without them.
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
 . "$top_srcdir/tests/e2e/lib.sh"
-e2e_require ip iptables openssl curl python3
+e2e_require ip iptables ip6tables openssl curl python3
 e2e_init dtp
 e2e_topology 198.18.1.2 198.18.1.3
+e2e_topology6
 echo "198.18.2.2 other.example" | e2e_hosts "$G"
 e2e_https_server 100000
+e2e_https_server 100000 2001:2:0:2::2
 echo "hello plain" > "$tmp/index.txt"
 (cd "$tmp" && exec ip netns exec "$S" python3 -m http.server 80 --bind 0.0.0.0 > /dev/null 2>&1) &
 pids="$pids $!"
@@ -40,29 +43,11 @@ EOR
 # connections leave from the gateway (OUTPUT), which PREROUTING never sees.
 inG iptables -t nat -A PREROUTING -i g0-$id -p tcp -m multiport --dports 80,443 \
 	-j REDIRECT --to-ports 3129 || exit 99
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
-	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-mark 0x100 \
-	--proxy-transparent 198.18.1.1:3129 2>> "$tmp/dpixd.log" &
-dpixd_pid=$!
-pids="$pids $dpixd_pid"
-for _ in $(seq 50); do
-	inG ss -ltn | grep -q '198.18.1.1:3129 ' && break
-	sleep 0.1
-done
+inG ip6tables -t nat -A PREROUTING -i g0-$id -p tcp --dport 443 -j REDIRECT --to-ports 3129 ||
+	exit 99
+e2e_forwarder --proxy-mark 0x100 --proxy-transparent 198.18.1.1:3129 \
+	--proxy-transparent '[2001:2:0:1::1]:3129' || exit 1
 inC() { ip netns exec "$C" "$@"; }
-
-# eve_has PATTERN...: an EVE line holding every pattern (fixed strings).
-eve_has() {
-	for _ in $(seq 30); do
-		lines=$(cat "$tmp/eve.json" 2> /dev/null)
-		for pat in "$@"; do
-			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
-		done
-		[ -n "$lines" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # 1. TLS to a whitelisted name, resolved by the client to the server.
 out=$(inC curl -s -k -m 10 --resolve turn-rbx1.openrainbow.com:443:198.18.2.2 \
@@ -72,7 +57,7 @@ if [ "$out" = 200 ] && cmp -s "$tmp/got.bin" "$tmp/big.bin"; then
 else
 	bad "TLS by SNI: '$out' $(tail -3 "$tmp/dpixd.log")"
 fi
-eve_has '"dest_ip":"198.18.2.2","dest_port":443' '"sni":"turn-rbx1.openrainbow.com"' \
+e2e_eve '"dest_ip":"198.18.2.2","dest_port":443' '"sni":"turn-rbx1.openrainbow.com"' \
 	'"host":"turn-rbx1.openrainbow.com","port":443' '"mode":"transparent","decision":"tunnel"' \
 	'"action":"bypass"' '"rule":"turn-connect"' &&
 	ok "EVE: transparent, bypass, the original destination" || bad "EVE for the TLS tunnel: $(cat "$tmp/eve.json")"
@@ -81,7 +66,7 @@ eve_has '"dest_ip":"198.18.2.2","dest_port":443' '"sni":"turn-rbx1.openrainbow.c
 out=$(inC curl -s -k -m 10 --resolve other.example:443:198.18.2.2 \
 	-o /dev/null -w '%{http_code}' https://other.example/ 2> /dev/null)
 [ "$out" = 000 ] && ok "unlisted SNI without a parent: closed" || bad "unlisted SNI: '$out'"
-eve_has '"sni":"other.example"' '"host":"other.example","port":443' \
+e2e_eve '"sni":"other.example"' '"host":"other.example","port":443' \
 	'"mode":"transparent","decision":"refused","close":"refused"' &&
 	ok "EVE: the unlisted name refused" || bad "EVE for the unlisted name"
 
@@ -89,7 +74,7 @@ eve_has '"sni":"other.example"' '"host":"other.example","port":443' \
 out=$(inC curl -s -m 10 --resolve turn-rbx1.openrainbow.com:80:198.18.2.2 \
 	http://turn-rbx1.openrainbow.com/index.txt)
 [ "$out" = "hello plain" ] && ok "plain HTTP by Host: through" || bad "plain HTTP: '$out'"
-eve_has '"host":"turn-rbx1.openrainbow.com","port":80' '"mode":"transparent","decision":"tunnel"' \
+e2e_eve '"host":"turn-rbx1.openrainbow.com","port":80' '"mode":"transparent","decision":"tunnel"' \
 	'"dest_ip":"198.18.2.2","dest_port":80' && ok "EVE: the HTTP tunnel" || bad "EVE for plain HTTP"
 out=$(inC curl -s -m 10 -o /dev/null -w '%{http_code}' \
 	--resolve other.example:80:198.18.2.2 http://other.example/index.txt)
@@ -102,7 +87,7 @@ s = socket.create_connection(("198.18.2.2", 443), timeout=15)
 s.sendall(b"\x00 not a protocol\r\n\r\n")
 print(s.recv(100) == b"")
 ')
-[ "$out" = True ] && eve_has '"host":"198.18.2.2","port":443' '"decision":"refused"' &&
+[ "$out" = True ] && e2e_eve '"host":"198.18.2.2","port":443' '"decision":"refused"' &&
 	ok "no name: the original address decided on, refused" || bad "no name: '$out'"
 
 # 5. Straight to the listener, not redirected: closed (it would loop).
@@ -111,8 +96,34 @@ import socket
 s = socket.create_connection(("198.18.1.1", 3129), timeout=5)
 print(s.recv(100) == b"")
 ')
-[ "$out" = True ] && eve_has '"close":"not redirected"' &&
+[ "$out" = True ] && e2e_eve '"close":"not redirected"' &&
 	ok "not redirected: closed" || bad "direct connection: '$out'"
+
+# 5b. IPv6: REDIRECT to the v6 listener, the target from
+# IP6T_SO_ORIGINAL_DST.
+out=$(inC curl -6 -s -k -m 10 --resolve 'turn-rbx1.openrainbow.com:443:[2001:2:0:2::2]' \
+	-o "$tmp/got6.bin" -w '%{http_code}' https://turn-rbx1.openrainbow.com/big.bin)
+if [ "$out" = 200 ] && cmp -s "$tmp/got6.bin" "$tmp/big.bin"; then
+	ok "IPv6: TLS by SNI through to the original destination, content intact"
+else
+	bad "IPv6: TLS by SNI: '$out' $(tail -3 "$tmp/dpixd.log")"
+fi
+e2e_eve '"src_ip":"2001:2:0:1::2"' '"dest_ip":"2001:2:0:2::2","dest_port":443' \
+	'"sni":"turn-rbx1.openrainbow.com"' '"mode":"transparent","decision":"tunnel"' &&
+	ok "IPv6: EVE: transparent tunnel to the original destination" ||
+	bad "IPv6: EVE for the TLS tunnel: $(grep 2001: "$tmp/eve.json")"
+out=$(inC curl -6 -s -k -m 10 --resolve 'other.example:443:[2001:2:0:2::2]' \
+	-o /dev/null -w '%{http_code}' https://other.example/ 2> /dev/null)
+[ "$out" = 000 ] && e2e_eve '"src_ip":"2001:2:0:1::2"' '"sni":"other.example"' \
+	'"decision":"refused","close":"refused"' &&
+	ok "IPv6: unlisted SNI without a parent: closed" || bad "IPv6: unlisted SNI: '$out'"
+out=$(inC python3 -c '
+import socket
+s = socket.create_connection(("2001:2:0:1::1", 3129), timeout=5)
+print(s.recv(100) == b"")
+')
+[ "$out" = True ] && e2e_eve '"src_ip":"2001:2:0:1::2"' '"close":"not redirected"' &&
+	ok "IPv6: not redirected: closed" || bad "IPv6: direct connection: '$out'"
 
 # 6. The forwarder's upstream socket carries the mark (held open by a
 # client that has not finished).
@@ -173,11 +184,11 @@ grep '"host":"other.example","port":443,"status":200' "$tmp/eve2.json" 2> /dev/n
 	grep -q '"mode":"transparent","decision":"parent","close":"closed"' &&
 	ok "EVE: transparent via the parent, its 200" || bad "EVE via the parent: $(cat "$tmp/eve2.json")"
 
-kill -USR1 "$dpixd_pid" 2> /dev/null
+kill -USR1 "$dpixd" 2> /dev/null
 sleep 0.3
 grep -q 'transparent [1-9]' "$tmp/dpixd.log" && ok "SIGUSR1 counts transparent connections" ||
 	bad "counters: $(grep accepted "$tmp/dpixd.log")"
-kill "$dpixd_pid"
+kill "$dpixd"
 [ $fails = 0 ] || {
 	echo "--- dpixd.log"
 	cat "$tmp/dpixd.log"

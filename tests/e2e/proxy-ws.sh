@@ -30,14 +30,7 @@ domains wss {
 }
 rule wss-connect bypass connect in wss connect-port 8443 service rainbow
 EOR
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
-	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-listen 198.18.1.1:3128 \
-	2>> "$tmp/dpixd.log" &
-pids="$pids $!"
-for _ in $(seq 50); do
-	inG ss -ltn | grep -q '198.18.1.1:3128 ' && break
-	sleep 0.1
-done
+e2e_forwarder --proxy-listen 198.18.1.1:3128 || exit 1
 
 # ws with a CONNECT agent: the agent's socket is TLS over the tunnel.
 cat > "$tmp/ws.js" << 'EOJ'

@@ -128,7 +128,9 @@ source  "tests/e2e/proxy.sh"
 domains turn {
 	turn-*.openrainbow.com
 }
-rule turn-connect bypass connect in turn connect-port 443,3478,8443 service turn
+rule turn-http drop connect in turn tunnel http,websocket msg "a TURN relay carries STUN/TURN or TLS"
+rule turn-relay bypass connect in turn connect-port 3478 tunnel turn service turn
+rule turn-connect bypass connect in turn connect-port 443,8443 service turn
 EOF
 
 ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve.json" \
@@ -280,6 +282,35 @@ except OSError:
 eve_has "$tmp/eve.json" '"sni":"split-fronted.example"' '"close":"fronting"' &&
 	ok "hello in 40-byte pieces: fronting caught" || bad "split hello not caught"
 
+# The tunnel's first bytes decide again: plain HTTP inside a tunnel to a
+# TURN name is dropped by the rule that says so; TLS goes on.
+ans=$(inC python3 -c '
+import socket
+s = socket.create_connection(("198.18.1.1", 3128), timeout=5)
+s.sendall(b"CONNECT turn-rbx1.openrainbow.com:8443 HTTP/1.1\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+s.sendall(b"GET / HTTP/1.1\r\nHost: turn-rbx1.openrainbow.com\r\n\r\n")
+s.settimeout(5)
+rest = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        rest += d
+except OSError:
+    pass
+print(head.split(b"\r\n")[0].decode(), len(rest))
+' 2>&1)
+[ "$ans" = "HTTP/1.1 200 Connection established 0" ] &&
+	eve_has "$tmp/eve.json" '"port":8443,"status":200,"tunnel":"http"' '"close":"dropped by rule"' \
+		'"action":"drop","rule":"turn-http"' &&
+	ok "HTTP inside a TURN tunnel: closed by the rule (tunnel http)" || bad "tunnel http: '$ans'"
+eve_has "$tmp/eve.json" '"tunnel":"tls"' '"action":"bypass","rule":"turn-connect"' &&
+	ok "TLS inside: tunnel tls, still bypassed" || bad "no tunnel tls record"
+
 # 5. Malformed and oversized heads.
 big=$(head -c 9000 /dev/zero | tr '\0' a)
 code=$(connect_code https://turn-rbx1.openrainbow.com/ $PX --proxy-header "X-Big: $big")
@@ -374,8 +405,11 @@ if command -v turnserver > /dev/null && command -v turnutils_uclient > /dev/null
 		bad "TURN over TCP: lost '${lost:-?}', sent '${sent:-?}', received '${recv:-?}'"
 		tail -n 20 "$tmp/uclient.log"
 	fi
-	eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":3478,"status":200' \
-		'"decision":"tunnel"' && ok "EVE: the TURN tunnel" || bad "EVE for the TURN tunnel"
+	# Opened because the rule "turn-relay ... tunnel turn" bypasses some
+	# content, kept because the tunnel's first bytes were STUN/TURN.
+	eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":3478,"status":200,"tunnel":"turn"' \
+		'"decision":"tunnel"' '"rule":"turn-relay"' && ok "EVE: the TURN tunnel (tunnel turn)" ||
+		bad "EVE for the TURN tunnel"
 else
 	echo "SKIP (part): coturn or socat is not installed (TURN over TCP)"
 fi

@@ -53,14 +53,7 @@ rule turn bypass connect in turn connect-port 443
 rule relay-ip bypass connect in relays connect-port 443
 rule lab bypass connect in lab connect-port 443
 EOR
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
-	--rules "$tmp/pack.rules" --proxy-listen 198.18.1.1:3128 --eve "$tmp/eve.json" \
-	2> "$tmp/dpixd.log" &
-pids="$pids $!"
-for _ in $(seq 50); do
-	ip netns exec "$G" ss -ltn | grep -q '198.18.1.1:3128 ' && break
-	sleep 0.1
-done
+e2e_forwarder --proxy-listen 198.18.1.1:3128 || exit 1
 
 # status REQUEST: the status code of the proxy's answer to these bytes.
 status() {

@@ -695,6 +695,62 @@ static void test_tunnel_http_websocket(void **state)
 	assert_int_equal(f.app, APP_UNKNOWN); /* the descriptor's app is set by dissect_run */
 }
 
+/* The forwarder's question (dissect_connect_tunnel): only the client's
+ * first bytes in a tunnel it opened to facts->connect_host. */
+static enum dpix_answer tunnel_alone(const uint8_t *p, size_t n, bool closed,
+                                     struct dpix_facts *f)
+{
+	static uint8_t scratch[16384];
+	struct dpix_input in = { .transport = DPIX_TCP, .server_port = 443,
+	                            .data = { p, (const uint8_t *)"ignored" },
+	                            .len = { n, 7 }, .closed = { closed, false },
+	                            .scratch = scratch, .scratch_len = sizeof(scratch) };
+
+	memset(f, 0, sizeof(*f));
+	assert_true(facts_set_host(f->connect_host, &f->connect_host_len,
+	                           (const uint8_t *)"turn-rbx1.openrainbow.com", 25));
+	return dissect_connect_tunnel(&in, f);
+}
+
+static void test_tunnel_alone(void **state)
+{
+	(void)state;
+	static const uint8_t stun[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3,
+	                                  4,    5,    6,    7,    8,    9,    10,   11,   12 };
+	static const char get[] = "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n";
+	static uint8_t junk[16384];
+	uint8_t h[256];
+	size_t n = hello(h, "turn-rbx1.openrainbow.com");
+	struct dpix_facts f;
+
+	/* Nothing yet: wait; nothing ever: none. */
+	assert_int_equal(tunnel_alone(NULL, 0, false, &f), DPIX_MATCH_MORE);
+	assert_int_equal(tunnel_alone(NULL, 0, true, &f), DPIX_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_NONE);
+	/* A hello, in part then whole; its name against the target. */
+	assert_int_equal(tunnel_alone(h, 20, false, &f), DPIX_MATCH_MORE);
+	assert_int_equal(tunnel_alone(h, n, false, &f), DPIX_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_TLS);
+	assert_string_equal(f.sni, "turn-rbx1.openrainbow.com");
+	assert_false(f.flags & FACT_FRONTING);
+	n = hello(h, "www.example.com");
+	assert_int_equal(tunnel_alone(h, n, false, &f), DPIX_MATCH);
+	assert_true(f.flags & FACT_FRONTING);
+	/* STUN, HTTP, bytes of nothing known (as many as a peek holds). */
+	assert_int_equal(tunnel_alone(stun, sizeof(stun), false, &f), DPIX_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_TURN);
+	assert_int_equal(tunnel_alone((const uint8_t *)get, sizeof(get) - 1, false, &f),
+	                 DPIX_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_HTTP);
+	memset(junk, 0xe5, sizeof(junk));
+	assert_int_equal(tunnel_alone(junk, sizeof(junk), false, &f), DPIX_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_UNKNOWN);
+	/* A hello cut short by the client's end: TLS by its start, no name. */
+	assert_int_equal(tunnel_alone(h, 20, true, &f), DPIX_MATCH);
+	assert_int_equal(f.tunnel, TUNNEL_TLS);
+	assert_int_equal(f.sni_len, 0);
+}
+
 static void test_request_header_too_long(void **state)
 {
 	(void)state;
@@ -721,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_proxy_not_http),
 		cmocka_unit_test(test_tunnel_tls_same_host),
 		cmocka_unit_test(test_tunnel_fronting),
+		cmocka_unit_test(test_tunnel_alone),
 		cmocka_unit_test(test_tunnel_unknown),
 		cmocka_unit_test(test_tunnel_http_websocket),
 		cmocka_unit_test(test_request_header_too_long),

@@ -127,8 +127,8 @@ static void test_errors(void **state)
 		     "mark-drop, hook, max-flows, max-packets, stream-window, control-socket, "
 		     "metrics, user, watchdog, no-supervise, require-signed, pubkey, proxy-listen, "
 		     "proxy-parent, proxy-max-tunnels, proxy-idle-timeout, proxy-fronting, "
-		     "proxy-transparent, proxy-mark, proxy-head-timeout, proxy-listen-tls, "
-		     "proxy-tls-cert, proxy-tls-key");
+		     "proxy-transparent, proxy-tproxy, proxy-mark, proxy-head-timeout, "
+		     "proxy-listen-tls, proxy-tls-cert, proxy-tls-key");
 	expect_error("queue 70000\n", ":1:7: queue '70000': expected a number from 0 to 65535");
 	expect_error("queues 65\n", ":1:8: queues '65': expected a number from 0 to 64");
 	expect_error("copy-range 12x\n",
@@ -306,7 +306,7 @@ static void test_set_and_keys(void **state)
 	assert_int_equal(c.pipe.max_packets, 12);
 	while (dpixd_conf_key(n))
 		n++;
-	assert_int_equal(n, 33);
+	assert_int_equal(n, 34);
 	/* proxy-transparent joins proxy-listen's list, marked as redirected. */
 	assert_int_equal(dpixd_conf_set(&c, "proxy-listen", "127.0.0.1:3128", why, sizeof(why)), 0);
 	assert_int_equal(
@@ -314,13 +314,20 @@ static void test_set_and_keys(void **state)
 	assert_int_equal(c.proxy.nlisten, 2);
 	assert_false(c.proxy.listen[0].transparent);
 	assert_true(c.proxy.listen[1].transparent);
-	/* proxy-listen-tls too, marked as TLS. */
-	assert_int_equal(dpixd_conf_set(&c, "proxy-listen-tls", "127.0.0.1:3130", why, sizeof(why)),
-			 0);
+	assert_false(c.proxy.listen[1].tproxy);
+	/* proxy-tproxy too, marked as transparent and TPROXY. */
+	assert_int_equal(dpixd_conf_set(&c, "proxy-tproxy", "[::]:3130", why, sizeof(why)), 0);
 	assert_int_equal(c.proxy.nlisten, 3);
-	assert_true(c.proxy.listen[2].tls);
-	assert_false(c.proxy.listen[2].transparent);
-	assert_false(c.proxy.listen[0].tls || c.proxy.listen[1].tls);
+	assert_true(c.proxy.listen[2].transparent);
+	assert_true(c.proxy.listen[2].tproxy);
+	assert_false(c.proxy.listen[0].tproxy);
+	/* proxy-listen-tls too, marked as TLS only. */
+	assert_int_equal(dpixd_conf_set(&c, "proxy-listen-tls", "127.0.0.1:3131", why, sizeof(why)),
+			 0);
+	assert_int_equal(c.proxy.nlisten, 4);
+	assert_true(c.proxy.listen[3].tls);
+	assert_false(c.proxy.listen[3].transparent || c.proxy.listen[3].tproxy);
+	assert_false(c.proxy.listen[0].tls || c.proxy.listen[1].tls || c.proxy.listen[2].tls);
 	assert_int_equal(dpixd_conf_set(&c, "proxy-mark", "0x100", why, sizeof(why)), 0);
 	assert_int_equal(c.proxy.mark, 0x100);
 	/* Each yes/no key sets its own field. */

@@ -49,7 +49,7 @@ static struct dpixd_rulestat rules[3] = {
 	{ "e2e", "blocked", NULL, 1 },
 	{ "e2e", "stun\"x", "turn", 3 },
 };
-static const struct dpixd_stats stats = { "0.1.0", 4, 2, q2, 3, rules, 6 };
+static const struct dpixd_stats stats = { "0.1.0", 4, 2, q2, 3, rules, 6, NULL };
 
 static void test_json(void **state)
 {
@@ -80,8 +80,37 @@ static void test_json(void **state)
 	    "\"budget_exhausted\":0,\"evictions\":0,\"active_flows\":0,\"events_lost\":2,"
 	    "\"kernel\":null}],"
 	    "\"rules\":{\"e2e/turn-tls\":2,\"e2e/blocked\":1,\"e2e/stun\\\"x\":3},"
-	    "\"services\":{\"turn\":5}}\n");
+	    "\"services\":{\"turn\":5},\"forwarder\":null}\n");
 	free(j);
+}
+
+/* With a forwarder: its counters in both renderings, every one of them. */
+static void test_forwarder(void **state)
+{
+	struct proxy_counts pc = { .accepted = 10, .tunnels = 7, .fronting = 2, .open = 3 };
+	struct dpixd_stats s = stats;
+	char *j, *p;
+
+	(void)state;
+	s.proxy = &pc;
+	j = render(&s, true);
+	assert_non_null(strstr(j, ",\"forwarder\":{\"open\":3,\"accepted\":10,\"tunnels\":7,"
+				  "\"parent\":0,"));
+	assert_non_null(strstr(j,
+			       ",\"fronting\":2,\"tunnel_refused\":0,\"idle\":0,\"transparent\":0,"
+			       "\"tls\":0,\"tls_fail\":0}}\n"));
+	p = render(&s, false);
+	assert_non_null(strstr(p, "# TYPE dpix_proxy_open gauge\ndpix_proxy_open 3\n"));
+	assert_non_null(strstr(p, "# HELP dpix_proxy_accepted_total Client connections accepted.\n"
+				  "# TYPE dpix_proxy_accepted_total counter\n"
+				  "dpix_proxy_accepted_total 10\n"));
+	assert_non_null(strstr(p, "dpix_proxy_fronting_total 2\n"));
+	assert_non_null(strstr(p, "dpix_proxy_connect_timeout_total 0\n"));
+	free(j);
+	free(p);
+	p = render(&stats, false); /* no forwarder: none of its metrics */
+	assert_null(strstr(p, "dpix_proxy_"));
+	free(p);
 }
 
 static void test_prometheus(void **state)
@@ -204,7 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json),   cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_kqueue), cmocka_unit_test(test_hits),
-		cmocka_unit_test(test_pub),
+		cmocka_unit_test(test_pub),    cmocka_unit_test(test_forwarder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
