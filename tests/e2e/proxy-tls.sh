@@ -127,34 +127,13 @@ run_dpixd --proxy-listen-tls 198.18.1.1:3129 --proxy-tls-cert "$tmp/chain.pem" \
 [ $? = 1 ] && grep -q "proxy-tls-key $tmp/ca.key: " "$tmp/err.log" &&
 	ok "mismatched key: exit 1" || bad "mismatched key: $(cat "$tmp/err.log")"
 
-: > "$tmp/eve.json"
-ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none \
-	--queues 0 --rules "$tmp/pack.rules" --eve "$tmp/eve.json" --proxy-listen 198.18.1.1:3128 \
-	--proxy-listen-tls 198.18.1.1:3129 --proxy-tls-cert "$tmp/chain.pem" \
-	--proxy-tls-key "$tmp/px.key" --proxy-head-timeout 4 2>> "$tmp/dpixd.log" &
-dpixd=$!
-pids="$pids $dpixd"
-for _ in $(seq 50); do
-	inG ss -ltn | grep -q '198.18.1.1:3129 ' && break
-	sleep 0.1
-done
+e2e_forwarder --proxy-listen 198.18.1.1:3128 --proxy-listen-tls 198.18.1.1:3129 \
+	--proxy-tls-cert "$tmp/chain.pem" --proxy-tls-key "$tmp/px.key" --proxy-head-timeout 4
 grep -q 'listening on 198.18.1.1 port 3129 (TLS)' "$tmp/dpixd.log" && ok "TLS listener up" ||
 	bad "no TLS listener: $(cat "$tmp/dpixd.log")"
 
 inC() { ip netns exec "$C" "$@"; }
 PX="--proxy https://198.18.1.1:3129 --proxy-cacert $tmp/ca.pem"
-# eve_has PATTERN...: an EVE line holding every pattern (fixed strings).
-eve_has() {
-	for _ in $(seq 50); do
-		lines=$(cat "$tmp/eve.json" 2> /dev/null)
-		for pat in "$@"; do
-			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
-		done
-		[ -n "$lines" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # A client that never starts its handshake: started first, looked at
 # last; closed at the 4 s head timeout while the others are served.
@@ -174,7 +153,7 @@ silent=$!
 out=$(inC curl -s -k $PX -m 20 https://turn-rbx1.openrainbow.com/index.html)
 [ "$out" = "hello through the TLS proxy" ] && ok "HTTPS proxy: tunnel carries the content" ||
 	bad "tunnel: '$out'"
-eve_has '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' '"mode":"explicit","tls":true' \
+e2e_eve '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' '"mode":"explicit","tls":true' \
 	'"decision":"tunnel","close":"closed"' '"sni":"turn-rbx1.openrainbow.com"' \
 	'"rule":"turn-connect"' && ok "EVE: a TLS client's tunnel" || bad "EVE for the tunnel"
 # bytes_toclient: the server's answer; bytes_toserver: the request, both
@@ -188,7 +167,7 @@ sys.exit(0 if 500 < p["bytes_toserver"] < 5000 and 1000 < p["bytes_toclient"] < 
 # 2. An unlisted name: 403 inside the TLS session.
 code=$(inC curl -s -o /dev/null -k $PX -m 10 -w '%{http_connect}' https://unlisted.example/)
 [ "$code" = 403 ] && ok "unlisted name over TLS: 403" || bad "unlisted: '$code'"
-eve_has '"host":"unlisted.example"' '"tls":true' '"status":403' '"decision":"refused"' &&
+e2e_eve '"host":"unlisted.example"' '"tls":true' '"status":403' '"decision":"refused"' &&
 	ok "EVE: refused TLS client" || bad "EVE for the refusal"
 
 # 3. 30 MB down and 30 MB up, checksums compared; the download again
@@ -199,7 +178,7 @@ cmp -s "$tmp/got.bin" "$tmp/www/big.bin" && ok "30 MB down through the TLS proxy
 want="30000000 $(sha256sum < "$tmp/up.bin" | cut -d' ' -f1)"
 out=$(inC curl -s -k $PX -m 120 -T "$tmp/up.bin" https://turn-rbx1.openrainbow.com/up)
 [ "$out" = "$want" ] && ok "30 MB up through the TLS proxy intact" || bad "upload: '$out'"
-eve_has '"tls":true' '"bytes_toserver":300' && ok "EVE: the upload's bytes" ||
+e2e_eve '"tls":true' '"bytes_toserver":300' && ok "EVE: the upload's bytes" ||
 	bad "EVE upload bytes"
 rm -f "$tmp/got.bin"
 inC curl -s -k $PX -m 120 --limit-rate 8M -o "$tmp/got.bin" \
@@ -266,14 +245,14 @@ print(head.split(b"\r\n")[0].decode() + "|" + out.decode() + "|" + end)' "$tmp/c
 [ "$ans" = "HTTP/1.1 200 Connection established|got 300000 bytes|close_notify" ] &&
 	ok "half-close: close_notify passed on, the answer came, then close_notify" ||
 	bad "half-close: '$ans'"
-eve_has '"port":8443,"status":200' '"tls":true' '"bytes_toserver":300000,"bytes_toclient":16,' &&
+e2e_eve '"port":8443,"status":200' '"tls":true' '"bytes_toserver":300000,"bytes_toclient":16,' &&
 	ok "EVE: half-closed tunnel's bytes" || bad "EVE for the half-close"
 
 # 4. The silent client: closed at the timeout, counted.
 wait $silent
 [ "$(cat "$tmp/silent.out")" = "0|1" ] && ok "no handshake: closed at the head timeout" ||
 	bad "silent client: $(cat "$tmp/silent.out")"
-eve_has '"tls":true' '"close":"handshake timeout"' && ok "EVE: handshake timeout" ||
+e2e_eve '"tls":true' '"close":"handshake timeout"' && ok "EVE: handshake timeout" ||
 	bad "EVE for the silent client"
 
 # 5. Plain HTTP to the TLS port, and an h2-only client: closed, no crash.
@@ -287,7 +266,7 @@ except OSError:
     d = b""
 print(len(d) == 0 or not d.startswith(b"HTTP"))')
 [ "$ans" = True ] && ok "plain HTTP on the TLS port: closed" || bad "plain HTTP: '$ans'"
-eve_has '"tls":true,"tls_error":"https proxy request"' '"close":"handshake failed"' &&
+e2e_eve '"tls":true,"tls_error":"https proxy request"' '"close":"handshake failed"' &&
 	ok "EVE: the handshake's error" || bad "EVE for plain HTTP"
 ans=$(inC python3 -c '
 import socket, ssl, sys
