@@ -6,9 +6,10 @@
  *                              \________________________________\-> FAILED -> closed
  *
  * HANDSHAKE is a TLS listener's (proxy_tls.c); from there on that client
- * is read and written through OpenSSL. REQUEST reads the head (proxy_head.c, PROXY_HEAD_TIMEOUT_MS). CHECK asks
- * the rules, as the NFQUEUE workers would for the same CONNECT: a bypass
- * verdict is a whitelisted tunnel the forwarder opens itself; anything else
+ * is read and written through OpenSSL. REQUEST reads the head
+ * (proxy_head.c, PROXY_HEAD_TIMEOUT_MS). CHECK asks the rules, as the
+ * NFQUEUE workers would for the same CONNECT: a bypass verdict is a
+ * whitelisted tunnel the forwarder opens itself; anything else
  * goes to the parent proxy (--proxy-parent) or gets a 403. RESOLVING runs
  * getaddrinfo on the resolver threads; the addresses pass the rebinding
  * guard (proxy_guard.c) unless a pack's address set lists them.
