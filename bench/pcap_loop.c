@@ -1,8 +1,9 @@
 /*
  * pcap_loop.c: the floor for `dpix replay`: read every packet of a capture
  * with pcap_next_ex() and touch its first and last byte, nothing else.
- * The file is read as dpix replay reads it: fopen() with a 1 MiB stdio
- * buffer, then pcap_fopen_offline().
+ * The file is read as a plain libpcap user would: fopen() with a 1 MiB
+ * stdio buffer, then pcap_fopen_offline(). (dpix replay read classic pcap
+ * this way too until it got its own mmap reader; bench/notes-replay.md.)
  *
  *   pcap_loop FILE...
  *

@@ -432,6 +432,11 @@ int dpixd_run(struct dpixd_config *c)
 				pthread_join(workers[k].thread, NULL);
 			goto out;
 		}
+	if (c->proxy_parent_auth &&
+	    proxy_read_parent_auth(c->proxy_parent_auth, &c->proxy, msg, sizeof(msg)) < 0) {
+		dpixd_log("proxy-parent-auth: %s", msg);
+		goto out;
+	}
 	if (c->proxy.nlisten && !(forwarder = proxy_start(&c->proxy, &live_rules, &live_gen))) {
 		atomic_store(&stopping, true);
 		for (unsigned k = 0; k < started; k++)

@@ -48,6 +48,7 @@ struct dpixd_config {
 	bool no_supervise;   /* run the workers in this process, no watchdog */
 	bool require_signed; /* load a pack only if its .sig verifies with pubkey */
 	const char *pubkey;  /* a public key PEM file, or a directory of them */
+	const char *proxy_parent_auth; /* a file: user:password for the parent */
 	/* Where the settings come from, read again on reload (dpixd_conf.h). */
 	const char *conf_path;
 	bool conf_required;

@@ -91,6 +91,7 @@ static const struct opt opts[] = {
 	{ { "proxy-tproxy", false, false }, K_TPROXY, FIELD(proxy.listen), 0, 0 },
 	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
 	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
+	{ { "proxy-parent-auth", false, false }, K_STR, FIELD(proxy_parent_auth), 0, 0 },
 	{ { "proxy-listen-tls", false, false }, K_TLS, FIELD(proxy.listen), 0, 0 },
 	{ { "proxy-tls-cert", false, false }, K_STR, FIELD(proxy.tls_cert), 0, 0 },
 	{ { "proxy-tls-key", false, false }, K_STR, FIELD(proxy.tls_key), 0, 0 },
@@ -474,6 +475,10 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 		}
 	if (c->require_signed && !c->pubkey) {
 		snprintf(err, errlen, "require-signed: no pubkey to verify the packs with");
+		return -1;
+	}
+	if (c->proxy_parent_auth && !c->proxy.has_parent) {
+		snprintf(err, errlen, "proxy-parent-auth: no proxy-parent to send it to");
 		return -1;
 	}
 	return 0;

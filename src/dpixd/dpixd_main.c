@@ -74,6 +74,8 @@ static void usage(FILE *out)
 	    "                           TPROXY (IP_TRANSPARENT; needs CAP_NET_ADMIN)\n"
 	    "      --proxy-mark MARK    SO_MARK of the forwarder's upstream connections\n"
 	    "      --proxy-head-timeout S seconds to receive a request head (default 10)\n"
+	    "      --proxy-parent-auth FILE user:password for the parent (Basic), sent when\n"
+	    "                           the client sends no Proxy-Authorization; mode 600\n"
 	    "      --proxy-fronting ACT close (default) or log a tunnel whose TLS server\n"
 	    "                           name is not the CONNECT host\n"
 	    "      --proxy-listen-tls A:P  serve HTTP CONNECT inside TLS on ADDR:PORT (an\n"

@@ -125,12 +125,19 @@ static void lru_push(struct flow_table *t, uint32_t i)
 
 /* --- hashing --------------------------------------------------------- */
 
-/* Endpoints in canonical order so that both directions hash alike. */
-static uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t pa,
+/*
+ * Endpoints in canonical order so that both directions hash alike. An IPv4
+ * flow hashes its 4-byte addresses (15 bytes in all, two SipHash blocks),
+ * not the zero-padded 16 (39 bytes, five blocks): the same keyed SipHash-2-4
+ * over less input, so hash flooding stays as hard; the lengths differ, and
+ * SipHash mixes the length in, so IPv4 and IPv6 keys stay apart.
+ */
+static uint32_t bucket_of(const struct flow_table *t, uint8_t family, const uint8_t *a, uint16_t pa,
 			  const uint8_t *b, uint16_t pb, uint8_t proto, uint16_t vlan)
 {
 	uint8_t buf[16 + 2 + 16 + 2 + 1 + 2];
-	int c = memcmp(a, b, 16);
+	size_t alen = family == 4 ? 4 : 16, n;
+	int c = memcmp(a, b, alen);
 
 	if (c > 0 || (c == 0 && pa > pb)) {
 		const uint8_t *tp = a;
@@ -138,19 +145,28 @@ static uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t
 
 		a = b, pa = pb, b = tp, pb = tpp;
 	}
-	memcpy(buf, a, 16);
-	memcpy(buf + 16, &pa, 2);
-	memcpy(buf + 18, b, 16);
-	memcpy(buf + 34, &pb, 2);
-	buf[36] = proto;
-	memcpy(buf + 37, &vlan, 2);
-	return (uint32_t)siphash24(t->hash_key, buf, sizeof(buf)) & (t->nbuckets - 1);
+	if (family == 4) {
+		memcpy(buf, a, 4);
+		memcpy(buf + 4, &pa, 2);
+		memcpy(buf + 6, b, 4);
+		memcpy(buf + 10, &pb, 2);
+		n = 12;
+	} else {
+		memcpy(buf, a, 16);
+		memcpy(buf + 16, &pa, 2);
+		memcpy(buf + 18, b, 16);
+		memcpy(buf + 34, &pb, 2);
+		n = 36;
+	}
+	buf[n] = proto;
+	memcpy(buf + n + 1, &vlan, 2);
+	return (uint32_t)siphash24(t->hash_key, buf, n + 3) & (t->nbuckets - 1);
 }
 
 static uint32_t bucket_of_flow(const struct flow_table *t, const struct flow *f)
 {
-	return bucket_of(t, f->key.addr[0], f->key.port[0], f->key.addr[1], f->key.port[1],
-			 f->key.proto, f->key.vlan);
+	return bucket_of(t, f->key.family, f->key.addr[0], f->key.port[0], f->key.addr[1],
+			 f->key.port[1], f->key.proto, f->key.vlan);
 }
 
 static bool key_match(const struct flow *f, const struct packet *p, enum flow_dir *dir)
@@ -335,7 +351,7 @@ struct flow *flow_track(struct flow_table *t, const struct packet *p, enum flow_
 		i = t->last;
 		f = &t->flows[i];
 	} else {
-		b = bucket_of(t, p->src, p->sport, p->dst, p->dport, p->proto, p->vlan);
+		b = bucket_of(t, p->family, p->src, p->sport, p->dst, p->dport, p->proto, p->vlan);
 		for (i = t->buckets[b]; i != FLOW_NIL; i = t->flows[i].hnext) {
 			if (key_match(&t->flows[i], p, dir)) {
 				f = &t->flows[i];
@@ -351,7 +367,8 @@ struct flow *flow_track(struct flow_table *t, const struct packet *p, enum flow_
 	}
 	if (!f) {
 		if (b == FLOW_NIL)
-			b = bucket_of(t, p->src, p->sport, p->dst, p->dport, p->proto, p->vlan);
+			b = bucket_of(t, p->family, p->src, p->sport, p->dst, p->dport, p->proto,
+				      p->vlan);
 		f = create(t, p, b, dir, release, arg);
 	}
 	f->last_us = t->now_us;

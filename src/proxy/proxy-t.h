@@ -22,6 +22,7 @@
 #define PROXY_DEFAULT_IDLE_S 3600      /* a bypassed tunnel with no bytes */
 #define PROXY_DEFAULT_MAX_TUNNELS 4096u
 #define PROXY_MAX_ADDRS 16 /* upstream addresses tried, in resolver order */
+#define PROXY_AUTH_MAX 512 /* "Basic " and the base64 of user:password */
 
 struct proxy_endpoint {
 	struct sockaddr_storage ss;
@@ -37,6 +38,8 @@ struct proxy_config {
 	bool has_parent;
 	char parent_host[HOST_MAX + 1];
 	char parent_port[6];
+	char parent_auth[PROXY_AUTH_MAX]; /* "Basic ..." for the parent when
+					   * the client sends none; "": none */
 	uint32_t max_tunnels;
 	uint32_t idle_s;
 	bool fronting_log;		/* a fronted tunnel is flagged and counted, not closed */

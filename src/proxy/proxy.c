@@ -212,6 +212,22 @@ static void fail(struct conn *c, unsigned status, const char *why, const char *r
 	relay_flush(c);
 }
 
+/* The Proxy-Authorization line for the parent: the client's own, else
+ * the configured one (proxy-parent-auth), else none. */
+static int parent_auth(struct conn *c)
+{
+	const char *cfg = c->px->cfg.parent_auth;
+
+	if (!c->req.auth && !cfg[0])
+		return 0;
+	if (relay_append(&c->d[0], "Proxy-Authorization: ", 21) < 0)
+		return -1;
+	if (c->req.auth ? relay_append(&c->d[0], c->req.auth, c->req.auth_len)
+			: relay_append(&c->d[0], cfg, strlen(cfg)))
+		return -1;
+	return relay_append(&c->d[0], "\r\n", 2);
+}
+
 /* ---- CHECK: the rules ---------------------------------------------------- */
 
 static void eval(const struct proxy *px, const struct dpix_facts *f, const struct conn *c,
@@ -539,18 +555,17 @@ static void established(struct conn *c)
 		    c->facts.connect_host_len, c->facts.connect_host, rb, c->facts.connect_port, lb,
 		    c->facts.connect_host_len, c->facts.connect_host, rb, c->facts.connect_port);
 
-		if (n < 0 || relay_append(&c->d[0], msg, (size_t)n) < 0 ||
-		    (c->req.auth && (relay_append(&c->d[0], "Proxy-Authorization: ", 21) < 0 ||
-				     relay_append(&c->d[0], c->req.auth, c->req.auth_len) < 0 ||
-				     relay_append(&c->d[0], "\r\n", 2) < 0)) ||
+		if (n < 0 || relay_append(&c->d[0], msg, (size_t)n) < 0 || parent_auth(c) < 0 ||
 		    relay_append(&c->d[0], "\r\n", 2) < 0)
 			goto nomem;
 		c->d[0].own = c->d[0].len;
 		c->parent_wait = c->transparent;
 	} else if (c->via_parent) {
 		/* A plain request goes to the parent as it came (the head was
-		 * checked strictly above). */
-		if (relay_append(&c->d[0], c->head, c->req.head_len) < 0)
+		 * checked strictly above), the credentials added if it had
+		 * none (before the blank line that ends it). */
+		if (relay_append(&c->d[0], c->head, c->req.head_len - 2) < 0 ||
+		    (!c->req.auth && parent_auth(c) < 0) || relay_append(&c->d[0], "\r\n", 2) < 0)
 			goto nomem;
 	} else if (c->transparent) {
 		c->px->st.tunnels++; /* the client thinks it is connected already */

@@ -35,6 +35,13 @@ const char *proxy_addr_kind_name(enum proxy_addr_kind k);
 int proxy_parse_endpoint(const char *text, struct proxy_endpoint *e);
 /* "HOST:PORT" -> the parent's name and port; -1 if it is not one. */
 int proxy_parse_parent(const char *text, struct proxy_config *c);
+/*
+ * The parent's credentials from a file (proxy_guard.c): one line
+ * "user:password" (RFC 7617: the user without a colon), kept as the
+ * Proxy-Authorization value "Basic ..." in c->parent_auth. A file that
+ * group or others may read is refused. 0, or -1 and why in err.
+ */
+int proxy_read_parent_auth(const char *path, struct proxy_config *c, char *err, size_t errlen);
 
 /*
  * Start the forwarder's thread on c's listening addresses. It reads the

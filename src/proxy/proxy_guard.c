@@ -1,6 +1,7 @@
 /*
  * proxy_guard.c: which upstream addresses the forwarder refuses to connect
- * to (the DNS rebinding guard), and the text forms of its addresses.
+ * to (the DNS rebinding guard), the text forms of its addresses, and its
+ * settings read from text (listeners, the parent and its credentials).
  *
  * A whitelisted name may resolve to anything its DNS says: the loopback,
  * a link-local or private network (RFC 1918, ULA), the unspecified
@@ -10,10 +11,15 @@
  * IPv4-mapped IPv6 address is judged as the IPv4 address it maps.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "proxy/proxy.h"
 
@@ -183,5 +189,59 @@ int proxy_parse_parent(const char *text, struct proxy_config *c)
 			return -1;
 	snprintf(c->parent_port, sizeof(c->parent_port), "%u", port);
 	c->has_parent = true;
+	return 0;
+}
+
+int proxy_read_parent_auth(const char *path, struct proxy_config *c, char *err, size_t errlen)
+{
+	/* base64 of n bytes takes 4 * ceil(n / 3): what fits after "Basic ". */
+	char line[(PROXY_AUTH_MAX - 7) / 4 * 3 + 2];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	const char *colon;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		snprintf(err, errlen, "%s: %s", path,
+			 S_ISREG(st.st_mode) ? "group or others may read it: chmod 600 it"
+					     : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	n = read(fd, line, sizeof(line));
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	len = (size_t)n;
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len && line[len - 1] == '\r')
+		len--;
+	if ((size_t)n == sizeof(line) || len > sizeof(line) - 2) {
+		snprintf(err, errlen, "%s: longer than %zu bytes", path, sizeof(line) - 2);
+		return -1;
+	}
+	colon = memchr(line, ':', len);
+	if (!colon || colon == line) {
+		snprintf(err, errlen, "%s: expected one line user:password", path);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f) {
+			snprintf(err, errlen, "%s:1:%zu: control character", path, i + 1);
+			return -1;
+		}
+	memcpy(c->parent_auth, "Basic ", 6);
+	EVP_EncodeBlock((unsigned char *)c->parent_auth + 6, (const unsigned char *)line, (int)len);
+	explicit_bzero(line, sizeof(line));
 	return 0;
 }

@@ -1,16 +1,19 @@
 /*
- * replay.c: the pcap packet source. Reads capture files (pcap or pcapng,
- * through libpcap) frame by frame into the shared pipeline and writes one
- * record per flow. Each file is its own capture: flows still open at its end
- * are decided (capture_end) before the next file starts, and flow ids keep
- * counting so they stay unique across files. Same input, same output.
+ * replay.c: the pcap packet source. Reads capture files (classic pcap mapped
+ * and parsed by replay_pcap.c, pcapng and the rest through libpcap) frame by
+ * frame into the shared pipeline and writes one record per flow. Each file
+ * is its own capture: flows still open at its end are decided (capture_end)
+ * before the next file starts, and flow ids keep counting so they stay
+ * unique across files. Same input, same output.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +22,7 @@
 #include "output/output.h"
 #include "plugin/plugin.h"
 #include "replay/replay.h"
+#include "replay/replay_pcap.h"
 #include "rules/rules.h"
 
 #define PROGRESS_EVERY 65536u
@@ -49,21 +53,27 @@ static void on_verdict(const struct verdict_event *ev, void *arg)
 	fwrite(s->line, 1, n + 1, stdout);
 }
 
-static void progress(const char *file, pcap_t *pc, uint64_t n, off_t size)
-{
-	FILE *f = pcap_file(pc);
-	long pos = f ? ftell(f) : -1;
-
-	if (pos >= 0 && size > 0)
-		fprintf(stderr, "\r%s: %" PRIu64 " packets, %3d%%", file, n,
-			(int)(100.0 * (double)pos / (double)size));
-	else
-		fprintf(stderr, "\r%s: %" PRIu64 " packets", file, n);
-}
-
 /* Bytes of each read(): stdio's default (st_blksize, 4 KiB) made the
  * syscalls a fifth of replay's time. */
 #define READ_BUFFER (1u << 20)
+
+/*
+ * A capture being read. A regular file in classic pcap is mapped and read
+ * by replay_pcap (no copy out of the page cache, none out of a stdio
+ * buffer); everything else (pcapng, stdin, pipes, what replay_pcap does
+ * not take, a failed mmap) goes through libpcap, as it always did.
+ * A mapped file that shrinks while it is read ends dpix with SIGBUS, as
+ * any reader of a mapped file: captures being written go through "-".
+ */
+struct source {
+	struct replay_pcap rp;
+	void *map; /* the whole file, when replay_pcap reads it */
+	size_t map_len;
+	pcap_t *pc; /* otherwise */
+	char *buf;  /* pc's stdio buffer */
+	int dlt;
+	off_t size; /* for the progress line; 0 if unknown */
+};
 
 /*
  * The capture, read through a stdio buffer of READ_BUFFER bytes put in
@@ -90,60 +100,163 @@ static pcap_t *open_capture(const char *file, char *errbuf, char **buf)
 	return pcap_open_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 }
 
+/* Map a regular file that replay_pcap takes: 0, or -1 to use libpcap. */
+static int map_capture(struct source *s, const char *file)
+{
+	struct stat st;
+	void *map;
+	int fd;
+
+	if (getenv("DPIX_REPLAY_LIBPCAP")) /* the tests' way to compare the two */
+		return -1;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uintmax_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return -1;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -1;
+	if (replay_pcap_open(&s->rp, map, (size_t)st.st_size) < 0) {
+		munmap(map, (size_t)st.st_size);
+		return -1;
+	}
+	(void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+	s->map = map;
+	s->map_len = (size_t)st.st_size;
+	s->dlt = s->rp.dlt;
+	s->size = st.st_size;
+	return 0;
+}
+
+static int source_open(struct source *s, const char *file, char *errbuf)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	if (strcmp(file, "-") && map_capture(s, file) == 0)
+		return 0;
+	s->pc = open_capture(file, errbuf, &s->buf);
+	if (!s->pc) {
+		free(s->buf);
+		return -1;
+	}
+	s->dlt = pcap_datalink(s->pc);
+	if (strcmp(file, "-") && stat(file, &st) == 0)
+		s->size = st.st_size;
+	return 0;
+}
+
+/* The next frame: 1, 0 at the end, -1 on damage (source_error says what). */
+static int source_next(struct source *s, const uint8_t **data, uint32_t *caplen, uint64_t *ts_us)
+{
+	struct pcap_pkthdr *h;
+	int rc;
+
+	if (s->map) {
+		struct replay_pcap_rec rec;
+
+		rc = replay_pcap_next(&s->rp, &rec);
+		if (rc == 1) {
+			*data = rec.data;
+			*caplen = rec.caplen;
+			*ts_us = (uint64_t)rec.sec * 1000000u + (uint64_t)rec.usec;
+		}
+		return rc;
+	}
+	rc = pcap_next_ex(s->pc, &h, data);
+	if (rc == 1) {
+		*caplen = h->caplen;
+		*ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+		return 1;
+	}
+	return rc == PCAP_ERROR ? -1 : 0;
+}
+
+static const char *source_error(struct source *s)
+{
+	return s->map ? s->rp.err : pcap_geterr(s->pc);
+}
+
+/* Bytes read so far, or -1 if unknown. */
+static long long source_pos(struct source *s)
+{
+	FILE *f;
+
+	if (s->map)
+		return (long long)replay_pcap_offset(&s->rp);
+	f = pcap_file(s->pc);
+	return f ? (long long)ftello(f) : -1;
+}
+
+static void source_close(struct source *s)
+{
+	if (s->map)
+		munmap(s->map, s->map_len);
+	if (s->pc)
+		pcap_close(s->pc);
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+}
+
+static void progress(const char *file, struct source *src, uint64_t n)
+{
+	long long pos = source_pos(src);
+
+	if (pos >= 0 && src->size > 0)
+		fprintf(stderr, "\r%s: %" PRIu64 " packets, %3d%%", file, n,
+			(int)(100.0 * (double)pos / (double)src->size));
+	else
+		fprintf(stderr, "\r%s: %" PRIu64 " packets", file, n);
+}
+
 /* One file; returns 0 if it was read to its end. */
 static int replay_file(struct pipeline *p, struct sink_ctx *s, const char *file)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
-	struct pcap_pkthdr *h;
-	const u_char *data;
+	const uint8_t *data;
 	enum link_type lt;
 	bool show = s->o->progress && isatty(STDERR_FILENO);
-	struct stat st;
-	uint64_t n = 0;
-	char *buf;
-	pcap_t *pc;
-	int rc, dlt;
+	struct source src;
+	uint64_t n = 0, ts_us;
+	uint32_t caplen;
+	int rc;
 
-	pc = open_capture(file, errbuf, &buf);
-	if (!pc) {
+	if (source_open(&src, file, errbuf) < 0) {
 		fprintf(stderr, "dpix: %s: %s\n", file, errbuf);
-		free(buf);
 		return -1;
 	}
-	dlt = pcap_datalink(pc);
-	if (replay_link_type(dlt, &lt) < 0) {
-		const char *name = pcap_datalink_val_to_name(dlt);
+	if (replay_link_type(src.dlt, &lt) < 0) {
+		const char *name = pcap_datalink_val_to_name(src.dlt);
 
-		fprintf(stderr, "dpix: %s: unsupported link type %d (%s)\n", file, dlt,
+		fprintf(stderr, "dpix: %s: unsupported link type %d (%s)\n", file, src.dlt,
 			name ? name : "unknown");
-		pcap_close(pc);
-		free(buf);
+		source_close(&src);
 		return -1;
 	}
-	if (stat(file, &st) < 0)
-		st.st_size = 0;
 	s->file = file;
-	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
+	while ((rc = source_next(&src, &data, &caplen, &ts_us)) == 1) {
 		n++;
-		pipeline_frame(p, lt, data, h->caplen,
-			       (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec);
+		pipeline_frame(p, lt, data, caplen, ts_us);
 		if (show && n % PROGRESS_EVERY == 0)
-			progress(file, pc, n, st.st_size);
+			progress(file, &src, n);
 	}
 	if (show && n >= PROGRESS_EVERY)
 		fprintf(stderr, "\r\033[K");
 	pipeline_flush(p);
-	if (rc == PCAP_ERROR) {
+	if (rc < 0) {
 		fprintf(stderr,
 			"dpix: %s: packet %" PRIu64 ": %s (results above cover the %" PRIu64
 			" packets before it)\n",
-			file, n + 1, pcap_geterr(pc), n);
-		pcap_close(pc);
-		free(buf);
+			file, n + 1, source_error(&src), n);
+		source_close(&src);
 		return -1;
 	}
-	pcap_close(pc);
-	free(buf);
+	source_close(&src);
 	return 0;
 }
 

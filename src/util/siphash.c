@@ -1,16 +1,19 @@
 /* siphash.c: SipHash-2-4 (Aumasson and Bernstein, 2012), written from the
  * paper's description. */
+#include <endian.h>
+#include <string.h>
+
 #include "util/siphash.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
+/* A copy, not a cast: one load on any alignment, in either byte order. */
 static uint64_t load64le(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, p, 8);
+	return le64toh(v);
 }
 
 #define SIPROUND()                 \
@@ -49,8 +52,12 @@ uint64_t siphash24(const uint8_t key[16], const void *data, size_t len)
 		SIPROUND();
 		v0 ^= m;
 	}
-	for (size_t j = 0; j < left; j++)
-		b |= (uint64_t)in[i + j] << (8 * j);
+	if (left) {
+		uint64_t t = 0;
+
+		memcpy(&t, in + i, left); /* the first byte lowest, as load64le */
+		b |= le64toh(t);
+	}
 	v3 ^= b;
 	SIPROUND();
 	SIPROUND();

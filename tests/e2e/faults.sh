@@ -223,7 +223,7 @@ echo "flood: $sent packets sent, $received queued packets read, evicted ${evicte
 # The table is full after the first wave: the second must not grow memory.
 # AddressSanitizer keeps freed blocks in quarantine (up to 256 MiB): there
 # the exit status after SIGTERM (LeakSanitizer) checks memory instead.
-if grep -q __asan_init "$DPIXD"; then
+if e2e_asan; then
 	echo "note: VmRSS not asserted under AddressSanitizer: $rss0 -> $rss1 -> $rss2 kB"
 elif [ $((rss2 - rss1)) -lt 2048 ] && [ $((rss2 - rss0)) -lt 8192 ]; then
 	ok "VmRSS bounded: $rss0 -> $rss1 -> $rss2 kB"

@@ -33,14 +33,43 @@ e2e_init() {
 	trap e2e_cleanup EXIT INT TERM
 }
 
-e2e_cleanup() {
+# e2e_stop_check PID: PID (a dpixd) asked to stop, for at most 10 s, then
+# every process in $pids killed; 1 (and the report) if a log of the test
+# ($tmp/*.log) holds a sanitizer report.
+e2e_stop_check() {
+	if [ -n "$1" ] && kill -CONT "$1" 2> /dev/null && kill -TERM "$1" 2> /dev/null; then
+		for _ in $(seq 100); do
+			[ -e "/proc/$1" ] && ! grep -q ') Z' "/proc/$1/stat" 2> /dev/null || break
+			sleep 0.1
+		done
+	fi
 	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	grep -qs 'Sanitizer\|runtime error:' "$tmp"/*.log || return 0
+	echo "FAIL: a sanitizer report:"
+	grep -hs -A8 'Sanitizer\|runtime error:' "$tmp"/*.log | head -60
+	return 1
+}
+
+# e2e_cleanup: dpixd ($dpixd: the last e2e_dpixd or e2e_forwarder) is
+# asked to stop first, so that in a sanitizer build it reports leaks as it
+# exits; a sanitizer report in any of the test's logs ($tmp/*.log) fails
+# the test. Then the rest is killed and removed.
+e2e_cleanup() {
+	rc=$?
+	trap - EXIT INT TERM
+	e2e_stop_check "${dpixd:-}" || rc=1
 	for ns in "$C" "$G" "$S"; do
 		ip netns del "$ns" 2> /dev/null
 		rm -rf "/etc/netns/$ns"
 	done
 	rm -rf "$tmp"
+	exit $rc
 }
+
+# e2e_asan: dpixd is an AddressSanitizer build (--enable-sanitizers),
+# whose resident memory (shadow, red zones, quarantine) says nothing about
+# dpixd's own.
+e2e_asan() { grep -q __asan_init "$DPIXD"; }
 
 ok() { echo "ok: $*"; }
 bad() {

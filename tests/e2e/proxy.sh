@@ -13,6 +13,7 @@
 # without them it says what is missing and is skipped (77).
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
+. "$top_srcdir/tests/e2e/lib.sh" # e2e_stop_check; its own set-up below
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root to create network namespaces"
 	exit 77
@@ -29,13 +30,18 @@ C=dpx-pc-$id P=dpx-pp-$id S=dpx-ps-$id
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 pids=
+# As lib.sh's e2e_cleanup: the first dpixd stops on SIGTERM (a sanitizer
+# build reports leaks as it exits) and a sanitizer report fails the test.
 cleanup() {
-	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	rc=$?
+	trap - EXIT INT TERM
+	e2e_stop_check "${dpixd_pid:-}" || rc=1
 	[ -f "$tmp/squid.pid" ] && kill -9 "$(cat "$tmp/squid.pid")" 2> /dev/null
 	ip netns del "$C" 2> /dev/null
 	ip netns del "$P" 2> /dev/null
 	ip netns del "$S" 2> /dev/null
 	rm -rf "/etc/netns/$P" "$tmp"
+	exit $rc
 }
 trap cleanup EXIT INT TERM
 fails=0
@@ -414,26 +420,37 @@ else
 	echo "SKIP (part): coturn or socat is not installed (TURN over TCP)"
 fi
 
-# 10. What the parent is sent: a fake parent records the request head and
-# asks for credentials; the client's Proxy-Authorization goes along, its
-# other fields do not, and the 407 comes back.
+# 10. What the parent is sent: a fake parent records the request heads
+# and asks for credentials; the client's Proxy-Authorization goes along,
+# its other fields do not, and the 407 comes back. Without the client's,
+# the configured ones (--proxy-parent-auth) go, also in a plain request.
 ip netns exec "$P" python3 -c '
 import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 3132))
-s.listen(1)
-c, _ = s.accept()
-h = b""
-while b"\r\n\r\n" not in h:
-    h += c.recv(1)
-open(sys.argv[1], "wb").write(h)
-c.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=e2e\r\nContent-Length: 0\r\n\r\n")
-c.close()
+s.listen(4)
+for k in range(1, 4):
+    c, _ = s.accept()
+    h = b""
+    while b"\r\n\r\n" not in h:
+        h += c.recv(1)
+    open(sys.argv[1] + ".%d" % k, "wb").write(h)
+    c.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=e2e\r\nContent-Length: 0\r\n\r\n")
+    c.close()
 ' "$tmp/parent-head" &
 pids="$pids $!"
+printf 'e2e:secret\n' > "$tmp/parent.auth"
+chmod 644 "$tmp/parent.auth"
+ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" \
+	--proxy-listen 198.18.1.1:3134 --proxy-parent 127.0.0.1:3132 --proxy-parent-auth "$tmp/parent.auth" \
+	2> "$tmp/auth.log"
+[ $? = 1 ] && grep -q "proxy-parent-auth: $tmp/parent.auth: group or others may read it" "$tmp/auth.log" &&
+	ok "a credentials file others may read: refused at start" || bad "mode 644 auth: $(cat "$tmp/auth.log")"
+chmod 600 "$tmp/parent.auth"
 ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve4.json" \
-	--proxy-listen 198.18.1.1:3133 --proxy-parent 127.0.0.1:3132 2>> "$tmp/dpixd.log" &
+	--proxy-listen 198.18.1.1:3133 --proxy-parent 127.0.0.1:3132 --proxy-parent-auth "$tmp/parent.auth" \
+	2>> "$tmp/dpixd.log" &
 pids="$pids $!"
 for _ in $(seq 50); do
 	ip netns exec "$P" ss -ltn | grep -q '127.0.0.1:3132 ' &&
@@ -442,11 +459,23 @@ for _ in $(seq 50); do
 done
 code=$(connect_code https://unlisted.example/ http://198.18.1.1:3133 -U user:pw --proxy-header 'X-Secret: no')
 expect=$(printf 'CONNECT unlisted.example:443 HTTP/1.1\r\nHost: unlisted.example:443\r\nProxy-Authorization: Basic dXNlcjpwdw==\r\n\r\n')
-[ "$code" = 407 ] && [ "$(cat "$tmp/parent-head")" = "$expect" ] &&
-	ok "the parent gets the CONNECT with the credentials only, its 407 comes back" ||
-	bad "to the parent: code '$code', head '$(cat "$tmp/parent-head" 2> /dev/null)'"
+[ "$code" = 407 ] && [ "$(cat "$tmp/parent-head.1")" = "$expect" ] &&
+	ok "the parent gets the CONNECT with the client's credentials only, its 407 comes back" ||
+	bad "to the parent: code '$code', head '$(cat "$tmp/parent-head.1" 2> /dev/null)'"
 eve_has "$tmp/eve4.json" '"host":"unlisted.example","port":443,"status":407' '"decision":"parent"' ||
 	bad "EVE: the parent's 407"
+code=$(connect_code https://unlisted.example/ http://198.18.1.1:3133)
+expect=$(printf 'CONNECT unlisted.example:443 HTTP/1.1\r\nHost: unlisted.example:443\r\nProxy-Authorization: Basic ZTJlOnNlY3JldA==\r\n\r\n')
+[ "$code" = 407 ] && [ "$(cat "$tmp/parent-head.2")" = "$expect" ] &&
+	ok "no client credentials: the configured ones go to the parent" ||
+	bad "configured credentials: code '$code', head '$(cat "$tmp/parent-head.2" 2> /dev/null)'"
+inC curl -s -o /dev/null -x http://198.18.1.1:3133 -m 10 http://unlisted.example/x
+head=$(cat "$tmp/parent-head.3" 2> /dev/null)
+case $head in
+"GET http://unlisted.example/x HTTP/1.1"*"$(printf 'Proxy-Authorization: Basic ZTJlOnNlY3JldA==\r\n\r')")
+	ok "a plain request: the configured credentials added before its blank line" ;;
+*) bad "plain request to the parent: '$head'" ;;
+esac
 
 # 11. Squid as the parent of a second forwarder: what is not whitelisted
 # goes there, and its answer comes back.

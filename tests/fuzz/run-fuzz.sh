@@ -2,9 +2,10 @@
 # run-fuzz.sh BUILDDIR SRCDIR SECONDS [HARNESS...]
 #
 # Runs each libFuzzer harness (all, or those named: decode connect tls sip
-# http stun datagram rules replay) for SECONDS seconds, one after the
-# other, on seeds cut from SRCDIR/pcaps/*.pcap and SRCDIR/rules/*.rules
-# plus the minimized corpus kept in SRCDIR/tests/fuzz/corpus/NAME/, with
+# http stun datagram rules replay replay_pcap proxy_head) for SECONDS
+# seconds, one after the other, on seeds cut from SRCDIR/pcaps/*.pcap and
+# SRCDIR/rules/*.rules plus the minimized corpus kept in
+# SRCDIR/tests/fuzz/corpus/NAME/ (replay_pcap: replay's), with
 # the dictionary SRCDIR/tests/fuzz/NAME.dict (-dict=: TLS extension types,
 # STUN attribute types, CONNECT header names...). Builds nothing: expects
 # BUILDDIR/tests/fuzz/fuzz_NAME and BUILDDIR/tests/fuzz/extract_seeds
@@ -40,7 +41,7 @@ case $seconds in
 	;;
 esac
 
-harnesses="decode connect tls sip http stun datagram rules replay proxy_head"
+harnesses="decode connect tls sip http stun datagram rules replay replay_pcap proxy_head"
 if [ $# -gt 0 ]; then
 	for h in "$@"; do
 		case " $harnesses " in
@@ -101,6 +102,7 @@ seeds_of() {
 	case $1 in
 	sip) echo tls ;;
 	proxy_head) echo connect ;;
+	replay_pcap) echo replay ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -114,7 +116,7 @@ seeds_of() {
 merge() {
 	local h=$1 corpus=$2 kept=$3 work=$4 maxlen=()
 	case $h in
-	replay) maxlen=(-max_len=1024) ;;
+	replay | replay_pcap) maxlen=(-max_len=1024) ;;
 	rules) maxlen=(-max_len=2048) ;;
 	esac
 	mkdir -p "$kept"
@@ -137,8 +139,11 @@ for h in $harnesses; do
 	kept=$srcdir/tests/fuzz/corpus/$h
 	dirs=("$corpus" "$work/seeds/$(seeds_of "$h")")
 	[ -d "$kept" ] && dirs+=("$kept")
+	# replay_pcap reads captures too: fuzz_replay's kept corpus and dictionary.
+	[ "$h" = replay_pcap ] && dirs+=("$srcdir/tests/fuzz/corpus/replay")
 	dict=()
 	[ -f "$srcdir/tests/fuzz/$h.dict" ] && dict=(-dict="$srcdir/tests/fuzz/$h.dict")
+	[ "$h" = replay_pcap ] && dict=(-dict="$srcdir/tests/fuzz/replay.dict")
 	rc=0
 	# New inputs go to the first directory, so the seeds stay as they were.
 	"$bindir/fuzz_$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
@@ -147,8 +152,9 @@ for h in $harnesses; do
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	# The last status line: "#N DONE cov: C ft: F corp: U/S ...".
+	# (none when it failed on the seeds: no status line, no exit here)
 	cov=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1 |
-		sed -n 's/.*\(cov: [0-9]* ft: [0-9]* corp: [0-9]*\/[0-9A-Za-z]*\).*/\1/p')
+		sed -n 's/.*\(cov: [0-9]* ft: [0-9]* corp: [0-9]*\/[0-9A-Za-z]*\).*/\1/p' || true)
 	found=$(find "$artifacts" -type f | sort)
 	if [ "$rc" -ne 0 ] || [ -n "$found" ]; then
 		failed=1

@@ -46,6 +46,21 @@ expect 1 "$tmp/cut.pcap: packet 10: truncated dump file" "truncated capture" -- 
 grep -q '"connect":{"host":"turn-rbx1.openrainbow.com","port":443' "$tmp/out" ||
 	{ echo "FAIL: truncated capture: no result for the packets before the cut"; fail=1; }
 grep -q "9 packets" "$tmp/err" || { echo "FAIL: truncated capture: summary should count 9 packets"; cat "$tmp/err"; fail=1; }
+# dpix maps classic pcap and reads it itself: libpcap (forced, or reading
+# a pipe) must give the same results and the same message.
+DPIX_REPLAY_LIBPCAP=1 "$DPIX" replay "$tmp/cut.pcap" > "$tmp/out.libpcap" 2> "$tmp/err.libpcap"
+if cmp -s "$tmp/out" "$tmp/out.libpcap" && cmp -s "$tmp/err" "$tmp/err.libpcap"; then
+	echo "ok: truncated capture: libpcap says the same"
+else
+	echo "FAIL: truncated capture: libpcap's results or message differ"; diff "$tmp/err" "$tmp/err.libpcap"; fail=1
+fi
+"$DPIX" replay - < "$tmp/cut.pcap" > "$tmp/out.pipe" 2> "$tmp/err.pipe"
+# (the EVE records name the file "-" there)
+if [ "$(sed "s|$tmp/cut.pcap|-|" "$tmp/out")" = "$(cat "$tmp/out.pipe")" ] && grep -q -- "-: packet 10: truncated dump file" "$tmp/err.pipe"; then
+	echo "ok: truncated capture from a pipe"
+else
+	echo "FAIL: truncated capture from a pipe"; cat "$tmp/err.pipe"; fail=1
+fi
 
 # A header-only capture of link type 147 (USER0).
 python3 -c "

@@ -128,7 +128,7 @@ static void test_errors(void **state)
 		     "metrics, user, watchdog, no-supervise, require-signed, pubkey, proxy-listen, "
 		     "proxy-parent, proxy-max-tunnels, proxy-idle-timeout, proxy-fronting, "
 		     "proxy-transparent, proxy-tproxy, proxy-mark, proxy-head-timeout, "
-		     "proxy-listen-tls, proxy-tls-cert, proxy-tls-key");
+		     "proxy-parent-auth, proxy-listen-tls, proxy-tls-cert, proxy-tls-key");
 	expect_error("queue 70000\n", ":1:7: queue '70000': expected a number from 0 to 65535");
 	expect_error("queues 65\n", ":1:8: queues '65': expected a number from 0 to 64");
 	expect_error("copy-range 12x\n",
@@ -306,7 +306,7 @@ static void test_set_and_keys(void **state)
 	assert_int_equal(c.pipe.max_packets, 12);
 	while (dpixd_conf_key(n))
 		n++;
-	assert_int_equal(n, 34);
+	assert_int_equal(n, 35);
 	/* proxy-transparent joins proxy-listen's list, marked as redirected. */
 	assert_int_equal(dpixd_conf_set(&c, "proxy-listen", "127.0.0.1:3128", why, sizeof(why)), 0);
 	assert_int_equal(

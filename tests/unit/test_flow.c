@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "flow/flow.h"
+#include "util/siphash.h"
 
 #define SEC 1000000ull /* microseconds */
 
@@ -1037,9 +1038,34 @@ static void test_large_table(void **state)
 	flow_table_free(t);
 }
 
+/* The flow table's hash: the vectors of the SipHash paper (appendix A and
+ * the reference vectors), key 00 01 .. 0f, message 00 01 .. of each length,
+ * and every length 0-63 at every offset 0-7 the same as at offset 0 (the
+ * loads must not care about alignment). */
+static void test_siphash_vectors(void **state)
+{
+	uint8_t key[16], msg[72], shifted[72];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	assert_true(siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(siphash24(key, msg, 1) == 0x74f839c593dc67fdULL);
+	assert_true(siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
+	for (size_t len = 0; len < 64; len++) {
+		for (size_t off = 1; off < 8; off++) {
+			memcpy(shifted + off, msg, len);
+			assert_true(siphash24(key, shifted + off, len) == siphash24(key, msg, len));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_new_zero_capacity),
 		cmocka_unit_test(test_new_empty),
 		cmocka_unit_test(test_both_directions_one_flow),

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "proxy/proxy.h"
 
@@ -366,6 +368,67 @@ static void test_sniff(void **state)
 	assert_memory_equal(r.req.connect_host, "198.18.2.2", r.req.connect_host_len);
 }
 
+/* A file of these bytes and mode; its path in a static buffer. */
+static const char *auth_file(const char *text, size_t n, mode_t mode)
+{
+	static char path[] = "/tmp/dpix-auth-XXXXXX";
+	int fd;
+
+	strcpy(path, "/tmp/dpix-auth-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, n), (ssize_t)n);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static int read_auth(const char *text, size_t n, mode_t mode, struct proxy_config *c, char *err)
+{
+	const char *path = auth_file(text, n, mode);
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = proxy_read_parent_auth(path, c, err, 256);
+	unlink(path);
+	return rc;
+}
+
+static void test_parent_auth(void **state)
+{
+	struct proxy_config c;
+	char err[256], big[600];
+
+	(void)state;
+	/* RFC 7617's example, with and without a line end. */
+	assert_int_equal(read_auth("Aladdin:open sesame\n", 20, 0600, &c, err), 0);
+	assert_string_equal(c.parent_auth, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+	assert_int_equal(read_auth("e2e:secret\r\n", 12, 0400, &c, err), 0);
+	assert_string_equal(c.parent_auth, "Basic ZTJlOnNlY3JldA==");
+	/* Readable by others, not user:password, a control byte, too long. */
+	assert_int_equal(read_auth("e2e:secret\n", 11, 0644, &c, err), -1);
+	assert_non_null(strstr(err, "group or others may read it"));
+	assert_string_equal(c.parent_auth, "");
+	assert_int_equal(read_auth("nocolon\n", 8, 0600, &c, err), -1);
+	assert_non_null(strstr(err, "expected one line user:password"));
+	assert_int_equal(read_auth(":pw\n", 4, 0600, &c, err), -1);
+	assert_int_equal(read_auth("", 0, 0600, &c, err), -1);
+	assert_int_equal(read_auth("a:b\nc:d\n", 8, 0600, &c, err), -1);
+	assert_non_null(strstr(err, ":1:4: control character"));
+	memset(big, 'a', sizeof(big));
+	big[1] = ':';
+	assert_int_equal(read_auth(big, 378, 0600, &c, err), 0);
+	assert_int_equal(strlen(c.parent_auth), 6 + 504);
+	assert_int_equal(read_auth(big, 379, 0600, &c, err), -1);
+	assert_non_null(strstr(err, "longer than 378 bytes"));
+	assert_int_equal(read_auth(big, sizeof(big), 0600, &c, err), -1);
+	/* No file, a directory. */
+	assert_int_equal(proxy_read_parent_auth("/nonexistent/auth", &c, err, sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/auth: No such file or directory");
+	assert_int_equal(proxy_read_parent_auth("/tmp", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,7 +437,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_heads), cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_oversized),     cmocka_unit_test(test_absolute),
 		cmocka_unit_test(test_guard),	      cmocka_unit_test(test_endpoints),
-		cmocka_unit_test(test_sniff),
+		cmocka_unit_test(test_sniff),	      cmocka_unit_test(test_parent_auth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

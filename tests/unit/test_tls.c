@@ -1373,6 +1373,37 @@ static void test_ja4_no_extensions(void **state)
 	assert_string_equal(f.ja4, "t12d0102h2_0f2cb44170f4_000000000000");
 }
 
+/*
+ * Cipher lists sorted on both sides of the insertion sort's limit (64:
+ * longer lists go to qsort), given in descending order:
+ *   sha256(",".join("%04x" % i for i in range(1, n + 1)))[:12]
+ * is 87a6b9f8d896 for n = 64, 39881aa06506 for 65, 23fcf16c6918 for 100.
+ */
+static void test_ja4_long_cipher_lists(void **state)
+{
+	static const struct {
+		size_t n;
+		const char *ja4;
+	} cases[] = {
+		{ 64, "t12i640000_87a6b9f8d896_000000000000" },
+		{ 65, "t12i650000_39881aa06506_000000000000" },
+		{ 100, "t12i990000_23fcf16c6918_000000000000" },
+	};
+	uint16_t cs[100];
+	struct dpix_facts f;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct hb *exts = hb_new(), *h;
+
+		for (size_t i = 0; i < cases[k].n; i++)
+			cs[i] = (uint16_t)(cases[k].n - i);
+		h = hello_ciphers(cs, cases[k].n, exts);
+		assert_int_equal(probe(h->b, h->n, &f), DPIX_MATCH);
+		assert_string_equal(f.ja4, cases[k].ja4);
+	}
+}
+
 /* Hex text to bytes; the whole string must decode. */
 static struct hb *from_hex(const char *hex)
 {
@@ -1685,6 +1716,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_extension),
 		cmocka_unit_test(test_ja4_spec_example),
 		cmocka_unit_test(test_ja4_no_extensions),
+		cmocka_unit_test(test_ja4_long_cipher_lists),
 		cmocka_unit_test(test_ja4_tls_sni_pcap),
 		cmocka_unit_test(test_ja4_chrome_pcap),
 		cmocka_unit_test(test_run_match),
