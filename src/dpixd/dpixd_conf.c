@@ -40,6 +40,7 @@ enum kind {
 	K_LISTEN,  /* proxy-listen: a list of ADDR:PORT */
 	K_REDIR,   /* proxy-transparent: the same list, redirected listeners */
 	K_TPROXY,  /* proxy-tproxy: the same list, TPROXY listeners */
+	K_TLS,	   /* proxy-listen-tls: the same list, TLS listeners */
 	K_PARENT,  /* proxy-parent: HOST:PORT */
 	K_FRONTING /* proxy-fronting: close or log */
 };
@@ -91,6 +92,9 @@ static const struct opt opts[] = {
 	{ { "proxy-mark", false, false }, K_NUM, FIELD(proxy.mark), 0, UINT32_MAX },
 	{ { "proxy-head-timeout", false, false }, K_NUM, FIELD(proxy.head_s), 1, 3600 },
 	{ { "proxy-parent-auth", false, false }, K_STR, FIELD(proxy_parent_auth), 0, 0 },
+	{ { "proxy-listen-tls", false, false }, K_TLS, FIELD(proxy.listen), 0, 0 },
+	{ { "proxy-tls-cert", false, false }, K_STR, FIELD(proxy.tls_cert), 0, 0 },
+	{ { "proxy-tls-key", false, false }, K_STR, FIELD(proxy.tls_key), 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -243,6 +247,7 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 	case K_LISTEN:
 	case K_REDIR:
 	case K_TPROXY:
+	case K_TLS:
 		if (c->proxy.nlisten == PROXY_MAX_LISTEN ||
 		    proxy_parse_endpoint(value, &c->proxy.listen[c->proxy.nlisten]) < 0) {
 			snprintf(why, whylen,
@@ -250,8 +255,10 @@ static int set(struct dpixd_config *c, const struct opt *o, const char *value, b
 				 PROXY_MAX_LISTEN);
 			return -2;
 		}
-		c->proxy.listen[c->proxy.nlisten].transparent = o->kind != K_LISTEN;
-		c->proxy.listen[c->proxy.nlisten++].tproxy = o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten].transparent =
+		    o->kind == K_REDIR || o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten].tproxy = o->kind == K_TPROXY;
+		c->proxy.listen[c->proxy.nlisten++].tls = o->kind == K_TLS;
 		return 0;
 	case K_PARENT:
 		if (proxy_parse_parent(value, &c->proxy) < 0) {
@@ -454,10 +461,18 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	}
 	if (!c->nqueues && !c->proxy.nlisten) {
 		snprintf(err, errlen,
-			 "queues 0 and no proxy-listen, proxy-transparent or proxy-tproxy: "
+			 "queues 0 and no proxy-listen, proxy-transparent, proxy-tproxy or "
+			 "proxy-listen-tls: "
 			 "nothing to serve");
 		return -1;
 	}
+	for (size_t i = 0; i < c->proxy.nlisten; i++)
+		if (c->proxy.listen[i].tls && (!c->proxy.tls_cert || !c->proxy.tls_key)) {
+			snprintf(err, errlen,
+				 "proxy-listen-tls: needs proxy-tls-cert and "
+				 "proxy-tls-key");
+			return -1;
+		}
 	if (c->require_signed && !c->pubkey) {
 		snprintf(err, errlen, "require-signed: no pubkey to verify the packs with");
 		return -1;
@@ -469,26 +484,29 @@ int dpixd_conf_check(const struct dpixd_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The command line's proxy-listen replaces the file's, and so do its
- * proxy-transparent and its proxy-tproxy, each list apart. */
-static void drop_listeners(struct proxy_config *p, enum kind kind)
+/* The listener key an endpoint came from. */
+static enum kind listener_kind(const struct proxy_endpoint *e)
 {
-	size_t k = 0;
+	return e->tproxy ? K_TPROXY : e->transparent ? K_REDIR : e->tls ? K_TLS : K_LISTEN;
+}
 
-	for (size_t i = 0; i < p->nlisten; i++) {
-		const struct proxy_endpoint *e = &p->listen[i];
-		enum kind ek = e->tproxy ? K_TPROXY : e->transparent ? K_REDIR : K_LISTEN;
+/* The command line's proxy-listen replaces the file's, and so do its
+ * proxy-transparent, its proxy-tproxy and its proxy-listen-tls, each
+ * list apart. */
+static void drop_listeners(struct proxy_config *p, enum kind k)
+{
+	size_t n = 0;
 
-		if (ek != kind)
-			p->listen[k++] = *e;
-	}
-	p->nlisten = k;
+	for (size_t i = 0; i < p->nlisten; i++)
+		if (listener_kind(&p->listen[i]) != k)
+			p->listen[n++] = p->listen[i];
+	p->nlisten = n;
 }
 
 int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, size_t errlen)
 {
 	bool cleared_packs = false, cleared_hooks = false;
-	bool cleared_listen[3] = { false, false, false }; /* proxy-listen, -transparent, -tproxy */
+	bool cleared_listen[4] = { false }; /* by kind - K_LISTEN (consecutive) */
 	char why[128];
 
 	dpixd_conf_defaults(c, rules_dir);
@@ -514,8 +532,9 @@ int dpixd_conf_build(struct dpixd_config *c, const char *rules_dir, char *err, s
 			c->hooks = 0;
 			cleared_hooks = true;
 		}
-		if (o->kind == K_LISTEN || o->kind == K_REDIR || o->kind == K_TPROXY) {
-			size_t l = o->kind == K_LISTEN ? 0 : o->kind == K_REDIR ? 1 : 2;
+		if (o->kind == K_LISTEN || o->kind == K_REDIR || o->kind == K_TPROXY ||
+		    o->kind == K_TLS) {
+			size_t l = (size_t)(o->kind - K_LISTEN);
 
 			if (!cleared_listen[l])
 				drop_listeners(&c->proxy, o->kind);

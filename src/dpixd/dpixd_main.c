@@ -78,6 +78,10 @@ static void usage(FILE *out)
 	    "                           the client sends no Proxy-Authorization; mode 600\n"
 	    "      --proxy-fronting ACT close (default) or log a tunnel whose TLS server\n"
 	    "                           name is not the CONNECT host\n"
+	    "      --proxy-listen-tls A:P  serve HTTP CONNECT inside TLS on ADDR:PORT (an\n"
+	    "                           HTTPS proxy; repeat); needs the two below\n"
+	    "      --proxy-tls-cert FILE  its PEM certificate (chain), read at start\n"
+	    "      --proxy-tls-key FILE   its PEM private key, read at start\n"
 	    "\n"
 	    "SIGHUP reloads the configuration file and the packs (an error is refused,\n"
 	    "the running ones stay);\n"
@@ -98,7 +102,7 @@ enum {
 	OPT_KEY = 512, /* + the index of a dpixd_conf_key */
 };
 
-#define MAX_OPTS 40
+#define MAX_OPTS 64 /* the table's keys, the 6 commands, the terminator */
 #define MAX_ARGS 256
 
 int main(int argc, char **argv)
@@ -112,10 +116,16 @@ int main(int argc, char **argv)
 	size_t n = 0;
 	int opt, rc, rules_cmd = 0;
 
-	for (size_t i = 0; (k = dpixd_conf_key(i)) && n < MAX_OPTS - 7; i++)
+	for (size_t i = 0; (k = dpixd_conf_key(i)); i++) {
+		/* A key without its flag would be "unrecognized": say so. */
+		if (n == MAX_OPTS - 7) {
+			fprintf(stderr, "dpixd: MAX_OPTS too small for --%s\n", k->name);
+			return 1;
+		}
 		longopts[n++] =
 		    (struct option){ k->name, k->flag_only ? no_argument : required_argument, NULL,
 				     OPT_KEY + (int)i };
+	}
 	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	longopts[n++] = (struct option){ "print-rules", required_argument, NULL, OPT_PRINT_RULES };
 	longopts[n++] = (struct option){ "install-rules", no_argument, NULL, OPT_INSTALL_RULES };

@@ -29,6 +29,7 @@ struct proxy_endpoint {
 	socklen_t len;
 	bool transparent; /* proxy-transparent or proxy-tproxy: redirected, not asked */
 	bool tproxy;	  /* proxy-tproxy: diverted by TPROXY, IP_TRANSPARENT set */
+	bool tls;	  /* proxy-listen-tls: the client speaks TLS to us first */
 };
 
 struct proxy_config {
@@ -41,10 +42,11 @@ struct proxy_config {
 					   * the client sends none; "": none */
 	uint32_t max_tunnels;
 	uint32_t idle_s;
-	bool fronting_log; /* a fronted tunnel is flagged and counted, not closed */
-	uint32_t mark;	   /* SO_MARK of upstream sockets; 0: none */
-	uint32_t head_s;   /* to receive a head, or a redirected client's
+	bool fronting_log;		/* a fronted tunnel is flagged and counted, not closed */
+	uint32_t mark;			/* SO_MARK of upstream sockets; 0: none */
+	uint32_t head_s;		/* to receive a head, or a redirected client's
 			    * first bytes (PROXY_HEAD_TIMEOUT_MS by default) */
+	const char *tls_cert, *tls_key; /* PEM files, read once at start */
 };
 
 /* What a redirected client's first bytes were (proxy_sniff). */
@@ -102,7 +104,9 @@ enum proxy_addr_kind {
 	X(tunnel_refused, "tunnels refused on their bytes",                                 \
 	  "Tunnels closed because what they carried was not bypassed (the rules' tunnel).") \
 	X(idle, "idle", "Tunnels closed by an idle timeout.")                               \
-	X(transparent, "transparent", "Redirected (transparent) connections accepted.")
+	X(transparent, "transparent", "Redirected (transparent) connections accepted.")     \
+	X(tls, "TLS", "Clients accepted on TLS listeners (proxy-listen-tls).")              \
+	X(tls_fail, "TLS handshakes failed", "TLS handshakes that failed (not timed out).")
 
 struct proxy_stats {
 #define PROXY_FIELD(f, words, help) atomic_ullong f;

@@ -2,12 +2,14 @@
  * proxy.c: the CONNECT forwarder's event loop: one thread, non-blocking
  * sockets under epoll, one explicit state machine per client connection.
  *
- *   REQUEST -> CHECK -> RESOLVING -> CONNECTING -> ESTABLISHED -> closed
- *                  \________________________________\-> FAILED -> closed
+ *   (HANDSHAKE) -> REQUEST -> CHECK -> RESOLVING -> CONNECTING -> ESTABLISHED -> closed
+ *                              \________________________________\-> FAILED -> closed
  *
- * REQUEST reads the head (proxy_head.c, PROXY_HEAD_TIMEOUT_MS). CHECK asks
- * the rules, as the NFQUEUE workers would for the same CONNECT: a bypass
- * verdict is a whitelisted tunnel the forwarder opens itself; anything else
+ * HANDSHAKE is a TLS listener's (proxy_tls.c); from there on that client
+ * is read and written through OpenSSL. REQUEST reads the head
+ * (proxy_head.c, PROXY_HEAD_TIMEOUT_MS). CHECK asks the rules, as the
+ * NFQUEUE workers would for the same CONNECT: a bypass verdict is a
+ * whitelisted tunnel the forwarder opens itself; anything else
  * goes to the parent proxy (--proxy-parent) or gets a 403. RESOLVING runs
  * getaddrinfo on the resolver threads; the addresses pass the rebinding
  * guard (proxy_guard.c) unless a pack's address set lists them.
@@ -21,7 +23,7 @@
  * This file: the loop, accepting, the request, the decision and the
  * connect. proxy_relay.c: ESTABLISHED. proxy_eve.c: the event line.
  * proxy_resolve.c: the resolver threads. proxy_head.c: the head parser.
- * proxy_guard.c: the upstream address classes.
+ * proxy_guard.c: the upstream address classes. proxy_tls.c: TLS listeners.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,13 +42,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "dissect/dissect.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_int.h"
 #include "rules/rules.h"
 
-static const char *const proxy_state_names[] = { "sniff",      "request",     "check", "resolving",
-						 "connecting", "established", "failed" };
+static const char *const proxy_state_names[] = {
+	"sniff", "handshake", "request", "check", "resolving", "connecting", "established", "failed"
+};
 
 void proxy_log(const char *fmt, ...)
 {
@@ -80,11 +85,22 @@ static void go(struct conn *c, enum conn_state st, uint64_t timeout_ms)
 }
 
 /* Register the events a side needs now; none: out of the set, so a
- * finished socket's HUP does not wake the loop. */
+ * finished socket's HUP does not wake the loop. A TLS client's reading
+ * and writing wait for what OpenSSL said (proxy_tls.c); bytes it holds
+ * already are read after this batch of events. */
 void conn_want(struct conn *c, int side, uint32_t ev)
 {
-	struct epoll_event e = { .events = ev, .data.ptr = &c->tag[side] };
+	struct epoll_event e;
 
+	if (side == 0 && c->ssl) {
+		if ((ev & EPOLLIN) && !c->pend && SSL_pending(c->ssl) > 0) {
+			c->pend = true;
+			c->pend_next = c->px->pending;
+			c->px->pending = c;
+		}
+		ev = ((ev & EPOLLIN) ? c->tls_rd : 0) | ((ev & EPOLLOUT) ? c->tls_wr : 0);
+	}
+	e = (struct epoll_event){ .events = ev, .data.ptr = &c->tag[side] };
 	if (c->fd[side] < 0 || c->ev[side] == ev)
 		return;
 	if (!ev)
@@ -106,6 +122,8 @@ void conn_close(struct conn *c, const char *reason)
 		c->close_reason = reason;
 	proxy_eve_close(c);
 	c->dead = true;
+	SSL_free(c->ssl);
+	c->ssl = NULL;
 	for (int i = 0; i < 2; i++) {
 		if (c->fd[i] >= 0)
 			close(c->fd[i]); /* leaves the epoll set with it */
@@ -162,13 +180,15 @@ static const char *status_text(unsigned s)
 }
 
 /* Refuse: the answer with a one-line reason, then close. A redirected
- * client that did not speak plain HTTP would not understand one: closed. */
+ * client that did not speak plain HTTP would not understand one, nor a
+ * TLS client before its handshake: closed. */
 static void fail(struct conn *c, unsigned status, const char *why, const char *reason)
 {
 	char msg[1024]; /* a reason names at most a host: it fits */
 	int n;
 
-	if (c->transparent && c->sniffed != SNIFF_HTTP) {
+	if ((c->transparent && c->sniffed != SNIFF_HTTP) ||
+	    (c->tls && (!c->ssl || !SSL_is_init_finished(c->ssl)))) {
 		c->close_reason = reason;
 		conn_close(c, reason);
 		return;
@@ -598,7 +618,7 @@ nomem:
  * read failed). */
 static ssize_t head_read(struct conn *c, size_t max)
 {
-	ssize_t n = recv(c->fd[0], c->head + c->headlen, max - c->headlen, 0);
+	ssize_t n = side_recv(c, 0, c->head + c->headlen, max - c->headlen);
 
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
@@ -665,6 +685,25 @@ static void sniff_read(struct conn *c)
 	sniff_decide(c, n == 0 || c->headlen == PROXY_PEEK_MAX);
 }
 
+/* A TLS client's handshake; once done, its head is read within the
+ * same deadline (the head timeout counts the handshake in). */
+static void handshake(struct conn *c)
+{
+	uint64_t deadline = c->deadline_ms;
+	int rc = tls_handshake(c);
+
+	if (rc < 0) {
+		c->px->st.tls_fail++;
+		conn_close(c, "handshake failed");
+		return;
+	}
+	if (rc > 0) {
+		go(c, ST_REQUEST, 0);
+		c->deadline_ms = deadline;
+	}
+	conn_want(c, 0, EPOLLIN); /* for the head, or what OpenSSL waits for */
+}
+
 static void on_conn_event(struct conn *c, int side, uint32_t events)
 {
 	if (c->dead)
@@ -672,6 +711,9 @@ static void on_conn_event(struct conn *c, int side, uint32_t events)
 	switch (c->st) {
 	case ST_SNIFF:
 		sniff_read(c);
+		break;
+	case ST_HANDSHAKE:
+		handshake(c);
 		break;
 	case ST_REQUEST:
 		request_read(c);
@@ -681,19 +723,23 @@ static void on_conn_event(struct conn *c, int side, uint32_t events)
 			established(c);
 		break;
 	case ST_ESTABLISHED:
-		if (side == 0 && c->peeking && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		/* (a TLS client's read may have waited for EPOLLOUT) */
+		if (side == 0 && c->peeking &&
+		    (c->ssl || (events & (EPOLLIN | EPOLLHUP | EPOLLERR))))
 			relay_peek_read(c);
 		if (!c->dead)
 			relay_flush(c);
 		break;
 	case ST_FAILED:
-		if (c->d[1].off < c->d[1].len) {
+		if (c->d[1].off < c->d[1].len || !c->d[1].shut) {
 			relay_flush(c);
 		} else {
 			uint8_t sink[4096];
-			ssize_t n = recv(c->fd[0], sink, sizeof(sink), 0);
+			ssize_t n;
 
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			while ((n = side_recv(c, 0, sink, sizeof(sink))) > 0)
+				;
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
 				conn_close(c, c->close_reason);
 		}
 		break;
@@ -750,7 +796,7 @@ static int original_dst(struct conn *c, const struct proxy_endpoint *listener)
 static void on_accept(struct proxy *px, int li)
 {
 	int lfd = px->lfd[li];
-	bool transparent = px->cfg.listen[li].transparent;
+	bool transparent = px->cfg.listen[li].transparent, tls = px->cfg.listen[li].tls;
 
 	for (int k = 0; k < 64; k++) {
 		struct sockaddr_storage ss;
@@ -769,6 +815,9 @@ static void on_accept(struct proxy *px, int li)
 			continue;
 		}
 		c->px = px;
+		c->tls = tls;
+		c->tls_rd = EPOLLIN;
+		c->tls_wr = EPOLLOUT;
 		c->fd[0] = fd;
 		c->fd[1] = -1;
 		for (int i = 0; i < 2; i++) {
@@ -801,11 +850,23 @@ static void on_accept(struct proxy *px, int li)
 				continue;
 			}
 		}
+		if (tls) {
+			px->st.tls++;
+			if (!(c->ssl = SSL_new(px->tls)) || SSL_set_fd(c->ssl, fd) != 1) {
+				ERR_clear_error();
+				conn_close(c, "no memory");
+				continue;
+			}
+			SSL_set_accept_state(c->ssl);
+		}
 		if (!(c->head = malloc(transparent ? PROXY_PEEK_MAX : PROXY_HEAD_MAX))) {
 			conn_close(c, "no memory");
 			continue;
 		}
-		go(c, transparent ? ST_SNIFF : ST_REQUEST,
+		go(c,
+		   transparent ? ST_SNIFF
+		   : tls       ? ST_HANDSHAKE
+			       : ST_REQUEST,
 		   px->cfg.head_s ? (uint64_t)px->cfg.head_s * 1000u : PROXY_HEAD_TIMEOUT_MS);
 		conn_want(c, 0, EPOLLIN);
 	}
@@ -830,6 +891,10 @@ static void sweep(struct proxy *px)
 		switch (c->st) {
 		case ST_SNIFF: /* go on with what came, maybe nothing */
 			sniff_decide(c, true);
+			break;
+		case ST_HANDSHAKE: /* no answer can reach it yet */
+			px->st.head_timeout++;
+			conn_close(c, "handshake timeout");
 			break;
 		case ST_REQUEST:
 			px->st.head_timeout++;
@@ -896,6 +961,14 @@ static void *proxy_run(void *arg)
 		if (proxy_now_ms() - last_sweep >= LOOP_TICK_MS) {
 			last_sweep = proxy_now_ms();
 			sweep(px);
+		}
+		/* Each call reads what OpenSSL holds, or stops wanting to. */
+		while (px->pending) {
+			struct conn *c = px->pending;
+
+			px->pending = c->pend_next;
+			c->pend = false;
+			on_conn_event(c, 0, EPOLLIN);
 		}
 		while (px->dead) {
 			struct conn *c = px->dead;
@@ -993,6 +1066,9 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 		      &(struct epoll_event){ .events = EPOLLIN,
 					     .data.ptr = &px->ltag[PROXY_MAX_LISTEN] }) < 0)
 		goto fail;
+	for (size_t i = 0; i < c->nlisten; i++)
+		if (c->listen[i].tls && !px->tls && !(px->tls = proxy_tls_ctx(c)))
+			goto fail;
 	for (size_t i = 0; i < c->nlisten; i++) {
 		char text[INET6_ADDRSTRLEN];
 		unsigned port;
@@ -1017,6 +1093,7 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 		proxy_log("listening on %s port %u%s", text, port,
 			  c->listen[i].tproxy	     ? " (transparent, TPROXY)"
 			  : c->listen[i].transparent ? " (transparent)"
+			  : c->listen[i].tls	     ? " (TLS)"
 						     : "");
 	}
 	if (!(px->res = resolver_start(px->done_w))) {
@@ -1040,6 +1117,7 @@ fail:
 		close(px->done_r);
 		close(px->done_w);
 	}
+	SSL_CTX_free(px->tls);
 	free(px);
 	return NULL;
 }
@@ -1094,5 +1172,6 @@ void proxy_stop(struct proxy *p)
 			close(p->lfd[i]);
 	close(p->ep);
 	relay_free_spares(p);
+	SSL_CTX_free(p->tls);
 	free(p);
 }

@@ -90,8 +90,14 @@ void proxy_eve_close(const struct conn *c)
 	if (x->flags & FACT_FRONTING)
 		outbuf_put(&b, ",\"fronting\":true");
 	outbuf_put(&b, "}");
-	outbuf_put(&b, ",\"proxy\":{\"mode\":\"%s\",\"decision\":\"%s\",\"close\":\"%s\"",
-		   c->transparent ? "transparent" : "explicit", c->decision ? c->decision : "none",
+	outbuf_put(&b, ",\"proxy\":{\"mode\":\"%s\"", c->transparent ? "transparent" : "explicit");
+	if (c->tls)
+		outbuf_put(&b, ",\"tls\":true");
+	if (c->tls_error) {
+		outbuf_put(&b, ",\"tls_error\":");
+		outbuf_json_str(&b, c->tls_error, strlen(c->tls_error));
+	}
+	outbuf_put(&b, ",\"decision\":\"%s\",\"close\":\"%s\"", c->decision ? c->decision : "none",
 		   c->close_reason ? c->close_reason : "closed");
 	outbuf_put(&b,
 		   ",\"bytes_toserver\":%" PRIu64 ",\"bytes_toclient\":%" PRIu64

@@ -3,6 +3,7 @@
 #define DPIX_PROXY_INT_H
 
 #include <netdb.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -42,6 +43,7 @@ void resolver_stop(struct resolver *r);
 
 enum conn_state {
 	ST_SNIFF,
+	ST_HANDSHAKE, /* a TLS listener's client: before its head */
 	ST_REQUEST,
 	ST_CHECK,
 	ST_RESOLVING,
@@ -71,6 +73,7 @@ struct dir {
 	size_t own; /* bytes at the front of buf that are the forwarder's own
 		     * (its 200, its request to the parent): not counted */
 	bool eof, shut;
+	bool shut_wait; /* the destination's close_notify waits for EPOLLOUT */
 	uint64_t bytes;
 };
 
@@ -101,6 +104,7 @@ struct conn {
 	bool via_parent, peeking, dead;
 	bool parent_seen;	      /* the parent's status line was looked at */
 	bool transparent;	      /* redirected (proxy-transparent), not asked */
+	bool tls;		      /* accepted on a TLS listener (proxy_tls.c) */
 	bool parent_wait;	      /* transparent via the parent: its answer to our
 			   * CONNECT is read and dropped before the bytes go */
 	uint8_t sniffed;	      /* enum proxy_sniffed */
@@ -108,7 +112,12 @@ struct conn {
 	socklen_t origlen;
 	uint8_t *peek;
 	size_t peeklen;
-	struct dir d[2]; /* 0: client to upstream, 1: upstream to client */
+	struct dir d[2];	 /* 0: client to upstream, 1: upstream to client */
+	SSL *ssl;		 /* a TLS listener's client; NULL: plain */
+	uint32_t tls_rd, tls_wr; /* the socket event SSL_read, SSL_write wait for */
+	const char *tls_error;	 /* OpenSSL's reason for a failure, for the event */
+	bool pend;		 /* on px->pending */
+	struct conn *pend_next;
 };
 
 struct proxy {
@@ -132,6 +141,10 @@ struct proxy {
 	} spare[PIPE_SPARE];
 	size_t nspare;
 	uint64_t next_id; /* flow_id of the next connection */
+	SSL_CTX *tls;	  /* the TLS listeners' context; NULL: none */
+	/* TLS clients with bytes read into OpenSSL but not yet by us: epoll
+	 * will not say so, the loop calls them after each batch. */
+	struct conn *pending;
 	struct proxy_stats st;
 };
 
@@ -151,6 +164,22 @@ int proxy_recheck(struct conn *c);
 /* proxy_eve.c: the one EVE line a connection leaves at its close. */
 void proxy_eve_close(const struct conn *c);
 void proxy_addr_text(const struct sockaddr_storage *ss, char *buf, size_t n, unsigned *port);
+
+/* proxy_tls.c: TLS listeners. */
+/* The context for c's TLS listeners, from its cert and key files; NULL
+ * after saying why. */
+SSL_CTX *proxy_tls_ctx(const struct proxy_config *c);
+/* Go on with c's handshake: 1 done, 0 waiting (c->tls_rd says for what),
+ * -1 failed. */
+int tls_handshake(struct conn *c);
+/* recv(2) and send(2) on a side, through OpenSSL for a TLS client: the
+ * same answers, EAGAIN also when OpenSSL waits for the socket (the event
+ * in c->tls_rd or c->tls_wr, which conn_want registers instead). */
+ssize_t side_recv(struct conn *c, int side, void *buf, size_t len);
+ssize_t side_send(struct conn *c, int side, const void *buf, size_t len);
+/* No more bytes to this side: close_notify for a TLS client, then
+ * shutdown(SHUT_WR). 0, or -1 with EAGAIN (close_notify waits). */
+int side_shut_wr(struct conn *c, int side);
 
 /* proxy_relay.c: ESTABLISHED, bytes both ways. */
 /* A direction's pipe back to the spares if it is empty, else closed. */

@@ -8,6 +8,8 @@
  * no pipe to be had the bytes are copied through a bounded buffer. Each
  * side is read only while its direction has room, written when the other
  * has bytes waiting (EPOLLOUT), and half-closed after the other's EOF.
+ * A TLS client (proxy_tls.c) is read and written through side_recv and
+ * side_send: its tunnel is copied both ways, never spliced.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,7 +146,7 @@ void relay_peek_read(struct conn *c)
 		conn_close(c, "no memory");
 		return;
 	}
-	n = recv(c->fd[0], c->peek + c->peeklen, PROXY_PEEK_MAX - c->peeklen, 0);
+	n = side_recv(c, 0, c->peek + c->peeklen, PROXY_PEEK_MAX - c->peeklen);
 
 	if (n > 0) {
 		c->peeklen += (size_t)n;
@@ -219,14 +221,15 @@ static int parent_answer(struct conn *c)
 	return 0;
 }
 
-/* Direction i's source is done and nothing of it waits: pass the EOF on. */
+/* Direction i's source is done and nothing of it waits: pass the EOF on
+ * (a TLS client's close_notify may wait for EPOLLOUT: shut_wait). */
 static int half_close(struct conn *c, int i)
 {
 	struct dir *d = &c->d[i];
 
 	if (d->eof && !d->inpipe && d->off >= d->len && !d->shut) {
-		shutdown(c->fd[!i], SHUT_WR);
-		d->shut = true;
+		d->shut_wait = side_shut_wr(c, !i) < 0;
+		d->shut = !d->shut_wait;
 	}
 	return 0;
 }
@@ -235,6 +238,8 @@ static int half_close(struct conn *c, int i)
  * Direction i without a pipe: read a chunk, send what the other side
  * takes, keep the rest in the direction's buffer (sent first next time;
  * nothing more is read until it is gone, so at most COPY_CHUNK waits).
+ * Reading goes on until the source has nothing: a TLS client's bytes
+ * already inside OpenSSL would not wake epoll.
  */
 static int copy(struct conn *c, int i)
 {
@@ -242,7 +247,7 @@ static int copy(struct conn *c, int i)
 	uint8_t b[COPY_CHUNK];
 
 	while (!d->eof && d->off >= d->len) {
-		ssize_t n = recv(c->fd[i], b, sizeof(b), 0), w;
+		ssize_t n = side_recv(c, i, b, sizeof(b)), w;
 
 		if (n == 0) {
 			d->eof = true;
@@ -251,7 +256,7 @@ static int copy(struct conn *c, int i)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		c->last_ms = proxy_now_ms();
-		w = send(c->fd[!i], b, (size_t)n, MSG_NOSIGNAL);
+		w = side_send(c, !i, b, (size_t)n);
 		if (w < 0 && errno != EAGAIN && errno != EINTR)
 			return -1;
 		if (w < 0)
@@ -270,7 +275,7 @@ static int pump(struct conn *c, int i)
 	int src = c->fd[i], dst = c->fd[!i];
 
 	while (d->off < d->len) {
-		ssize_t n = send(dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+		ssize_t n = side_send(c, !i, d->buf + d->off, d->len - d->off);
 
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -297,7 +302,7 @@ static int pump(struct conn *c, int i)
 		parent_status(c);
 	if (!d->inpipe && d->eof)
 		return half_close(c, i);
-	if (!get_pipe(c->px, d))
+	if (c->ssl || !get_pipe(c->px, d))
 		return copy(c, i);
 	for (;;) {
 		bool moved = false;
@@ -350,7 +355,7 @@ void relay_flush(struct conn *c)
 		struct dir *d = &c->d[1];
 
 		while (d->off < d->len) {
-			ssize_t n = send(c->fd[0], d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+			ssize_t n = side_send(c, 0, d->buf + d->off, d->len - d->off);
 
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 				conn_want(c, 0, EPOLLOUT);
@@ -363,7 +368,10 @@ void relay_flush(struct conn *c)
 			d->off += (size_t)n;
 		}
 		if (!d->shut) {
-			shutdown(c->fd[0], SHUT_WR);
+			if (side_shut_wr(c, 0) < 0) {
+				conn_want(c, 0, EPOLLOUT);
+				return;
+			}
 			d->shut = true;
 		}
 		conn_want(c, 0, EPOLLIN); /* drain until EOF or the linger ends */
@@ -392,7 +400,7 @@ void relay_flush(struct conn *c)
 		    (peeking ? c->peeklen < PROXY_PEEK_MAX
 			     : !d->full && (d->pipe[0] < 0 || d->inpipe < d->cap)))
 			ev[i] |= EPOLLIN;
-		if (d->off < d->len || d->inpipe)
+		if (d->off < d->len || d->inpipe || d->shut_wait)
 			ev[!i] |= EPOLLOUT;
 	}
 	conn_want(c, 0, ev[0]);

@@ -118,7 +118,7 @@ cp "$tmp/e2e.rules" "$tmp/pack.rules"
 # cannot change live is reported and ignored.
 echo "bogus 1" >> "$tmp/dpixd.conf"
 a=$(ctl 'reload\n')
-[ "$a" = "error: $tmp/dpixd.conf:7:1: 'bogus': unknown key, expected one of rules, eve, queue, queues, fail-closed, copy-range, queue-maxlen, mark-mask, mark-bypass, mark-inspect, mark-drop, hook, max-flows, max-packets, stream-window, control-socket, metrics, user, watchdog, no-supervise, require-signed, pubkey, proxy-listen, proxy-parent, proxy-max-tunnels, proxy-idle-timeout, proxy-fronting, proxy-transparent, proxy-tproxy, proxy-mark, proxy-head-timeout, proxy-parent-auth" ] &&
+[ "$a" = "error: $tmp/dpixd.conf:7:1: 'bogus': unknown key, expected one of rules, eve, queue, queues, fail-closed, copy-range, queue-maxlen, mark-mask, mark-bypass, mark-inspect, mark-drop, hook, max-flows, max-packets, stream-window, control-socket, metrics, user, watchdog, no-supervise, require-signed, pubkey, proxy-listen, proxy-parent, proxy-max-tunnels, proxy-idle-timeout, proxy-fronting, proxy-transparent, proxy-tproxy, proxy-mark, proxy-head-timeout, proxy-parent-auth, proxy-listen-tls, proxy-tls-cert, proxy-tls-key" ] &&
 	ok "reload of a bad configuration answers file:line:column" || bad "bad config reload answered '$a'"
 sed 's/^queue .*/queue 5/' "$tmp/good.conf" > "$tmp/dpixd.conf"
 a=$(ctl 'reload\n')

@@ -164,7 +164,7 @@ e2e_forwarder() {
 	: > "$tmp/eve.json"
 	: >> "$tmp/dpixd.log"
 	before=$(grep -c 'proxy: listening on' "$tmp/dpixd.log")
-	want=$(printf '%s\n' "$@" | grep -cE '^--proxy-(listen|transparent|tproxy)$')
+	want=$(printf '%s\n' "$@" | grep -cE '^--proxy-(listen|transparent|tproxy|listen-tls)$')
 	ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 \
 		--rules "$tmp/pack.rules" --eve "$tmp/eve.json" "$@" 2>> "$tmp/dpixd.log" &
 	dpixd=$!

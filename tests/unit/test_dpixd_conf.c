@@ -4,6 +4,7 @@
  * message, the command line over the file, and the reload diff.
  * Files are written to a mkstemp file.
  */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,7 +128,7 @@ static void test_errors(void **state)
 		     "metrics, user, watchdog, no-supervise, require-signed, pubkey, proxy-listen, "
 		     "proxy-parent, proxy-max-tunnels, proxy-idle-timeout, proxy-fronting, "
 		     "proxy-transparent, proxy-tproxy, proxy-mark, proxy-head-timeout, "
-		     "proxy-parent-auth");
+		     "proxy-parent-auth, proxy-listen-tls, proxy-tls-cert, proxy-tls-key");
 	expect_error("queue 70000\n", ":1:7: queue '70000': expected a number from 0 to 65535");
 	expect_error("queues 65\n", ":1:8: queues '65': expected a number from 0 to 64");
 	expect_error("copy-range 12x\n",
@@ -208,6 +209,19 @@ static void test_cross_checks(void **state)
 	assert_string_equal(build(&c, "mark-inspect 0x100000\n", NULL, 0),
 			    "mark-bypass and mark-inspect are both 0x100000");
 	dpixd_conf_free(&c);
+	/* A TLS listener needs its certificate and key. */
+	assert_string_equal(
+	    build(&c, "proxy-listen-tls 127.0.0.1:3129\nproxy-tls-cert /c.pem\n", NULL, 0),
+	    "proxy-listen-tls: needs proxy-tls-cert and proxy-tls-key");
+	dpixd_conf_free(&c);
+	assert_string_equal(build(&c,
+				  "proxy-listen-tls 127.0.0.1:3129\nproxy-tls-cert /c.pem\n"
+				  "proxy-tls-key /k.pem\n",
+				  NULL, 0),
+			    "");
+	assert_string_equal(c.proxy.tls_cert, "/c.pem");
+	assert_string_equal(c.proxy.tls_key, "/k.pem");
+	dpixd_conf_free(&c);
 }
 
 static void test_overrides(void **state)
@@ -235,6 +249,25 @@ static void test_overrides(void **state)
 	assert_int_equal(c.hooks, HOOK_OUTPUT);
 	assert_true(c.fail_closed);
 	dpixd_conf_free(&c);
+	/* Each listener list apart: proxy-listen-tls on the command line
+	 * replaces the file's TLS listeners, not its plain ones. */
+	{
+		static const struct dpixd_arg tls[] = { { "proxy-listen-tls", "127.0.0.1:4000" } };
+		struct sockaddr_in sin;
+
+		assert_string_equal(
+		    build(&c,
+			  "proxy-listen 127.0.0.1:3128\nproxy-listen-tls 127.0.0.1:3129\n"
+			  "proxy-tls-cert /c\nproxy-tls-key /k\n",
+			  tls, 1),
+		    "");
+		assert_int_equal(c.proxy.nlisten, 2);
+		assert_false(c.proxy.listen[0].tls);
+		assert_true(c.proxy.listen[1].tls);
+		memcpy(&sin, &c.proxy.listen[1].ss, sizeof(sin));
+		assert_int_equal(ntohs(sin.sin_port), 4000);
+		dpixd_conf_free(&c);
+	}
 	assert_string_equal(build(&c, "queue 2\n", bad, 1),
 			    "--queue: 'x': expected a number from 0 to 65535");
 	dpixd_conf_free(&c);
@@ -273,7 +306,7 @@ static void test_set_and_keys(void **state)
 	assert_int_equal(c.pipe.max_packets, 12);
 	while (dpixd_conf_key(n))
 		n++;
-	assert_int_equal(n, 32);
+	assert_int_equal(n, 35);
 	/* proxy-transparent joins proxy-listen's list, marked as redirected. */
 	assert_int_equal(dpixd_conf_set(&c, "proxy-listen", "127.0.0.1:3128", why, sizeof(why)), 0);
 	assert_int_equal(
@@ -288,6 +321,13 @@ static void test_set_and_keys(void **state)
 	assert_true(c.proxy.listen[2].transparent);
 	assert_true(c.proxy.listen[2].tproxy);
 	assert_false(c.proxy.listen[0].tproxy);
+	/* proxy-listen-tls too, marked as TLS only. */
+	assert_int_equal(dpixd_conf_set(&c, "proxy-listen-tls", "127.0.0.1:3131", why, sizeof(why)),
+			 0);
+	assert_int_equal(c.proxy.nlisten, 4);
+	assert_true(c.proxy.listen[3].tls);
+	assert_false(c.proxy.listen[3].transparent || c.proxy.listen[3].tproxy);
+	assert_false(c.proxy.listen[0].tls || c.proxy.listen[1].tls || c.proxy.listen[2].tls);
 	assert_int_equal(dpixd_conf_set(&c, "proxy-mark", "0x100", why, sizeof(why)), 0);
 	assert_int_equal(c.proxy.mark, 0x100);
 	/* Each yes/no key sets its own field. */

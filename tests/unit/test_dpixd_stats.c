@@ -96,7 +96,9 @@ static void test_forwarder(void **state)
 	j = render(&s, true);
 	assert_non_null(strstr(j, ",\"forwarder\":{\"open\":3,\"accepted\":10,\"tunnels\":7,"
 				  "\"parent\":0,"));
-	assert_non_null(strstr(j, ",\"fronting\":2,\"tunnel_refused\":0,\"idle\":0,\"transparent\":0}}\n"));
+	assert_non_null(strstr(j,
+			       ",\"fronting\":2,\"tunnel_refused\":0,\"idle\":0,\"transparent\":0,"
+			       "\"tls\":0,\"tls_fail\":0}}\n"));
 	p = render(&s, false);
 	assert_non_null(strstr(p, "# TYPE dpix_proxy_open gauge\ndpix_proxy_open 3\n"));
 	assert_non_null(strstr(p, "# HELP dpix_proxy_accepted_total Client connections accepted.\n"
