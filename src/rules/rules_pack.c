@@ -16,12 +16,14 @@
  * error, in any file it includes or list it reads, is discarded whole.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dissect/dissect.h"
 #include "rules/rules.h"
@@ -1171,14 +1173,30 @@ static void pack_free(struct rule_pack *pk)
 	free(pk);
 }
 
+/*
+ * A pack, include or list file, whole. Only a regular file: a FIFO or a
+ * device named by a pack (an include of /dev/stdin, of a pipe nobody
+ * writes) would block the reader, dpixd's reload with it, forever. Opened
+ * without blocking so that a FIFO cannot hold up the open itself.
+ */
 static char *read_file(const char *path, size_t *len, struct rules_error *err)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	FILE *f = NULL;
 	char *buf = NULL;
 	size_t n = 0, cap = 0, got;
 
-	if (!f) {
+	if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err->msg, sizeof(err->msg), "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+	    !(f = fdopen(fd, "rb"))) {
 		snprintf(err->msg, sizeof(err->msg), "%s: cannot open: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	do {

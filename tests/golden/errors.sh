@@ -16,7 +16,7 @@ good="$top_srcdir/pcaps/connect-squid-turn.pcap"
 expect() {
 	want=$1 pattern=$2 what=$3
 	shift 4
-	"$DPIX" "$@" > "$tmp/out" 2> "$tmp/err"
+	timeout 10 "$DPIX" "$@" > "$tmp/out" 2> "$tmp/err"
 	got=$?
 	if [ "$got" -ne "$want" ]; then
 		echo "FAIL: $what: exit $got, expected $want"; cat "$tmp/err"; fail=1
@@ -75,6 +75,14 @@ expect 1 "$tmp/nope.pcap" "bad file among good ones" -- replay -q "$good" "$tmp/
 printf 'pack bad\nrule r1 bypass sni in nowhere\n' > "$tmp/bad.rules"
 expect 1 "$tmp/bad.rules:2:23: found 'nowhere', expected the name of a set" "bad pack" -- replay --rules "$tmp/bad.rules" "$good"
 [ -s "$tmp/out" ] && { echo "FAIL: bad pack: output written anyway"; fail=1; }
+
+# A pack that includes a FIFO nobody writes (or a device) is refused at
+# once, not waited on: dpixd's reload would hang with it. timeout 10 makes
+# a hang a failure (124), not a stuck test.
+mkfifo "$tmp/fifo.rules"
+printf 'pack fifo\ninclude "fifo.rules"\n' > "$tmp/inc.rules"
+expect 1 "$tmp/fifo.rules: not a regular file" "include of a FIFO" -- replay --rules "$tmp/inc.rules" "$good"
+expect 1 "/dev/zero: not a regular file" "a device as the pack" -- replay --rules /dev/zero "$good"
 
 expect 2 "expected eve, table or none" "bad format" -- replay --format xml "$good"
 expect 2 "--max-flows: '0' is not a number" "zero flows" -- replay --max-flows 0 "$good"
