@@ -6,24 +6,15 @@
 # private addresses are refused; a hello naming another host (domain
 # fronting) closes the tunnel; an oversized head is refused; a second
 # dpixd hands what it does not whitelist to squid as the parent proxy;
-# coturn's test client runs TURN over TCP through socat's PROXY address.
+# coturn's test client runs TURN over TCP and over TLS through socat's
+# PROXY address.
 # Asserts the answers and the EVE line each connection leaves.
-# Needs root, iproute2, curl, openssl, python3 (squid for the parent part,
-# coturn and socat for TURN);
+# Needs root, iproute2, curl, openssl, python3, squid, coturn and socat;
 # without them it says what is missing and is skipped (77).
 set -u
 : "${top_srcdir:?}" "${DPIXD:?}"
 . "$top_srcdir/tests/e2e/lib.sh" # e2e_stop_check; its own set-up below
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root to create network namespaces"
-	exit 77
-fi
-for t in ip openssl curl python3; do
-	command -v $t > /dev/null || {
-		echo "SKIP: $t is not installed"
-		exit 77
-	}
-done
+e2e_require ip openssl curl python3 squid turnserver turnutils_uclient turnutils_peer socat
 
 id=$$
 C=dpx-pc-$id P=dpx-pp-$id S=dpx-ps-$id
@@ -136,7 +127,7 @@ domains turn {
 }
 rule turn-http drop connect in turn tunnel http,websocket msg "a TURN relay carries STUN/TURN or TLS"
 rule turn-relay bypass connect in turn connect-port 3478 tunnel turn service turn
-rule turn-connect bypass connect in turn connect-port 443,8443 service turn
+rule turn-connect bypass connect in turn connect-port 443,5349,8443 service turn
 EOF
 
 ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve.json" \
@@ -381,44 +372,51 @@ out=$(inC curl -s -k -p -x http://198.18.1.1:3131 -m 10 \
 	'"fronting":true' '"close":"closed"' && ok "--proxy-fronting log: flagged, not closed" ||
 	bad "--proxy-fronting log: '$out'"
 
-# 9. TURN over TCP through the tunnel (the issue's case): coturn in the
-# server's namespace, its test client behind socat's PROXY address.
-if command -v turnserver > /dev/null && command -v turnutils_uclient > /dev/null &&
-	command -v turnutils_peer > /dev/null && command -v socat > /dev/null; then
-	ip netns exec "$S" turnserver -n --listening-ip=198.18.2.2 --relay-ip=198.18.2.2 \
-		--listening-port=3478 --lt-cred-mech --user=e2e:secret --realm=e2e --no-tls \
-		--no-dtls --no-cli --db="$tmp/turndb" --pidfile="$tmp/turn.pid" \
-		--log-file=stdout > "$tmp/turn.log" 2>&1 &
+# 9. TURN over TCP and over TLS through tunnels (the issue's case): coturn
+# in the server's namespace (3478 plain, 5349 TLS), its test client behind
+# socat's PROXY address.
+ip netns exec "$S" turnserver -n --listening-ip=198.18.2.2 --relay-ip=198.18.2.2 \
+	--listening-port=3478 --tls-listening-port=5349 --cert="$tmp/cert.pem" --pkey="$tmp/key.pem" \
+	--lt-cred-mech --user=e2e:secret --realm=e2e --no-dtls --no-cli --db="$tmp/turndb" \
+	--pidfile="$tmp/turn.pid" --log-file=stdout > "$tmp/turn.log" 2>&1 &
+pids="$pids $!"
+ip netns exec "$S" turnutils_peer -L 198.18.2.2 -p 3480 > /dev/null 2>&1 &
+pids="$pids $!"
+for port in 3478 5349; do
+	ip netns exec "$C" socat TCP-LISTEN:$((port + 10000)),bind=127.0.0.1,fork,reuseaddr \
+		PROXY:198.18.1.1:turn-rbx1.openrainbow.com:$port,proxyport=3128 2> /dev/null &
 	pids="$pids $!"
-	ip netns exec "$S" turnutils_peer -L 198.18.2.2 -p 3480 > /dev/null 2>&1 &
-	pids="$pids $!"
-	ip netns exec "$C" socat TCP-LISTEN:5000,bind=127.0.0.1,fork,reuseaddr \
-		PROXY:198.18.1.1:turn-rbx1.openrainbow.com:3478,proxyport=3128 2> /dev/null &
-	pids="$pids $!"
-	for _ in $(seq 50); do
-		ip netns exec "$S" ss -ltn | grep -q '198.18.2.2:3478 ' &&
-			inC ss -ltn | grep -q '127.0.0.1:5000 ' && break
-		sleep 0.1
-	done
-	inC timeout 30 turnutils_uclient -t -n 20 -m 1 -l 120 -e 198.18.2.2 -r 3480 -u e2e -w secret \
-		-p 5000 127.0.0.1 > "$tmp/uclient.log" 2>&1
-	lost=$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$tmp/uclient.log" | tail -n 1)
-	sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\), tot_recv_msgs=.*/\1/p' "$tmp/uclient.log" | tail -n 1)
-	recv=$(sed -n 's/.*tot_send_msgs=[0-9]*, tot_recv_msgs=\([0-9]*\).*/\1/p' "$tmp/uclient.log" | tail -n 1)
+done
+for _ in $(seq 50); do
+	ip netns exec "$S" ss -ltn | grep -q '198.18.2.2:5349 ' &&
+		inC ss -ltn | grep -q '127.0.0.1:15349 ' && break
+	sleep 0.1
+done
+# uclient FLAG PORT WHAT: 20 messages through the local socat port.
+uclient() {
+	inC timeout 30 turnutils_uclient $1 -n 20 -m 1 -l 120 -e 198.18.2.2 -r 3480 -u e2e -w secret \
+		-p "$2" 127.0.0.1 > "$tmp/uclient$2.log" 2>&1
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$tmp/uclient$2.log" | tail -n 1)
+	sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\), tot_recv_msgs=.*/\1/p' "$tmp/uclient$2.log" | tail -n 1)
+	recv=$(sed -n 's/.*tot_send_msgs=[0-9]*, tot_recv_msgs=\([0-9]*\).*/\1/p' "$tmp/uclient$2.log" | tail -n 1)
 	if [ "${lost:-x}" = 0 ] && [ "${recv:-0}" -gt 0 ] && [ "$recv" = "$sent" ]; then
-		ok "TURN over TCP through the tunnel: $recv packets echoed, none lost"
+		ok "TURN over $3 through the tunnel: $recv packets echoed, none lost"
 	else
-		bad "TURN over TCP: lost '${lost:-?}', sent '${sent:-?}', received '${recv:-?}'"
-		tail -n 20 "$tmp/uclient.log"
+		bad "TURN over $3: lost '${lost:-?}', sent '${sent:-?}', received '${recv:-?}'"
+		tail -n 20 "$tmp/uclient$2.log"
 	fi
-	# Opened because the rule "turn-relay ... tunnel turn" bypasses some
-	# content, kept because the tunnel's first bytes were STUN/TURN.
-	eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":3478,"status":200,"tunnel":"turn"' \
-		'"decision":"tunnel"' '"rule":"turn-relay"' && ok "EVE: the TURN tunnel (tunnel turn)" ||
-		bad "EVE for the TURN tunnel"
-else
-	echo "SKIP (part): coturn or socat is not installed (TURN over TCP)"
-fi
+}
+uclient -t 13478 TCP
+uclient "-t -S" 15349 TLS
+# Opened because the rule "turn-relay ... tunnel turn" bypasses some
+# content, kept because the tunnel's first bytes were STUN/TURN; the TLS
+# one by turn-connect, its first bytes a ClientHello.
+eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":3478,"status":200,"tunnel":"turn"' \
+	'"decision":"tunnel"' '"rule":"turn-relay"' && ok "EVE: the TURN tunnel (tunnel turn)" ||
+	bad "EVE for the TURN tunnel"
+eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":5349,"status":200,"tunnel":"tls"' \
+	'"decision":"tunnel"' '"rule":"turn-connect"' && ok "EVE: the TURN over TLS tunnel (tunnel tls)" ||
+	bad "EVE for the TURN over TLS tunnel: $(grep 5349 "$tmp/eve.json")"
 
 # 10. What the parent is sent: a fake parent records the request heads
 # and asks for credentials; the client's Proxy-Authorization goes along,
@@ -479,10 +477,9 @@ esac
 
 # 11. Squid as the parent of a second forwarder: what is not whitelisted
 # goes there, and its answer comes back.
-if command -v squid > /dev/null; then
-	mkdir -p "$tmp/squid"
-	chmod 777 "$tmp/squid"
-	cat > "$tmp/squid.conf" << EOF
+mkdir -p "$tmp/squid"
+chmod 777 "$tmp/squid"
+cat > "$tmp/squid.conf" << EOF
 http_port 127.0.0.1:3129
 acl denied dstdomain denied.example
 http_access deny denied
@@ -494,33 +491,30 @@ cache_log $tmp/squid/cache.log
 coredump_dir $tmp/squid
 dns_nameservers 127.0.0.1
 EOF
-	echo "198.18.2.2 denied.example" >> "/etc/netns/$P/hosts"
-	ip netns exec "$P" squid -N -f "$tmp/squid.conf" > /dev/null 2>&1 &
-	pids="$pids $!"
-	ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve2.json" \
-		--proxy-listen 198.18.1.1:3130 --proxy-parent 127.0.0.1:3129 2>> "$tmp/dpixd.log" &
-	pids="$pids $!"
-	for _ in $(seq 100); do
-		ip netns exec "$P" ss -ltn | grep -q '127.0.0.1:3129 ' &&
-			ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3130 ' && break
-		sleep 0.1
-	done
-	out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://unlisted.example/index.html)
-	if [ "$out" = "hello through the tunnel" ]; then ok "unlisted name through the parent"; else bad "via parent: '$out'"; fi
-	eve_has "$tmp/eve2.json" '"host":"unlisted.example","port":443,"status":200' '"decision":"parent"' &&
-		ok "EVE: parent" || bad "EVE for the parent"
-	hdr=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 -o /dev/null -D - https://denied.example/ 2> /dev/null)
-	printf '%s\n' "$hdr" | grep -q '^HTTP/1.1 403' && printf '%s\n' "$hdr" | grep -qi '^Server: squid' &&
-		ok "the parent's 403 relayed" || bad "parent's refusal: '$hdr'"
-	eve_has "$tmp/eve2.json" '"host":"denied.example","port":443,"status":403' '"decision":"parent"' ||
-		bad "EVE: the parent's 403"
-	out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://turn-rbx1.openrainbow.com/index.html)
-	[ "$out" = "hello through the tunnel" ] && ok "whitelisted name with a parent set: direct" || bad "direct with parent: '$out'"
-	eve_has "$tmp/eve2.json" '"host":"turn-rbx1.openrainbow.com"' '"decision":"tunnel"' ||
-		bad "whitelisted name went to the parent"
-else
-	echo "SKIP (part): squid is not installed"
-fi
+echo "198.18.2.2 denied.example" >> "/etc/netns/$P/hosts"
+ip netns exec "$P" squid -N -f "$tmp/squid.conf" > /dev/null 2>&1 &
+pids="$pids $!"
+ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve2.json" \
+	--proxy-listen 198.18.1.1:3130 --proxy-parent 127.0.0.1:3129 2>> "$tmp/dpixd.log" &
+pids="$pids $!"
+for _ in $(seq 100); do
+	ip netns exec "$P" ss -ltn | grep -q '127.0.0.1:3129 ' &&
+		ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3130 ' && break
+	sleep 0.1
+done
+out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://unlisted.example/index.html)
+if [ "$out" = "hello through the tunnel" ]; then ok "unlisted name through the parent"; else bad "via parent: '$out'"; fi
+eve_has "$tmp/eve2.json" '"host":"unlisted.example","port":443,"status":200' '"decision":"parent"' &&
+	ok "EVE: parent" || bad "EVE for the parent"
+hdr=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 -o /dev/null -D - https://denied.example/ 2> /dev/null)
+printf '%s\n' "$hdr" | grep -q '^HTTP/1.1 403' && printf '%s\n' "$hdr" | grep -qi '^Server: squid' &&
+	ok "the parent's 403 relayed" || bad "parent's refusal: '$hdr'"
+eve_has "$tmp/eve2.json" '"host":"denied.example","port":443,"status":403' '"decision":"parent"' ||
+	bad "EVE: the parent's 403"
+out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://turn-rbx1.openrainbow.com/index.html)
+[ "$out" = "hello through the tunnel" ] && ok "whitelisted name with a parent set: direct" || bad "direct with parent: '$out'"
+eve_has "$tmp/eve2.json" '"host":"turn-rbx1.openrainbow.com"' '"decision":"tunnel"' ||
+	bad "whitelisted name went to the parent"
 
 wait "$slow_pid"
 [ "$(cat "$tmp/slow.out")" = "HTTP/1.1 400 Bad Request|1" ] &&
