@@ -267,8 +267,9 @@ static void report(void)
 
 /*
  * SIGHUP or "reload": the configuration read again, its packs loaded
- * beside the running ones; swapped in only if all of that works. Settings
- * other than the packs are not applied live: a change is logged and ignored.
+ * beside the running ones; swapped in only if all of that works, with the
+ * forwarder's settings that are live (dpixd_conf.c's table says which).
+ * A change to any other setting is logged and ignored.
  */
 static int reload(char *msg, size_t len)
 {
@@ -290,12 +291,16 @@ static int reload(char *msg, size_t len)
 	/* Whether packs must be signed, and by whom, changes only with a restart. */
 	nc.require_signed = cfg->require_signed;
 	nc.pubkey = cfg->pubkey;
+	if (nc.proxy_parent_auth &&
+	    proxy_read_parent_auth(nc.proxy_parent_auth, &nc.proxy, msg, len) < 0)
+		goto refuse;
 	if (!(rs = load_rules(&nc, msg, len)))
 		goto refuse;
 	if (!(hits = dpixd_hits_new(rs, cfg->nqueues))) {
 		snprintf(msg, len, "out of memory for the rule counters");
 		goto refuse;
 	}
+	proxy_settings(forwarder, &nc.proxy); /* taken with the generation */
 	old = atomic_exchange(&live_rules, rs);
 	oldh = atomic_exchange(&live_hits, hits);
 	gen = atomic_fetch_add_explicit(&live_gen, 1, memory_order_release) + 1;

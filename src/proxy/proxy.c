@@ -927,6 +927,40 @@ static void sweep(struct proxy *px)
 	}
 }
 
+/* Past the open files limit accept() would fail and the listener stay
+ * readable: the tunnel bound is lowered to fit, so that a client over it
+ * is answered 503 instead. */
+static void fit_tunnels(struct proxy_config *c)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)c->max_tunnels * 2 + FD_RESERVE) {
+		c->max_tunnels =
+		    rl.rlim_cur > FD_RESERVE + 2 ? (uint32_t)((rl.rlim_cur - FD_RESERVE) / 2) : 1;
+		proxy_log("%llu file descriptors: at most %u tunnels",
+			  (unsigned long long)rl.rlim_cur, c->max_tunnels);
+	}
+}
+
+void proxy_settings(struct proxy *p, const struct proxy_config *c)
+{
+	if (!p)
+		return;
+	p->next = p->cfg;
+	p->next.has_parent = c->has_parent;
+	memcpy(p->next.parent_host, c->parent_host, sizeof(c->parent_host));
+	memcpy(p->next.parent_port, c->parent_port, sizeof(c->parent_port));
+	memcpy(p->next.parent_auth, c->parent_auth, sizeof(c->parent_auth));
+	p->next.max_tunnels = c->max_tunnels;
+	p->next.idle_s = c->idle_s;
+	p->next.head_s = c->head_s;
+	p->next.fronting_log = c->fronting_log;
+	p->next.mark = c->mark;
+	fit_tunnels(&p->next);
+	p->has_next = true;
+}
+
 static void *proxy_run(void *arg)
 {
 	struct proxy *px = arg;
@@ -940,6 +974,12 @@ static void *proxy_run(void *arg)
 		/* As the workers do: take the new ruleset, then say so. */
 		if (gen != px->gen) {
 			px->rs = atomic_load(px->live);
+			/* Settings for connections from now on; open ones
+			 * keep the timeouts they were given. */
+			if (px->has_next) {
+				px->cfg = px->next;
+				px->has_next = false;
+			}
 			px->gen = gen;
 			atomic_store(&px->seen_gen, gen);
 		}
@@ -1044,15 +1084,7 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < (rlim_t)c->max_tunnels * 2 + FD_RESERVE) {
-		/* Past the limit accept() would fail and the listener stay
-		 * readable: refuse with 503 before that instead. */
-		px->cfg.max_tunnels =
-		    rl.rlim_cur > FD_RESERVE + 2 ? (uint32_t)((rl.rlim_cur - FD_RESERVE) / 2) : 1;
-		proxy_log("%llu file descriptors: at most %u tunnels",
-			  (unsigned long long)rl.rlim_cur, px->cfg.max_tunnels);
-	}
+	fit_tunnels(&px->cfg);
 	if ((px->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
 		proxy_log("%s", strerror(errno));
 		goto fail;

@@ -55,6 +55,14 @@ struct ruleset;
 struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
 			  atomic_uint *gen);
 unsigned proxy_seen_gen(struct proxy *p);
+/*
+ * A reload's forwarder settings (the parent, its credentials, the tunnel
+ * bound, the timeouts, fronting, the mark; not the listeners nor TLS),
+ * taken by the forwarder with the next ruleset generation: call it before
+ * publishing that generation, and not again until the forwarder has seen
+ * it (proxy_seen_gen).
+ */
+void proxy_settings(struct proxy *p, const struct proxy_config *c);
 /* Counters to stderr. */
 void proxy_report(struct proxy *p);
 /* The counters now, for the control socket; false (and zeros) without a

@@ -122,6 +122,9 @@ struct conn {
 
 struct proxy {
 	struct proxy_config cfg;
+	struct proxy_config next; /* proxy_settings's, taken with the next
+				   * ruleset generation */
+	bool has_next;
 	pthread_t thread;
 	int ep, done_r, done_w;
 	int lfd[PROXY_MAX_LISTEN];

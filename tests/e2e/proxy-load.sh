@@ -8,6 +8,8 @@
 # 431; and that dpixd's resident memory stays bounded (VmRSS before,
 # during and after, 64 MB of slack). With --proxy-idle-timeout 1, a tunnel
 # whose rule has "timeout 6s" outlives 3 s of silence, another does not.
+# A reload that adds a parent applies it to the next request, and a tunnel
+# opened before it goes on.
 # Needs root, iproute2, curl, openssl,
 # python3; skipped (77) without them.
 set -u
@@ -134,6 +136,75 @@ print(quiet("long.example"), quiet("turn-rbx1.openrainbow.com"))
 ')
 [ "$idle" = "200:open 200:closed" ] && ok "a rule's timeout 6s outlasts proxy-idle-timeout 1" ||
 	bad "per-service idle timeout: '$idle'"
+# Settings a reload applies: a second forwarder with no parent refuses an
+# unlisted name; its file gains a parent (a fake that answers 407) and
+# SIGHUP: the next request goes there, while a tunnel opened before the
+# reload still carries a TLS session and the file.
+cat > "$tmp/fwd.conf" << 'EOC'
+proxy-idle-timeout 30
+EOC
+ip netns exec "$G" python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 3141))
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.1 407 From The Parent\r\nContent-Length: 0\r\n\r\n")
+    c.close()
+' &
+pids="$pids $!"
+e2e_forwarder --config "$tmp/fwd.conf" --proxy-listen 198.18.1.1:3140 || exit 1
+code() { ip netns exec "$C" curl -s -o /dev/null -k -p -x http://198.18.1.1:3140 -m 10 \
+	-w '%{http_connect}' "https://$1/"; }
+[ "$(code unlisted.example)" = 403 ] && ok "no parent configured: unlisted name 403" ||
+	bad "before the reload: '$(code unlisted.example)'"
+mkfifo "$tmp/go"
+ip netns exec "$C" python3 -c '
+import socket, ssl, sys
+s = socket.create_connection(("198.18.1.1", 3140), timeout=20)
+s.sendall(b"CONNECT turn-rbx1.openrainbow.com:443 HTTP/1.1\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+print(head.split(b"\r\n")[0].decode(), flush=True)
+open(sys.argv[1]).read()  # until the reload is done
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s, server_hostname="turn-rbx1.openrainbow.com")
+t.sendall(b"GET /big.bin HTTP/1.1\r\nHost: turn-rbx1.openrainbow.com\r\nConnection: close\r\n\r\n")
+body = b""
+while True:
+    d = t.recv(65536)
+    if not d:
+        break
+    body += d
+print(len(body.split(b"\r\n\r\n", 1)[1]))
+' "$tmp/go" > "$tmp/held.out" 2>&1 &
+held=$!
+for _ in $(seq 50); do
+	grep -q '^HTTP' "$tmp/held.out" && break
+	sleep 0.1
+done
+printf 'proxy-idle-timeout 30\nproxy-parent 127.0.0.1:3141\n' > "$tmp/fwd.conf"
+kill -HUP "$dpixd"
+for _ in $(seq 50); do
+	grep -q 'reloaded the rule packs (generation 1)' "$tmp/dpixd.log" && break
+	sleep 0.1
+done
+[ "$(code unlisted.example)" = 407 ] && ok "after the reload: the new parent answers" ||
+	bad "after the reload: '$(code unlisted.example)'"
+grep -q 'proxy-parent.*needs a restart' "$tmp/dpixd.log" && bad "proxy-parent reported as needing a restart"
+echo go > "$tmp/go"
+wait $held
+if [ "$(cat "$tmp/held.out")" = "$(printf 'HTTP/1.1 200 Connection established\n100000')" ]; then
+	ok "a tunnel opened before the reload carries its TLS session after it"
+else
+	bad "held tunnel: $(cat "$tmp/held.out")"
+fi
 [ $fails = 0 ] || {
 	echo "--- dpixd.log"
 	tail -20 "$tmp/dpixd.log"

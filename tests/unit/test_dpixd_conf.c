@@ -289,6 +289,20 @@ static void test_diff(void **state)
 	assert_string_equal(out, "");
 	dpixd_conf_free(&a);
 	dpixd_conf_free(&b);
+	/* The forwarder's live settings change on reload; its listeners not. */
+	assert_string_equal(build(&a, "proxy-listen 127.0.0.1:3128\n", NULL, 0), "");
+	assert_string_equal(
+	    build(&b,
+		  "proxy-listen 127.0.0.1:3129\nproxy-parent p.example:3128\n"
+		  "proxy-idle-timeout 60\nproxy-head-timeout 5\nproxy-max-tunnels 9\n"
+		  "proxy-fronting log\nproxy-mark 7\n",
+		  NULL, 0),
+	    "");
+	dpixd_conf_diff(&a, &b, out, sizeof(out));
+	/* The listener keys share one list: a change names them all. */
+	assert_string_equal(out, "proxy-listen, proxy-transparent, proxy-tproxy, proxy-listen-tls");
+	dpixd_conf_free(&a);
+	dpixd_conf_free(&b);
 }
 
 static void test_set_and_keys(void **state)
