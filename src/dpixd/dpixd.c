@@ -420,6 +420,14 @@ int dpixd_run(struct dpixd_config *c)
 				  nfqueue_ct_glue(w->q) ? "can" : "cannot");
 		started++;
 	}
+	/* The forwarder's files and sockets as root; its threads after. */
+	if (c->proxy_parent_auth &&
+	    proxy_read_parent_auth(c->proxy_parent_auth, &c->proxy, msg, sizeof(msg)) < 0) {
+		dpixd_log("proxy-parent-auth: %s", msg);
+		goto out;
+	}
+	if (c->proxy.nlisten && !(forwarder = proxy_open(&c->proxy, &live_rules, &live_gen)))
+		goto out;
 	if (c->user && dpixd_drop_privileges(c->user) < 0)
 		goto out;
 	/* Signals reach the main thread only, through a signalfd
@@ -437,12 +445,7 @@ int dpixd_run(struct dpixd_config *c)
 				pthread_join(workers[k].thread, NULL);
 			goto out;
 		}
-	if (c->proxy_parent_auth &&
-	    proxy_read_parent_auth(c->proxy_parent_auth, &c->proxy, msg, sizeof(msg)) < 0) {
-		dpixd_log("proxy-parent-auth: %s", msg);
-		goto out;
-	}
-	if (c->proxy.nlisten && !(forwarder = proxy_start(&c->proxy, &live_rules, &live_gen))) {
+	if (forwarder && proxy_go(forwarder) < 0) {
 		atomic_store(&stopping, true);
 		for (unsigned k = 0; k < started; k++)
 			pthread_join(workers[k].thread, NULL);
@@ -464,6 +467,8 @@ int dpixd_run(struct dpixd_config *c)
 	proxy_stop(forwarder);
 	forwarder = NULL;
 out:
+	proxy_stop(forwarder); /* if opened and not stopped above */
+	forwarder = NULL;
 	dpixd_ctl_close();
 	snapshot(NULL);
 	for (unsigned i = 0; i < started; i++) {

@@ -1058,8 +1058,8 @@ static int listen_on(const struct proxy_endpoint *e, const char **what)
 	return fd;
 }
 
-struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
-			  atomic_uint *gen)
+struct proxy *proxy_open(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
+			 atomic_uint *gen)
 {
 	struct proxy *px = calloc(1, sizeof(*px));
 	struct rlimit rl;
@@ -1128,16 +1128,6 @@ struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *
 			  : c->listen[i].tls	     ? " (TLS)"
 						     : "");
 	}
-	if (!(px->res = resolver_start(px->done_w))) {
-		proxy_log("cannot start the resolver threads");
-		goto fail;
-	}
-	if (pthread_create(&px->thread, NULL, proxy_run, px) != 0) {
-		proxy_log("cannot start the forwarder thread");
-		resolver_stop(px->res);
-		px->res = NULL;
-		goto fail;
-	}
 	return px;
 fail:
 	for (size_t i = 0; i < PROXY_MAX_LISTEN; i++)
@@ -1152,6 +1142,20 @@ fail:
 	SSL_CTX_free(px->tls);
 	free(px);
 	return NULL;
+}
+
+int proxy_go(struct proxy *px)
+{
+	if (!(px->res = resolver_start(px->done_w))) {
+		proxy_log("cannot start the resolver threads");
+		return -1;
+	}
+	if (pthread_create(&px->thread, NULL, proxy_run, px) != 0) {
+		proxy_log("cannot start the forwarder thread");
+		return -1;
+	}
+	px->running = true;
+	return 0;
 }
 
 unsigned proxy_seen_gen(struct proxy *p)
@@ -1193,11 +1197,13 @@ void proxy_stop(struct proxy *p)
 	if (!p)
 		return;
 	atomic_store(&p->stop, true);
-	pthread_join(p->thread, NULL);
+	if (p->running)
+		pthread_join(p->thread, NULL);
 	/* Jobs still out come back to a pipe nobody reads: close it first
 	 * so the resolver threads free them. */
 	close(p->done_r);
-	resolver_stop(p->res);
+	if (p->res)
+		resolver_stop(p->res);
 	close(p->done_w);
 	for (size_t i = 0; i < PROXY_MAX_LISTEN; i++)
 		if (p->lfd[i] >= 0)

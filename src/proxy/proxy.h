@@ -44,16 +44,21 @@ int proxy_parse_parent(const char *text, struct proxy_config *c);
 int proxy_read_parent_auth(const char *path, struct proxy_config *c, char *err, size_t errlen);
 
 /*
- * Start the forwarder's thread on c's listening addresses. It reads the
- * ruleset the way the NFQUEUE workers do: when *gen changes it loads *rules
- * and stores the generation in its seen_gen (proxy_seen_gen), after which
- * it no longer touches the one before. Tunnel events go where dpixd's do
- * (eve_out.h). NULL after saying why on stderr.
+ * The forwarder in two steps, around dropping privileges: proxy_open binds
+ * c's listening addresses and loads the TLS certificate (root may be
+ * needed: a port below 1024, IP_TRANSPARENT, a key only root reads), NULL
+ * after saying why on stderr; proxy_go then starts its threads, which
+ * inherit the dropped privileges (0, or -1 after saying why; proxy_stop
+ * frees it either way). It reads the ruleset the way the NFQUEUE workers
+ * do: when *gen changes it loads *rules and stores the generation in its
+ * seen_gen (proxy_seen_gen), after which it no longer touches the one
+ * before. Tunnel events go where dpixd's do (eve_out.h).
  */
 struct proxy;
 struct ruleset;
-struct proxy *proxy_start(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
-			  atomic_uint *gen);
+struct proxy *proxy_open(const struct proxy_config *c, _Atomic(struct ruleset *) *rules,
+			 atomic_uint *gen);
+int proxy_go(struct proxy *p);
 unsigned proxy_seen_gen(struct proxy *p);
 /*
  * A reload's forwarder settings (the parent, its credentials, the tunnel

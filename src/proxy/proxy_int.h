@@ -126,6 +126,7 @@ struct proxy {
 				   * ruleset generation */
 	bool has_next;
 	pthread_t thread;
+	bool running; /* the thread was started (proxy_go) */
 	int ep, done_r, done_w;
 	int lfd[PROXY_MAX_LISTEN];
 	struct tag ltag[PROXY_MAX_LISTEN + 1];

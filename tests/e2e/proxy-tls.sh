@@ -127,10 +127,23 @@ run_dpixd --proxy-listen-tls 198.18.1.1:3129 --proxy-tls-cert "$tmp/chain.pem" \
 [ $? = 1 ] && grep -q "proxy-tls-key $tmp/ca.key: " "$tmp/err.log" &&
 	ok "mismatched key: exit 1" || bad "mismatched key: $(cat "$tmp/err.log")"
 
+# As a gateway runs it: --user nobody, the key readable by root alone. The
+# key is read before the switch; every thread, the forwarder's included,
+# runs as nobody with CAP_NET_ADMIN only (0x1000).
+chmod 600 "$tmp/px.key"
 e2e_forwarder --proxy-listen 198.18.1.1:3128 --proxy-listen-tls 198.18.1.1:3129 \
-	--proxy-tls-cert "$tmp/chain.pem" --proxy-tls-key "$tmp/px.key" --proxy-head-timeout 4
+	--proxy-tls-cert "$tmp/chain.pem" --proxy-tls-key "$tmp/px.key" --proxy-head-timeout 4 \
+	--user nobody
 grep -q 'listening on 198.18.1.1 port 3129 (TLS)' "$tmp/dpixd.log" && ok "TLS listener up" ||
 	bad "no TLS listener: $(cat "$tmp/dpixd.log")"
+sleep 0.3
+caps=$(for t in /proc/"$dpixd"/task/*; do
+	awk '/^Uid:/ { u = $2 } /^CapEff:/ { c = $2 } END { print u, c }' "$t/status"
+done | sort | uniq -c | sed 's/^ *//')
+threads=$(ls /proc/"$dpixd"/task | wc -l)
+[ "$caps" = "$threads $(id -u nobody) 0000000000001000" ] &&
+	ok "--user nobody: all $threads threads as nobody with CAP_NET_ADMIN only" ||
+	bad "threads' users and capabilities: $caps"
 
 inC() { ip netns exec "$C" "$@"; }
 PX="--proxy https://198.18.1.1:3129 --proxy-cacert $tmp/ca.pem"
