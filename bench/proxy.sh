@@ -120,7 +120,7 @@ PidFile "$tmp/tinyproxy.pid"
 EOF
 cat > "$tmp/haproxy.cfg" << EOF
 global
-	maxconn $((idle + 5000))
+	maxconn $((idle + 50))
 defaults
 	mode tcp
 	timeout connect 5s
