@@ -33,12 +33,20 @@
 
 static enum decode_reason decode_tcp(struct cursor *c, struct packet *pkt)
 {
-	uint8_t off, flags;
+	struct cursor h;
+	uint8_t off = 0, flags = 0;
 
-	if (cur_u16be(c, &pkt->sport) < 0 || cur_u16be(c, &pkt->dport) < 0 ||
-	    cur_u32be(c, &pkt->seq) < 0 || cur_u32be(c, &pkt->ack) < 0 || cur_u8(c, &off) < 0 ||
-	    cur_u8(c, &flags) < 0 || cur_skip(c, 6) < 0)
+	/* The fixed 20 bytes at once: reads from h cannot fail, and the
+	 * compiler drops their checks (a check per field was a fifth of
+	 * decoding). */
+	if (cur_sub(c, 20, &h) < 0)
 		return DEC_TCP_TRUNCATED;
+	(void)cur_u16be(&h, &pkt->sport);
+	(void)cur_u16be(&h, &pkt->dport);
+	(void)cur_u32be(&h, &pkt->seq);
+	(void)cur_u32be(&h, &pkt->ack);
+	(void)cur_u8(&h, &off);
+	(void)cur_u8(&h, &flags);
 	off = (uint8_t)((off >> 4) * 4);
 	if (off < 20)
 		return DEC_TCP_BAD_OFFSET;
@@ -53,11 +61,14 @@ static enum decode_reason decode_tcp(struct cursor *c, struct packet *pkt)
 
 static enum decode_reason decode_udp(struct cursor *c, struct packet *pkt)
 {
-	uint16_t len;
+	struct cursor h;
+	uint16_t len = 0;
 
-	if (cur_u16be(c, &pkt->sport) < 0 || cur_u16be(c, &pkt->dport) < 0 ||
-	    cur_u16be(c, &len) < 0 || cur_skip(c, 2) < 0)
+	if (cur_sub(c, 8, &h) < 0)
 		return DEC_UDP_TRUNCATED;
+	(void)cur_u16be(&h, &pkt->sport);
+	(void)cur_u16be(&h, &pkt->dport);
+	(void)cur_u16be(&h, &len);
 	if (len < 8)
 		return DEC_UDP_BAD_LEN;
 	len -= 8;
@@ -95,15 +106,24 @@ static enum decode_reason clamp_to(struct cursor *c, size_t claimed, struct pack
 
 static enum decode_reason decode_ipv4(struct cursor *c, struct packet *pkt)
 {
-	uint8_t vihl, proto;
-	uint16_t total, frag;
+	struct cursor h;
+	uint8_t vihl = 0, proto = 0;
+	uint16_t total = 0, frag = 0;
 	size_t hlen;
 
-	if (cur_u8(c, &vihl) < 0 || cur_skip(c, 1) < 0 || cur_u16be(c, &total) < 0 ||
-	    cur_skip(c, 2) < 0 || cur_u16be(c, &frag) < 0 || cur_skip(c, 1) < 0 ||
-	    cur_u8(c, &proto) < 0 || cur_skip(c, 2) < 0 || cur_copy(c, pkt->src, 4) < 0 ||
-	    cur_copy(c, pkt->dst, 4) < 0)
+	/* The fixed 20 bytes at once, as in decode_tcp(). */
+	if (cur_sub(c, 20, &h) < 0)
 		return DEC_IP_TRUNCATED;
+	(void)cur_u8(&h, &vihl);
+	(void)cur_skip(&h, 1);
+	(void)cur_u16be(&h, &total);
+	(void)cur_skip(&h, 2);
+	(void)cur_u16be(&h, &frag);
+	(void)cur_skip(&h, 1);
+	(void)cur_u8(&h, &proto);
+	(void)cur_skip(&h, 2);
+	(void)cur_copy(&h, pkt->src, 4);
+	(void)cur_copy(&h, pkt->dst, 4);
 	hlen = (size_t)(vihl & 0x0f) * 4;
 	if (hlen < 20)
 		return DEC_IP_BAD_HEADER_LEN;

@@ -133,14 +133,17 @@ enum dpix_answer dissect_run(uint32_t *candidates, const struct dpix_input *in,
 
 	for (unsigned i = 0; i < dissect_count() && *candidates; i++) {
 		const struct dissector *d = dissect_at(i);
-		struct dpix_facts found = *facts;
+		struct dpix_facts found;
 		enum dpix_answer a;
 
 		if (!(*candidates & (1u << i)))
 			continue;
 		/* A dissector writes into a copy: what it found only counts if it
 		 * matches, so a hello that turns out malformed after its SNI was
-		 * read cannot leave that SNI behind for a rule to trust. */
+		 * read cannot leave that SNI behind for a rule to trust. The copy
+		 * (1.1 KiB) is made for candidates only: made for every
+		 * dissector, it was two thirds of this function's time. */
+		found = *facts;
 		a = d->probe(in, &found);
 		if (a == DPIX_MATCH || a == DPIX_MATCH_MORE) {
 			/* A probe may name a more specific protocol than its

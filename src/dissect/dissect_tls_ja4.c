@@ -21,7 +21,6 @@
  * than an unbounded buffer.
  */
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +64,7 @@ static void sort_u16(uint16_t *v, size_t n)
 	}
 }
 
+/* Always two characters. */
 static const char *version_code(uint16_t v)
 {
 	switch (v) {
@@ -156,6 +156,17 @@ static bool is_alnum(uint8_t b)
 	return (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
 }
 
+_Static_assert(JA4_MAX >= 36, "a JA4 fingerprint is 36 characters");
+
+/* Two decimal digits, 99 at most. */
+static void put_count(char out[2], size_t n)
+{
+	if (n > 99)
+		n = 99;
+	out[0] = (char)('0' + n / 10);
+	out[1] = (char)('0' + n % 10);
+}
+
 static void alpn_code(struct cursor alpn, char out[3])
 {
 	const uint8_t *p = cur_ptr(&alpn);
@@ -209,8 +220,19 @@ int tls_ja4(const struct tls_hello_view *h, char out[JA4_MAX + 1])
 	}
 	hash12(text, len, ne == 0, cc);
 	alpn_code(h->alpn, alpn);
-	snprintf(out, JA4_MAX + 1, "t%s%c%02zu%02zu%s_%s_%s", version_code(h->version),
-		 h->has_sni ? 'd' : 'i', nc > 99 ? (size_t)99 : nc,
-		 ncount > 99 ? (size_t)99 : ncount, alpn, b, cc);
+	/* "t" version, d or i, two counts of two digits, ALPN, "_" b "_" cc: 36
+	 * characters, put together by hand (snprintf() was 2.8% of replay's
+	 * instructions, for one call a TLS flow). */
+	memcpy(out, "t", 1);
+	memcpy(out + 1, version_code(h->version), 2);
+	out[3] = h->has_sni ? 'd' : 'i';
+	put_count(out + 4, nc);
+	put_count(out + 6, ncount);
+	memcpy(out + 8, alpn, 2);
+	out[10] = '_';
+	memcpy(out + 11, b, 12);
+	out[23] = '_';
+	memcpy(out + 24, cc, 12);
+	out[36] = '\0';
 	return 0;
 }

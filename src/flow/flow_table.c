@@ -338,6 +338,7 @@ struct flow *flow_track(struct flow_table *t, const struct packet *p, enum flow_
 {
 	struct flow *f = NULL;
 	uint32_t b = FLOW_NIL, i;
+	enum flow_state s;
 
 	/* Captures can step back in time (merged files, reordering). Activity
 	 * is stamped with the table's clock, which only moves forward, so each
@@ -378,9 +379,14 @@ struct flow *flow_track(struct flow_table *t, const struct packet *p, enum flow_
 	if (p->tcp_flags & TH_FIN_)
 		f->flags |= *dir == DIR_TO_SERVER ? FLOW_F_FIN_CLI : FLOW_F_FIN_SRV;
 	i = (uint32_t)(f - t->flows);
-	lru_unlink(t, i);
-	f->state = next_state(f, p, *dir);
-	lru_push(t, i);
+	s = next_state(f, p, *dir);
+	/* To the head of its state's list; a flow already there (a train of
+	 * packets, a flow just created) stays. */
+	if (s != f->state || t->lru[s].head != i) {
+		lru_unlink(t, i);
+		f->state = s;
+		lru_push(t, i);
+	}
 	t->last = i;
 	return f;
 }

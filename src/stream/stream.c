@@ -36,6 +36,20 @@ static uint8_t *have_map(const struct stream_dir *sd)
 	return sd->buf + sd->cap;
 }
 
+/* Set bits [from, to) of the have map: whole bytes at once (bit by bit, a
+ * 1,400-byte segment took 1,400 read-modify-writes). */
+static void set_range(uint8_t *m, uint32_t from, uint32_t to)
+{
+	while (from < to && (from & 7))
+		BIT_SET(m, from), from++;
+	if (to - from >= 8) {
+		memset(m + (from >> 3), 0xff, (to - from) >> 3);
+		from += (to - from) & ~7u;
+	}
+	while (from < to)
+		BIT_SET(m, from), from++;
+}
+
 void stream_syn(struct stream_dir *sd, uint32_t isn)
 {
 	/* Retransmitted SYNs repeat the same ISN; only the first sets the base
@@ -69,12 +83,15 @@ static bool reserve(struct stream_dir *sd, struct stream_config *cfg, uint32_t n
 		cfg->memcap_hits++;
 		return false;
 	}
-	nb = calloc(1, block_size(ncap));
+	nb = malloc(block_size(ncap));
 	if (!nb) {
 		sd->flags |= STREAM_MEMCAP;
 		cfg->memcap_hits++;
 		return false;
 	}
+	/* Only the have map needs zeros: a data byte is read only once its
+	 * bit says it was written. */
+	memset(nb + ncap, 0, (ncap + 7) / 8);
 	if (sd->buf) {
 		memcpy(nb, sd->buf, sd->cap);
 		memcpy(nb + ncap, have_map(sd), (sd->cap + 7) / 8);
@@ -128,8 +145,7 @@ bool stream_add(struct stream_dir *sd, struct stream_config *cfg, uint32_t seq, 
 	if (off == sd->contig && sd->hi <= off) {
 		/* In order with nothing held beyond: the common case. */
 		memcpy(sd->buf + off, data, end - off);
-		for (uint32_t i = off; i < end; i++)
-			BIT_SET(have, i);
+		set_range(have, off, end);
 		sd->contig = sd->hi = end;
 	} else {
 		for (uint32_t i = off; i < end; i++) {

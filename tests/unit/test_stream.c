@@ -637,6 +637,52 @@ static void test_growth_keeps_held_bytes(void **state)
 	assert_int_equal(cfg.used, 0);
 }
 
+/* In-order segments of 1 to 19 bytes start and end at every bit of the
+ * have map's bytes (set a whole byte at a time in between): each byte
+ * must be marked exactly once, so a retransmission of any segment, or
+ * of any single byte, is an overlap and changes nothing, and a segment
+ * just past the end is new. */
+static void test_in_order_every_bit(void **state)
+{
+	(void)state;
+	struct stream_config cfg;
+	struct stream_dir sd = { 0 };
+	static uint8_t src[256], junk[256];
+	uint32_t off[20], n = 0, end = 0;
+	size_t len;
+	const uint8_t *p;
+
+	for (size_t i = 0; i < sizeof(src); i++) {
+		src[i] = pat(i);
+		junk[i] = (uint8_t)~pat(i);
+	}
+	stream_config_init(&cfg, 16384, 0);
+	stream_syn(&sd, 0);
+	for (uint32_t l = 1; l < 20; l++) {
+		off[n++] = end;
+		assert_true(stream_add(&sd, &cfg, 1 + end, src + end, l));
+		end += l;
+		assert_int_equal(sd.contig, end);
+	}
+	assert_int_equal(end, 190);
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t l = k + 1;
+
+		assert_false(stream_add(&sd, &cfg, 1 + off[k], junk + off[k], l));
+		assert_int_equal(cfg.overlaps, k + 1);
+	}
+	for (uint32_t i = 0; i < end; i++)
+		assert_false(stream_add(&sd, &cfg, 1 + i, junk + i, 1));
+	assert_int_equal(cfg.overlaps, n + end);
+	assert_int_equal(sd.contig, 190);
+	assert_true(stream_add(&sd, &cfg, 1 + end, src + end, 1));
+	p = stream_data(&sd, &len);
+	assert_int_equal(len, 191);
+	assert_memory_equal(p, src, 191);
+	stream_free(&sd, &cfg);
+	assert_int_equal(cfg.used, 0);
+}
+
 static void test_odd_window(void **state)
 {
 	(void)state;
@@ -687,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_growth_reverse),
 		cmocka_unit_test(test_growth_forward),
 		cmocka_unit_test(test_growth_keeps_held_bytes),
+		cmocka_unit_test(test_in_order_every_bit),
 		cmocka_unit_test(test_odd_window),
 	};
 
