@@ -253,10 +253,13 @@ srv.serve_forever()
 }
 
 # e2e_eve PATTERN...: $tmp/eve.json has a line holding every pattern
-# (fixed strings), within 3 s.
-e2e_eve() {
+# (fixed strings), within 3 s; e2e_eve_in FILE PATTERN...: FILE has.
+e2e_eve() { e2e_eve_in "$tmp/eve.json" "$@"; }
+e2e_eve_in() {
+	f=$1
+	shift
 	for _ in $(seq 30); do
-		lines=$(cat "$tmp/eve.json" 2> /dev/null)
+		lines=$(cat "$f" 2> /dev/null)
 		for pat in "$@"; do
 			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
 		done
@@ -264,6 +267,32 @@ e2e_eve() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# e2e_count_server PORT: a plain TCP server on the server's PORT that
+# reads to EOF, then answers "got N bytes" and closes.
+e2e_count_server() {
+	ip netns exec "$S" python3 -c '
+import socket, sys, threading
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(16)
+def serve(c):
+    n = 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        n += len(d)
+    c.sendall(b"got %d bytes" % n)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' "$1" > /dev/null 2>&1 &
+	pids="$pids $!"
+	e2e_wait_port tcp "$1"
 }
 
 # e2e_udp_echo PORT: the server sends every datagram back (a STUN request

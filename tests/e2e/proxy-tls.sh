@@ -58,27 +58,7 @@ srv.serve_forever()
 pids="$pids $!"
 e2e_wait_port tcp 443
 # A plain TCP server on 8443: reads to EOF, answers with the count, closes.
-ip netns exec "$S" python3 -c '
-import socket, threading
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8443))
-s.listen(16)
-def serve(c):
-    n = 0
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        n += len(d)
-    c.sendall(b"got %d bytes" % n)
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-' > /dev/null 2>&1 &
-pids="$pids $!"
-e2e_wait_port tcp 8443
+e2e_count_server 8443
 
 # The proxy's certificate: a leaf for 198.18.1.1 signed by a CA of the
 # test's; the cert file holds the chain (leaf, then CA).

@@ -96,26 +96,7 @@ srv.serve_forever()
 ' > /dev/null 2>&1) &
 pids="$pids $!"
 # A plain TCP server on 8443: reads to EOF, then answers with the count.
-ip netns exec "$S" python3 -c '
-import socket, threading
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8443))
-s.listen(16)
-def serve(c):
-    n = 0
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        n += len(d)
-    c.sendall(b"got %d bytes" % n)
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-' > /dev/null 2>&1 &
-pids="$pids $!"
+e2e_count_server 8443
 
 cat > "$tmp/e2e.rules" << 'EOF'
 pack    e2e-proxy
@@ -171,27 +152,13 @@ connect_code() {
 	shift 2
 	inC curl -s -o /dev/null -k -p -x "$px" -m 10 -w '%{http_connect}' "$@" "$u" 2> /dev/null
 }
-# eve_has PATTERN...: an EVE line holding every pattern (fixed strings).
-eve_has() {
-	f=$1
-	shift
-	for _ in $(seq 30); do
-		lines=$(cat "$f" 2> /dev/null)
-		for pat in "$@"; do
-			lines=$(printf '%s\n' "$lines" | grep -F -- "$pat")
-		done
-		[ -n "$lines" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # 1. A whitelisted name: 200, the server's content, byte for byte.
 out=$(inC curl -s -k -p -x $PX -m 10 https://turn-rbx1.openrainbow.com/index.html)
 if [ "$out" = "hello through the tunnel" ]; then ok "whitelisted tunnel carries the content"; else bad "whitelisted tunnel: '$out'"; fi
 inC curl -s -k -p -x $PX -m 20 -o "$tmp/got.bin" https://turn-rbx1.openrainbow.com/big.bin
 if cmp -s "$tmp/got.bin" "$tmp/www/big.bin"; then ok "3 MB through the spliced tunnel intact"; else bad "big file differs"; fi
-eve_has "$tmp/eve.json" '"flow_id":' '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' \
+e2e_eve_in "$tmp/eve.json" '"flow_id":' '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' \
 	'"decision":"tunnel","close":"closed"' '"rule":"turn-connect"' '"bytes_toclient":3' '"sni":"turn-rbx1.openrainbow.com"' &&
 	ok "EVE: the tunnel's target, rule, bytes and close" || bad "EVE for the tunnel"
 
@@ -214,13 +181,13 @@ while True:
 print(head.split(b"\r\n")[0].decode() + "|" + out.decode())')
 [ "$ans" = "HTTP/1.1 200 Connection established|got 300000 bytes" ] &&
 	ok "half-close: client EOF passed on, the answer came back" || bad "half-close: '$ans'"
-eve_has "$tmp/eve.json" '"port":8443,"status":200' '"bytes_toserver":300000,"bytes_toclient":16,' &&
+e2e_eve_in "$tmp/eve.json" '"port":8443,"status":200' '"bytes_toserver":300000,"bytes_toclient":16,' &&
 	ok "EVE: tunnel bytes each way, the forwarder's own answer not counted" || bad "EVE byte counts"
 
 # IPv6 on both sides: a v6 listener, a name with an AAAA record.
 out=$(inC curl -s -k -p -x 'http://[fd00:1::1]:3128' -m 10 https://turn-v6.openrainbow.com/index.html)
 [ "$out" = "hello through the tunnel" ] && ok "IPv6 listener and upstream" || bad "IPv6: '$out'"
-eve_has "$tmp/eve.json" '"src_ip":"fd00:1::2"' '"dest_ip":"2001:db8:2::2"' '"status":200' &&
+e2e_eve_in "$tmp/eve.json" '"src_ip":"fd00:1::2"' '"dest_ip":"2001:db8:2::2"' '"status":200' &&
 	ok "EVE: IPv6 addresses" || bad "EVE for IPv6"
 code=$(connect_code 'https://[2001:db8:2::2]/' 'http://[fd00:1::1]:3128')
 [ "$code" = 403 ] && ok "unlisted IPv6 literal: 403" || bad "IPv6 literal: '$code'"
@@ -228,7 +195,7 @@ code=$(connect_code 'https://[2001:db8:2::2]/' 'http://[fd00:1::1]:3128')
 # 2. An unlisted name and a loopback literal: 403.
 code=$(connect_code https://unlisted.example/ $PX)
 [ "$code" = 403 ] && ok "unlisted name: 403" || bad "unlisted name: '$code'"
-eve_has "$tmp/eve.json" '"host":"unlisted.example"' '"status":403' '"decision":"refused"' &&
+e2e_eve_in "$tmp/eve.json" '"host":"unlisted.example"' '"status":403' '"decision":"refused"' &&
 	ok "EVE: refused" || bad "EVE for the unlisted name"
 code=$(inC curl -s -o /dev/null -p -x $PX -m 10 -w '%{http_connect}' telnet://127.0.0.1:22 2> /dev/null)
 [ "$code" = 403 ] && ok "127.0.0.1:22: 403" || bad "127.0.0.1:22: '$code'"
@@ -238,13 +205,13 @@ code=$(connect_code https://turn-priv.openrainbow.com/ $PX)
 [ "$code" = 403 ] && ok "listed name on a private address: refused" || bad "private: '$code'"
 code=$(connect_code https://turn-lo.openrainbow.com/ $PX)
 [ "$code" = 403 ] && ok "listed name on the loopback: refused" || bad "loopback: '$code'"
-eve_has "$tmp/eve.json" '"host":"turn-lo.openrainbow.com"' '"close":"address refused"' &&
+e2e_eve_in "$tmp/eve.json" '"host":"turn-lo.openrainbow.com"' '"close":"address refused"' &&
 	ok "EVE: address refused" || bad "EVE for the rebinding guard"
 
 # 4. Domain fronting: CONNECT to the listed name, SNI for another.
 code=$(inC curl -s -o /dev/null -k -p -x $PX -m 10 -w '%{http_connect}' \
 	--connect-to other.example:443:turn-rbx1.openrainbow.com:443 https://other.example/index.html)
-eve_has "$tmp/eve.json" '"sni":"other.example"' '"fronting":true' '"close":"fronting"' &&
+e2e_eve_in "$tmp/eve.json" '"sni":"other.example"' '"fronting":true' '"close":"fronting"' &&
 	ok "fronted SNI: tunnel closed (CONNECT answered $code)" || bad "fronting not caught"
 
 # A ClientHello sent in pieces (as a large post-quantum one arrives) is
@@ -276,7 +243,7 @@ try:
 except OSError:
     pass
 ' 2> /dev/null
-eve_has "$tmp/eve.json" '"sni":"split-fronted.example"' '"close":"fronting"' &&
+e2e_eve_in "$tmp/eve.json" '"sni":"split-fronted.example"' '"close":"fronting"' &&
 	ok "hello in 40-byte pieces: fronting caught" || bad "split hello not caught"
 
 # The tunnel's first bytes decide again: plain HTTP inside a tunnel to a
@@ -302,10 +269,10 @@ except OSError:
 print(head.split(b"\r\n")[0].decode(), len(rest))
 ' 2>&1)
 [ "$ans" = "HTTP/1.1 200 Connection established 0" ] &&
-	eve_has "$tmp/eve.json" '"port":8443,"status":200,"tunnel":"http"' '"close":"dropped by rule"' \
+	e2e_eve_in "$tmp/eve.json" '"port":8443,"status":200,"tunnel":"http"' '"close":"dropped by rule"' \
 		'"action":"drop","rule":"turn-http"' &&
 	ok "HTTP inside a TURN tunnel: closed by the rule (tunnel http)" || bad "tunnel http: '$ans'"
-eve_has "$tmp/eve.json" '"tunnel":"tls"' '"action":"bypass","rule":"turn-connect"' &&
+e2e_eve_in "$tmp/eve.json" '"tunnel":"tls"' '"action":"bypass","rule":"turn-connect"' &&
 	ok "TLS inside: tunnel tls, still bypassed" || bad "no tunnel tls record"
 
 # 5. Malformed and oversized heads.
@@ -319,7 +286,7 @@ s = socket.create_connection(("198.18.1.1", 3128), timeout=5)
 s.sendall(sys.stdin.buffer.read())
 print(s.recv(200).split(b"\r\n")[0].decode())')
 [ "$ans" = "HTTP/1.1 400 Bad Request" ] && ok "duplicate Host: 400" || bad "duplicate Host: '$ans'"
-eve_has "$tmp/eve.json" '"status":431' '"close":"bad request"' && ok "EVE: bad request" ||
+e2e_eve_in "$tmp/eve.json" '"status":431' '"close":"bad request"' && ok "EVE: bad request" ||
 	bad "EVE for the bad requests"
 
 # 6. A plain proxy request, without a parent: 403.
@@ -363,12 +330,12 @@ eof = s.recv(10) == b""
 print("%s|%s|%s|%d" % (first, second, eof, time.time() - start < 4))')
 [ "$ans" = "HTTP/1.1 200 Connection established|HTTP/1.1 503 Service Unavailable|True|1" ] &&
 	ok "one tunnel at most: 503; the idle one closed" || bad "bound and idle: '$ans'"
-eve_has "$tmp/eve3.json" '"close":"idle"' && eve_has "$tmp/eve3.json" '"status":503' '"close":"over limit"' &&
+e2e_eve_in "$tmp/eve3.json" '"close":"idle"' && e2e_eve_in "$tmp/eve3.json" '"status":503' '"close":"over limit"' &&
 	ok "EVE: idle and over limit" || bad "EVE for the bound and idle"
 # The same forwarder only logs fronting: the fronted tunnel goes on.
 out=$(inC curl -s -k -p -x http://198.18.1.1:3131 -m 10 \
 	--connect-to other.example:443:turn-rbx1.openrainbow.com:443 https://other.example/index.html)
-[ "$out" = "hello through the tunnel" ] && eve_has "$tmp/eve3.json" '"sni":"other.example"' \
+[ "$out" = "hello through the tunnel" ] && e2e_eve_in "$tmp/eve3.json" '"sni":"other.example"' \
 	'"fronting":true' '"close":"closed"' && ok "--proxy-fronting log: flagged, not closed" ||
 	bad "--proxy-fronting log: '$out'"
 
@@ -411,10 +378,10 @@ uclient "-t -S" 15349 TLS
 # Opened because the rule "turn-relay ... tunnel turn" bypasses some
 # content, kept because the tunnel's first bytes were STUN/TURN; the TLS
 # one by turn-connect, its first bytes a ClientHello.
-eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":3478,"status":200,"tunnel":"turn"' \
+e2e_eve_in "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":3478,"status":200,"tunnel":"turn"' \
 	'"decision":"tunnel"' '"rule":"turn-relay"' && ok "EVE: the TURN tunnel (tunnel turn)" ||
 	bad "EVE for the TURN tunnel"
-eve_has "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":5349,"status":200,"tunnel":"tls"' \
+e2e_eve_in "$tmp/eve.json" '"host":"turn-rbx1.openrainbow.com","port":5349,"status":200,"tunnel":"tls"' \
 	'"decision":"tunnel"' '"rule":"turn-connect"' && ok "EVE: the TURN over TLS tunnel (tunnel tls)" ||
 	bad "EVE for the TURN over TLS tunnel: $(grep 5349 "$tmp/eve.json")"
 
@@ -460,7 +427,7 @@ expect=$(printf 'CONNECT unlisted.example:443 HTTP/1.1\r\nHost: unlisted.example
 [ "$code" = 407 ] && [ "$(cat "$tmp/parent-head.1")" = "$expect" ] &&
 	ok "the parent gets the CONNECT with the client's credentials only, its 407 comes back" ||
 	bad "to the parent: code '$code', head '$(cat "$tmp/parent-head.1" 2> /dev/null)'"
-eve_has "$tmp/eve4.json" '"host":"unlisted.example","port":443,"status":407' '"decision":"parent"' ||
+e2e_eve_in "$tmp/eve4.json" '"host":"unlisted.example","port":443,"status":407' '"decision":"parent"' ||
 	bad "EVE: the parent's 407"
 code=$(connect_code https://unlisted.example/ http://198.18.1.1:3133)
 expect=$(printf 'CONNECT unlisted.example:443 HTTP/1.1\r\nHost: unlisted.example:443\r\nProxy-Authorization: Basic ZTJlOnNlY3JldA==\r\n\r\n')
@@ -504,22 +471,22 @@ for _ in $(seq 100); do
 done
 out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://unlisted.example/index.html)
 if [ "$out" = "hello through the tunnel" ]; then ok "unlisted name through the parent"; else bad "via parent: '$out'"; fi
-eve_has "$tmp/eve2.json" '"host":"unlisted.example","port":443,"status":200' '"decision":"parent"' &&
+e2e_eve_in "$tmp/eve2.json" '"host":"unlisted.example","port":443,"status":200' '"decision":"parent"' &&
 	ok "EVE: parent" || bad "EVE for the parent"
 hdr=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 -o /dev/null -D - https://denied.example/ 2> /dev/null)
 printf '%s\n' "$hdr" | grep -q '^HTTP/1.1 403' && printf '%s\n' "$hdr" | grep -qi '^Server: squid' &&
 	ok "the parent's 403 relayed" || bad "parent's refusal: '$hdr'"
-eve_has "$tmp/eve2.json" '"host":"denied.example","port":443,"status":403' '"decision":"parent"' ||
+e2e_eve_in "$tmp/eve2.json" '"host":"denied.example","port":443,"status":403' '"decision":"parent"' ||
 	bad "EVE: the parent's 403"
 out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://turn-rbx1.openrainbow.com/index.html)
 [ "$out" = "hello through the tunnel" ] && ok "whitelisted name with a parent set: direct" || bad "direct with parent: '$out'"
-eve_has "$tmp/eve2.json" '"host":"turn-rbx1.openrainbow.com"' '"decision":"tunnel"' ||
+e2e_eve_in "$tmp/eve2.json" '"host":"turn-rbx1.openrainbow.com"' '"decision":"tunnel"' ||
 	bad "whitelisted name went to the parent"
 
 wait "$slow_pid"
 [ "$(cat "$tmp/slow.out")" = "HTTP/1.1 400 Bad Request|1" ] &&
 	ok "a head that never ends: 400 after the time bound" || bad "slow head: '$(cat "$tmp/slow.out")'"
-eve_has "$tmp/eve.json" '"close":"head timeout"' && ok "EVE: head timeout" ||
+e2e_eve_in "$tmp/eve.json" '"close":"head timeout"' && ok "EVE: head timeout" ||
 	bad "EVE for the head timeout"
 
 # SIGUSR1: the forwarder's counters join the daemon's.
