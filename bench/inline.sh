@@ -14,7 +14,13 @@
 # flight, TLS ClientHello first payload), the p50 connect-to-first-byte
 # latency (1 in flight), and the round trip of new UDP flows one at a time
 # (bench/connrate -u: a STUN request and its echo) with the packets queued
-# per flow, for the latency each queued packet adds. Appends "config run metric value" lines to
+# per flow, for the latency each queued packet adds; and, but for kernel,
+# new UDP flows under a flood (bench/flowgen: spoofed sources, one STUN
+# packet per flow, as fast as one core sends): the packets the reader took
+# from the queue per second, which for dpixd (one packet decides such a
+# flow) is flows classified per second; under "rules" the accept-all
+# reader runs for the flood behind dpixd's rules (conntrack, connmark): the
+# bound for dpixd. Appends "config run metric value" lines to
 # OUT/inline.tsv. Environment: RUNS (5), SECS (5, per iperf3 run).
 set -u
 build=$(cd "$1" && pwd)
@@ -191,7 +197,16 @@ print("%.4f" % ((s["packets"] - s["lost_packets"]) / s["packets"]))' "$tmp/udpf.
 		q1=$(queued)
 		[ -n "$q0" ] && [ "${2:-0}" -gt 0 ] 2> /dev/null && rec $cfg "$r" queued_per_udp_flow \
 			"$(awk -v q=$((q1 - q0)) -v n="$2" 'BEGIN { printf "%.2f", q / n }')"
-		if [ $cfg = accept ] || [ $cfg = dpixd ]; then
+		if [ $cfg != kernel ]; then
+			# Under the rules configuration the accept-all reader
+			# reads behind dpixd's own rules (conntrack and the
+			# connmark as for dpixd): the bound for dpixd's rate.
+			if [ $cfg = rules ]; then
+				: > "$tmp/reader.log"
+				ip netns exec "$G" "$build/bench/nfq_accept" -q 0 > /dev/null 2> "$tmp/reader.log" &
+				reader=$!
+				wait_for "$tmp/reader.log" "serving queue" || log "rules: no reader for the flood"
+			fi
 			inG conntrack -F > /dev/null 2>&1
 			q0=$(queued)
 			set -- $(inC "$build/bench/flowgen" -s 198.18.1.100 -n 64 -d 198.18.2.2 -p 3479 -t "$secs")
@@ -199,6 +214,7 @@ print("%.4f" % ((s["packets"] - s["lost_packets"]) / s["packets"]))' "$tmp/udpf.
 			[ "${1:-}" = sent ] && [ -n "$q0" ] && rec $cfg "$r" flood_sent_per_s "$6" &&
 				rec $cfg "$r" flood_queued_per_s "$(awk -v q=$((q1 - q0)) -v t="$4" 'BEGIN { printf "%.0f", q / t }')" ||
 				log "$cfg: flood failed"
+			[ $cfg = rules ] && stop_reader
 		fi
 		inG conntrack -F > /dev/null 2>&1
 		log "$cfg run $r done"
