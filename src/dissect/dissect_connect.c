@@ -226,9 +226,14 @@ static enum dpix_answer tunnel(const struct dpix_input *in, size_t req_end, size
 
 enum dpix_answer dissect_connect_tunnel(const struct dpix_input *in, struct dpix_facts *facts)
 {
+	static const uint8_t none[1];
 	struct dpix_input client = *in;
 
-	client.len[1] = 0; /* the server's bytes tell nothing here */
+	/* No bytes may come as a null pointer: offsets are added to it. */
+	if (!client.data[0])
+		client.data[0] = none, client.len[0] = 0;
+	client.data[1] = none; /* the server's bytes tell nothing here */
+	client.len[1] = 0;
 	return tunnel(&client, 0, 0, facts);
 }
 
