@@ -37,8 +37,7 @@ e2e_init dpf
 e2e_topology 198.18.1.2 $(seq -f 198.18.1.%g 100 115)
 e2e_topology6 2001:2:0:1::2 $(seq -f 2001:2:0:1::%g 100 115)
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e -keyout "$tmp/key.pem" \
-	-out "$tmp/cert.pem" 2> /dev/null
+e2e_cert
 head -c 200000 /dev/zero > "$tmp/big.bin"
 head -c 10000 /dev/zero > "$tmp/small.bin"
 (cd "$tmp" && exec ip netns exec "$S" python3 -c '

@@ -326,6 +326,22 @@ e2e_flood() {
 	ip netns exec "$C" python3 "$top_srcdir/tests/e2e/flood.py" "$@"
 }
 
+# e2e_report PATTERN [PID]: SIGUSR1 to dpixd (PID, default $dpixd), then
+# the newest line of $tmp/dpixd.log matching PATTERN once a new one came
+# (3 s at most; nothing, and 1, if none did).
+e2e_report() {
+	had=$(grep -c -- "$1" "$tmp/dpixd.log")
+	kill -USR1 "${2:-$dpixd}" 2> /dev/null
+	for _ in $(seq 30); do
+		if [ "$(grep -c -- "$1" "$tmp/dpixd.log")" -gt "$had" ]; then
+			grep -- "$1" "$tmp/dpixd.log" | tail -n 1
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # e2e_rss PID, e2e_fds PID: a process's VmRSS in kB, its open descriptors.
 e2e_rss() { awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status; }
 e2e_fds() { ls /proc/"$1"/fd | wc -l; }

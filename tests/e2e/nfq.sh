@@ -179,9 +179,7 @@ n=$(tls turn-rbx3.openrainbow.com)
 sleep 0.3
 eve_has turn-rbx3.openrainbow.com drop turn-tls && ok "reloaded pack decides new flows" ||
 	bad "reloaded pack not used"
-kill -USR1 "$dpixd"
-sleep 0.2
-grep -q "queue 0: packets" "$tmp/dpixd.log" && ok "SIGUSR1 writes counters" || bad "no counters"
+[ -n "$(e2e_report 'queue 0: packets')" ] && ok "SIGUSR1 writes counters" || bad "no counters"
 
 # 6. kill -9, fail-open: the queue rule's --queue-bypass lets new flows pass.
 kill -9 "$dpixd"

@@ -490,14 +490,10 @@ e2e_eve_in "$tmp/eve.json" '"close":"head timeout"' && ok "EVE: head timeout" ||
 	bad "EVE for the head timeout"
 
 # SIGUSR1: the forwarder's counters join the daemon's.
-kill -USR1 "$dpixd_pid"
-for _ in $(seq 30); do
-	grep -q 'proxy: accepted' "$tmp/dpixd.log" && break
-	sleep 0.1
-done
-grep 'proxy: accepted' "$tmp/dpixd.log" | grep -q 'fronting 2, .*head timeouts 1' ||
-	grep 'proxy: accepted' "$tmp/dpixd.log" | grep -q 'head timeouts 1, .*fronting 2' &&
-	ok "SIGUSR1: the forwarder's counters" || bad "SIGUSR1 counters: $(grep 'proxy: accepted' "$tmp/dpixd.log")"
+line=$(e2e_report 'proxy: accepted' "$dpixd_pid")
+echo "$line" | grep -q 'fronting 2, .*head timeouts 1' ||
+	echo "$line" | grep -q 'head timeouts 1, .*fronting 2' &&
+	ok "SIGUSR1: the forwarder's counters" || bad "SIGUSR1 counters: $line"
 
 if [ $fails -ne 0 ]; then
 	echo "--- dpixd log"
