@@ -4,13 +4,15 @@
  * over the entries, one PCRE2 alternation) in the same run.
  *
  *   rules_bench [-o load|domains|cidrs|many] [-r RUNS] [-s SAMPLE] DIR
+ *   rules_bench -o memory [-r RUNS] MIB...
  *
  * DIR is what bench/gen_pack.py wrote. Prints markdown table rows, one per
  * measurement: the median of RUNS runs (default 5) and min-max. The linear
  * scans look up only SAMPLE queries per run (default: all of them up to
  * 100,000 entry comparisons x queries) and say how many. Loads run in a
  * child process each, so that its peak RSS is the load's own. -o runs one
- * part only.
+ * part only. -o memory measures the machine instead (mem_* below): what a
+ * lookup that misses the cache once can do in tables of MIB MiB.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
@@ -27,6 +29,7 @@
 
 #include "dissect/dissect.h"
 #include "rules/rules.h"
+#include "util/bigmem.h"
 
 #define MAX_RUNS 31
 
@@ -647,6 +650,116 @@ static void bench_many(const char *dir)
 	ruleset_free(&rs);
 }
 
+/* --- what one cache miss per lookup allows -------------------------------- */
+
+/*
+ * The bound under the set lookups of a big table, measured the way they
+ * are (bench_rate, a call per lookup): a table of MIB MiB of 64-byte lines
+ * on huge pages, as a sealed set's cells, and three loops over it.
+ *   chase:  each line names the next one, a random cycle through all of
+ *           them: one load at a time, the memory latency;
+ *   lookup: arithmetic standing for a name's hashing (a chain of
+ *           multiplies: in a small table this runs at about the rate of
+ *           domain lookups in a 1k set), then one
+ *           random line; the next lookup's address does not wait for this
+ *           one's load, so the core overlaps what its window holds;
+ *   ahead:  the same, each line prefetched MEM_AHEAD lookups before it is
+ *           read: what handing the table a batch of names would allow.
+ */
+#define MEM_ROUNDS 64
+#define MEM_AHEAD 8
+#define MEM_RING 16 /* > MEM_AHEAD, a power of two dividing MEM_QUERIES */
+#define MEM_QUERIES 65536
+
+struct mem_ctx {
+	uint8_t *lines;
+	size_t mask;   /* lines - 1 */
+	uint32_t *cur; /* where the chase is */
+	size_t *ring;  /* the ahead loop's lines, by lookup number */
+};
+
+static size_t mem_line(const struct mem_ctx *c, size_t i)
+{
+	uint64_t x = i + 1;
+
+	for (int r = 0; r < MEM_ROUNDS; r++) {
+		x *= 0x9e3779b97f4a7c15ULL;
+		x ^= x >> 29;
+	}
+	return (size_t)x & c->mask;
+}
+
+static unsigned long mem_chase(const void *p, size_t i)
+{
+	const struct mem_ctx *c = p;
+	uint32_t next;
+
+	(void)i;
+	memcpy(&next, c->lines + (size_t)*c->cur * 64, sizeof(next));
+	*c->cur = next;
+	return next;
+}
+
+static unsigned long mem_lookup(const void *p, size_t i)
+{
+	const struct mem_ctx *c = p;
+
+	return c->lines[mem_line(c, i) * 64];
+}
+
+static unsigned long mem_ahead(const void *p, size_t i)
+{
+	const struct mem_ctx *c = p;
+	size_t j = (i + MEM_AHEAD) % MEM_QUERIES, at = mem_line(c, j);
+
+	__builtin_prefetch(c->lines + at * 64);
+	c->ring[j % MEM_RING] = at;
+	return c->lines[c->ring[i % MEM_RING] * 64];
+}
+
+static void bench_memory(size_t mib)
+{
+	size_t n = mib << 14, bytes = n * 64; /* lines of 64 bytes */
+	size_t ring[MEM_RING];
+	uint32_t cur = 0, *order = malloc(n * sizeof(*order));
+	struct mem_ctx c = { aligned_alloc(BIGMEM_HUGE, bytes), n - 1, &cur, ring };
+	uint64_t rnd = 88172645463325252ULL;
+	char what[128];
+
+	if (!c.lines || !order || mib == 0 || (n & (n - 1))) {
+		fprintf(stderr, "rules_bench: %zu MiB: not a power of two, or no memory\n", mib);
+		exit(1);
+	}
+	bigmem_advise(c.lines, bytes);
+	memset(c.lines, 0, bytes);
+	/* Sattolo's shuffle: one cycle through every line. */
+	for (size_t k = 0; k < n; k++)
+		order[k] = (uint32_t)k;
+	for (size_t k = n - 1; k > 0; k--) {
+		size_t j;
+		uint32_t t;
+
+		rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+		j = (size_t)(rnd % k);
+		t = order[k], order[k] = order[j], order[j] = t;
+	}
+	for (size_t k = 0; k < n; k++)
+		memcpy(c.lines + (size_t)order[k] * 64, &order[(k + 1) % n], sizeof(uint32_t));
+	free(order);
+	for (size_t i = 0; i < MEM_AHEAD; i++)
+		ring[i % MEM_RING] = mem_line(&c, i);
+	snprintf(what, sizeof(what), "memory, %zu MiB: one load after another", mib);
+	bench_rate(mem_chase, &c, MEM_QUERIES, 1000, what,
+		   "a random cycle of its lines: 1 / this is the latency", 0);
+	snprintf(what, sizeof(what), "memory, %zu MiB: lookups of one random line each", mib);
+	bench_rate(mem_lookup, &c, MEM_QUERIES, 1000, what,
+		   "a hash's arithmetic, then the line; one lookup after another", 0);
+	snprintf(what, sizeof(what), "memory, %zu MiB: the same, prefetched %d lookups ahead", mib,
+		 MEM_AHEAD);
+	bench_rate(mem_ahead, &c, MEM_QUERIES, 1000, what, "what a batch of lookups could do", 0);
+	free(c.lines);
+}
+
 /* The rules of a generated pack: its lines that start with "rule ". */
 static size_t count_rules(const char *dir, const char *file)
 {
@@ -679,7 +792,16 @@ int main(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (optind + 1 != argc || runs < 1 || runs > MAX_RUNS)
+	if (runs < 1 || runs > MAX_RUNS)
+		goto usage;
+	if (only && !strcmp(only, "memory")) {
+		if (optind == argc)
+			goto usage;
+		for (int i = optind; i < argc; i++)
+			bench_memory((size_t)strtoul(argv[i], NULL, 10));
+		return 0;
+	}
+	if (optind + 1 != argc)
 		goto usage;
 	dir = argv[optind];
 	if (!only || !strcmp(only, "load")) {
@@ -704,6 +826,7 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr,
-		"usage: rules_bench [-o load|domains|cidrs|many] [-r RUNS] [-s SAMPLE] DIR\n");
+		"usage: rules_bench [-o load|domains|cidrs|many] [-r RUNS] [-s SAMPLE] DIR\n"
+		"       rules_bench -o memory [-r RUNS] MIB...\n");
 	return 2;
 }
