@@ -103,87 +103,53 @@ static bool websocket_holds(const struct dpix_facts *f)
 }
 
 /*
- * The early-exit form: rules_eval asks it of every candidate, so it stops
- * at the first condition that fails. rule_mismatch below must give the
- * same answer (tests/unit/test_rules.c compares them on random inputs).
+ * The conditions of r that do not hold for in, in the order a reader sees
+ * them. With early, stop at the first: rules_eval asks every candidate
+ * that way (rule_matches); the tools that say why a rule did not match ask
+ * them all (rule_mismatch). One list, compiled once for each.
  */
-bool rule_matches(const struct rule *r, const struct rules_input *in)
-{
-	const struct dpix_facts *f = in->facts;
-	uint32_t c = r->conds;
-	bool connect = f->app == APP_CONNECT;
-
-	if ((c & COND_TRANSPORT) && in->proto != r->transport)
-		return false;
-	if ((c & COND_APP) && !(f->app < 32 && (r->apps & (1u << f->app))))
-		return false;
-	if ((c & COND_SNI) && !name_in(r->sni, f->sni, f->sni_len))
-		return false;
-	if ((c & COND_CONNECT) && !(connect && connect_in(r->connect, f)))
-		return false;
-	if ((c & COND_NAME) && !name_holds(r, f))
-		return false;
-	if ((c & COND_HTTP_HOST) && !name_in(r->http_host, f->http_host, f->http_host_len))
-		return false;
-	if ((c & COND_CONNECT_PORT) && !connect_port_holds(r, f))
-		return false;
-	if ((c & COND_DST) && !addr_set_match(r->dst->u.addr, in->dst))
-		return false;
-	if ((c & COND_SRC) && !addr_set_match(r->src->u.addr, in->src))
-		return false;
-	if ((c & COND_DPORT) && !port_set_match(r->dport->u.port, in->dport))
-		return false;
-	if ((c & COND_TUNNEL) && !(connect && (r->tunnels & (1u << f->tunnel))))
-		return false;
-	if ((c & COND_WEBSOCKET) && !websocket_holds(f))
-		return false;
-	if ((c & COND_FRONTING) && !(f->flags & FACT_FRONTING))
-		return false;
-	if ((c & COND_PUSH) && !(f->push && (r->push & (1u << f->push))))
-		return false;
-	if ((c & COND_JA4) && !ja4_in(r, f))
-		return false;
-	return true;
-}
-
-/* Every condition asked, for the tools that say why a rule did not match. */
-uint32_t rule_mismatch(const struct rule *r, const struct rules_input *in)
+static inline __attribute__((always_inline)) uint32_t
+failing(const struct rule *r, const struct rules_input *in, bool early)
 {
 	const struct dpix_facts *f = in->facts;
 	uint32_t c = r->conds, bad = 0;
 	bool connect = f->app == APP_CONNECT;
 
-	if ((c & COND_TRANSPORT) && in->proto != r->transport)
-		bad |= COND_TRANSPORT;
-	if ((c & COND_APP) && !(f->app < 32 && (r->apps & (1u << f->app))))
-		bad |= COND_APP;
-	if ((c & COND_SNI) && !name_in(r->sni, f->sni, f->sni_len))
-		bad |= COND_SNI;
-	if ((c & COND_CONNECT) && !(connect && connect_in(r->connect, f)))
-		bad |= COND_CONNECT;
-	if ((c & COND_NAME) && !name_holds(r, f))
-		bad |= COND_NAME;
-	if ((c & COND_HTTP_HOST) && !name_in(r->http_host, f->http_host, f->http_host_len))
-		bad |= COND_HTTP_HOST;
-	if ((c & COND_CONNECT_PORT) && !connect_port_holds(r, f))
-		bad |= COND_CONNECT_PORT;
-	if ((c & COND_DST) && !addr_set_match(r->dst->u.addr, in->dst))
-		bad |= COND_DST;
-	if ((c & COND_SRC) && !addr_set_match(r->src->u.addr, in->src))
-		bad |= COND_SRC;
-	if ((c & COND_DPORT) && !port_set_match(r->dport->u.port, in->dport))
-		bad |= COND_DPORT;
-	if ((c & COND_TUNNEL) && !(connect && (r->tunnels & (1u << f->tunnel))))
-		bad |= COND_TUNNEL;
-	if ((c & COND_WEBSOCKET) && !websocket_holds(f))
-		bad |= COND_WEBSOCKET;
-	if ((c & COND_FRONTING) && !(f->flags & FACT_FRONTING))
-		bad |= COND_FRONTING;
-	if ((c & COND_PUSH) && !(f->push && (r->push & (1u << f->push))))
-		bad |= COND_PUSH;
-	if ((c & COND_JA4) && !ja4_in(r, f))
-		bad |= COND_JA4;
+#define FAILS(cond, holds)                                  \
+	do {                                                \
+		if ((c & (cond)) && !(holds)) {             \
+			bad |= (cond);                      \
+			if (early)                          \
+				return bad;                 \
+		}                                           \
+	} while (0)
+	FAILS(COND_TRANSPORT, in->proto == r->transport);
+	FAILS(COND_APP, f->app < 32 && (r->apps & (1u << f->app)));
+	FAILS(COND_SNI, name_in(r->sni, f->sni, f->sni_len));
+	FAILS(COND_CONNECT, connect && connect_in(r->connect, f));
+	FAILS(COND_NAME, name_holds(r, f));
+	FAILS(COND_HTTP_HOST, name_in(r->http_host, f->http_host, f->http_host_len));
+	FAILS(COND_CONNECT_PORT, connect_port_holds(r, f));
+	FAILS(COND_DST, addr_set_match(r->dst->u.addr, in->dst));
+	FAILS(COND_SRC, addr_set_match(r->src->u.addr, in->src));
+	FAILS(COND_DPORT, port_set_match(r->dport->u.port, in->dport));
+	FAILS(COND_TUNNEL, connect && (r->tunnels & (1u << f->tunnel)));
+	FAILS(COND_WEBSOCKET, websocket_holds(f));
+	FAILS(COND_FRONTING, f->flags & FACT_FRONTING);
+	FAILS(COND_PUSH, f->push && (r->push & (1u << f->push)));
+	FAILS(COND_JA4, ja4_in(r, f));
+#undef FAILS
 	return bad;
+}
+
+bool rule_matches(const struct rule *r, const struct rules_input *in)
+{
+	return !failing(r, in, true);
+}
+
+uint32_t rule_mismatch(const struct rule *r, const struct rules_input *in)
+{
+	return failing(r, in, false);
 }
 
 /* The keywords of the language, bit by bit from COND_TRANSPORT up. */
