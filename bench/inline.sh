@@ -3,6 +3,8 @@
 # server namespace joined by veth pairs (as tests/e2e/nfq.sh), and for each
 # gateway configuration, RUNS times round-robin:
 #   kernel  forwarding only, no rules
+#   conntrack  a stateful gateway's least: conntrack matched on every
+#           packet (ESTABLISHED,RELATED then NEW accepted), no dpixd rules
 #   rules   dpixd's printed rules but no reader (--queue-bypass accepts):
 #           the cost of conntrack, the connmark match and the queue rule
 #   accept  every TCP/UDP packet through bench/nfq_accept (accept, no mark)
@@ -14,18 +16,20 @@
 # flight, TLS ClientHello first payload), the p50 connect-to-first-byte
 # latency (1 in flight), and the round trip of new UDP flows one at a time
 # (bench/connrate -u: a STUN request and its echo) with the packets queued
-# per flow, for the latency each queued packet adds; and, but for kernel,
-# new UDP flows under a flood (bench/flowgen: spoofed sources, one STUN
-# packet per flow, as fast as one core sends): the packets the reader took
-# from the queue per second, which for dpixd (one packet decides such a
-# flow) is flows classified per second; under "rules" the accept-all
-# reader runs for the flood behind dpixd's rules (conntrack, connmark): the
-# bound for dpixd. Appends "config run metric value" lines to
-# OUT/inline.tsv. Environment: RUNS (5), SECS (5, per iperf3 run).
+# per flow, for the latency each queued packet adds; and, but for kernel
+# and conntrack, new UDP flows under a flood (bench/flowgen: spoofed
+# sources, one STUN packet per flow, as fast as one core sends): the
+# packets the reader took from the queue per second, which for dpixd (one
+# packet decides such a flow) is flows classified per second; under
+# "rules" the accept-all reader runs for the flood behind dpixd's rules
+# (conntrack, connmark): the bound for dpixd. Appends "config run metric
+# value" lines to OUT/inline.tsv. Environment: RUNS (5), SECS (5, per iperf3 run),
+# CONFIGS (the configurations, default all five in the order above).
 set -u
 build=$(cd "$1" && pwd)
 out=$2
 runs=${RUNS:-5}
+configs=${CONFIGS:-kernel conntrack rules accept dpixd}
 secs=${SECS:-5}
 rate=${UDP_RATE:-30000}
 id=$$
@@ -125,6 +129,10 @@ setup() { # CONFIG
 	stop_reader
 	case $1 in
 	kernel) ;;
+	conntrack) # a stateful gateway's least: conntrack on every packet
+		inG iptables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT &&
+			inG iptables -A FORWARD -m conntrack --ctstate NEW -j ACCEPT || return 1
+		;;
 	rules) # dpixd's rules, no reader bound: --queue-bypass accepts
 		while read -r line; do inG $line || return 1; done < "$tmp/dpixd-rules"
 		;;
@@ -150,7 +158,7 @@ queued() { inG awk '$1 == 0 { print $8 }' /proc/net/netfilter/nfnetlink_queue 2>
 rec() { echo "$1	$2	$3	$4" >> "$out/inline.tsv"; }
 
 for r in $(seq "$runs"); do
-	for cfg in kernel rules accept dpixd; do
+	for cfg in $configs; do
 		setup $cfg || {
 			log "$cfg: set-up failed"
 			continue
@@ -197,7 +205,7 @@ print("%.4f" % ((s["packets"] - s["lost_packets"]) / s["packets"]))' "$tmp/udpf.
 		q1=$(queued)
 		[ -n "$q0" ] && [ "${2:-0}" -gt 0 ] 2> /dev/null && rec $cfg "$r" queued_per_udp_flow \
 			"$(awk -v q=$((q1 - q0)) -v n="$2" 'BEGIN { printf "%.2f", q / n }')"
-		if [ $cfg != kernel ]; then
+		if [ $cfg != kernel ] && [ $cfg != conntrack ]; then
 			# Under the rules configuration the accept-all reader
 			# reads behind dpixd's own rules (conntrack and the
 			# connmark as for dpixd): the bound for dpixd's rate.

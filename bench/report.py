@@ -236,11 +236,13 @@ inl = rows('inline.tsv')
 w('## 3. Inline: NFQUEUE through a gateway namespace')
 w('')
 w('Client, gateway and server network namespaces joined by veth pairs '
-  '(as `tests/e2e/nfq.sh`); the gateway forwards. Each run sets up the three '
+  '(as `tests/e2e/nfq.sh`); the gateway forwards. Each run sets up the '
   'gateway configurations one after the other (round-robin), in one run of '
   '`bench/inline.sh`:')
 w('')
 w('- `kernel`: forwarding only, no rules.')
+w('- `conntrack`: a stateful gateway\'s least, no dpixd rules: `iptables -A FORWARD -m conntrack '
+  '--ctstate ESTABLISHED,RELATED -j ACCEPT`, then the same for NEW: connection tracking on every packet.')
 w('- `rules`: the rules dpixd prints, but no program bound to the queue (`--queue-bypass` '
   'accepts): what conntrack, the connmark match and the queue rule cost by themselves.')
 w('- `accept`: `iptables -t mangle -A FORWARD -p tcp|udp -j NFQUEUE --queue-num 0 --queue-bypass` '
@@ -272,7 +274,8 @@ for cfg, run, metric, val in inl:
         ib.setdefault(metric, {}).setdefault(cfg, {})[run] = float(val)
     except ValueError:
         pass
-cfgs = ['kernel', 'rules', 'accept', 'dpixd']
+cfgs = [c for c in ('kernel', 'conntrack', 'rules', 'accept', 'dpixd')
+        if c != 'conntrack' or any('conntrack' in v for v in ib.values())]
 metrics = [('tcp_gbps', 'TCP bulk, Gbit/s', 2), ('udp64_pps', 'UDP 64 B, packets/s', 0),
            ('udp64_fixed_delivered', 'UDP 64 B at a fixed offer (%s packets/s): fraction delivered' % (text('udp-rate.txt') or '30000'), 3),
            ('new_flows_per_s', 'new TCP flows/s', 0), ('first_byte_p50_us', 'first byte p50, µs', 1),
@@ -306,7 +309,7 @@ ir = {}
 for m, label, tgt in (('tcp_gbps', 'TCP', 0.95), ('udp64_pps', 'UDP 64 B', 0.95),
                       ('udp64_fixed_delivered', 'UDP 64 B fixed offer, delivered', 0.95),
                       ('new_flows_per_s', 'new flows/s', None)):
-    for c in ('rules', 'accept', 'dpixd'):
+    for c in cfgs[1:]:
         v = iratio(m, c, 'kernel')
         ir[(m, c)] = v
         a, b = mmm(v)
@@ -315,6 +318,9 @@ for m, label, tgt in (('tcp_gbps', 'TCP', 0.95), ('udp64_pps', 'UDP 64 B', 0.95)
                 label, a, b, tgt, judge(3, 'inline %s: dpixd / kernel forwarding' % label, med(v), tgt)))
         else:
             w('| %s: %s / kernel | %s | %s | | |' % (label, c, a, b))
+    if 'conntrack' in cfgs:
+        a, b = mmm(iratio(m, 'dpixd', 'conntrack'))
+        w('| %s: dpixd / conntrack (against a stateful gateway) | %s | %s | | |' % (label, a, b))
 lat = {c: med(list(ib.get('first_byte_p50_us', {}).get(c, {}).values())) for c in cfgs}
 w('| first byte p50: dpixd − kernel, µs | %s | | | |' % fmt(lat['dpixd'] - lat['kernel'], 1))
 w('| first byte p50: accept − kernel, µs | %s | | | |' % fmt(lat['accept'] - lat['kernel'], 1))
