@@ -37,39 +37,8 @@ e2e_init dpf
 e2e_topology 198.18.1.2 $(seq -f 198.18.1.%g 100 115)
 e2e_topology6 2001:2:0:1::2 $(seq -f 2001:2:0:1::%g 100 115)
 
-e2e_cert
-head -c 200000 /dev/zero > "$tmp/big.bin"
-head -c 10000 /dev/zero > "$tmp/small.bin"
-(cd "$tmp" && exec ip netns exec "$S" python3 -c '
-import http.server, socket, ssl, time
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain("cert.pem", "key.pem")
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-    # /slow/N: 20 kB every 0.1 s for N seconds, a flow that lasts (socket
-    # buffers would swallow a plain file at once).
-    def do_GET(self):
-        if not self.path.startswith("/slow/"):
-            return super().do_GET()
-        n = int(self.path[6:]) * 10
-        self.send_response(200)
-        self.send_header("Content-Length", str(n * 20000))
-        self.end_headers()
-        for _ in range(n):
-            self.wfile.write(bytes(20000))
-            time.sleep(0.1)
-class S(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6 # and IPv4, as ::ffff:a.b.c.d
-srv = S(("::", 443), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-srv.serve_forever()
-' > /dev/null 2>&1) &
-pids="$pids $!"
-for _ in $(seq 50); do
-	ip netns exec "$S" ss -ltn | grep -q ':443 ' && break
-	sleep 0.1
-done
+e2e_https_server 200000 ::
+head -c 10000 /dev/urandom > "$tmp/small.bin"
 
 cat > "$tmp/good.rules" << 'EOF'
 pack    e2e

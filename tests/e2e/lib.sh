@@ -220,28 +220,19 @@ EOJ
 	e2e_wait_port tcp 8443
 }
 
-# e2e_https_server BYTES [ADDRESS]: HTTPS on the server's 443 (on every
-# IPv4 address, or on ADDRESS, IPv4 or IPv6) serving big.bin of that size,
-# threaded (a connection whose packets are dropped must not hold up the
-# next one), self-signed for CN e2e.
+# e2e_https_server BYTES [ADDRESS]: tests/e2e/https-server.py on the
+# server's 443 (every IPv4 address, or ADDRESS: IPv4, IPv6, or "::" for
+# both), serving $tmp: big.bin, BYTES of random (a relay that reorders or
+# repeats bytes must not pass a cmp), and whatever else the test puts
+# there; /slow/N and PUT as the script says. Self-signed for CN e2e.
 e2e_https_server() {
 	e2e_cert
-	head -c "$1" /dev/zero > "$tmp/big.bin"
-	(cd "$tmp" && exec ip netns exec "$S" python3 -c '
-import http.server, socket, ssl, sys
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain("cert.pem", "key.pem")
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-class S(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
-srv = S((sys.argv[1], 443), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-srv.serve_forever()
-' "${2:-0.0.0.0}" > /dev/null 2>&1) &
+	head -c "$1" /dev/urandom > "$tmp/big.bin"
+	ip netns exec "$S" python3 "$top_srcdir/tests/e2e/https-server.py" "${2:-0.0.0.0}" "$tmp" \
+		> /dev/null 2>&1 &
 	pids="$pids $!"
 	case ${2:-0.0.0.0} in
+	::) at="*:443 " ;; # one socket for both: ss shows it so
 	*:*) at="[$2]:443 " ;;
 	*) at="${2:-0.0.0.0}:443 " ;;
 	esac
@@ -250,6 +241,34 @@ srv.serve_forever()
 		sleep 0.1
 	done
 	bad "nothing listens on $at in the server namespace"
+}
+
+# e2e_squid NS ADDRESS:PORT: squid in namespace NS listening there, no
+# cache, every request allowed but what the test's own lines on stdin
+# (squid.conf, read before the allow) deny; logs in $tmp/squid/.
+e2e_squid() {
+	mkdir -p "$tmp/squid" && chmod 755 "$tmp" && chmod 777 "$tmp/squid" # squid runs as proxy
+	{
+		echo "http_port $2"
+		cat
+		cat << EOS
+http_access allow all
+cache deny all
+pid_filename $tmp/squid.pid
+access_log stdio:$tmp/squid/access.log
+cache_log $tmp/squid/cache.log
+coredump_dir $tmp/squid
+dns_nameservers 127.0.0.1
+EOS
+	} > "$tmp/squid.conf"
+	ip netns exec "$1" squid -N -f "$tmp/squid.conf" > "$tmp/squid.out" 2>&1 &
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		ip netns exec "$1" ss -ltn | grep -qF "$2 " && return 0
+		sleep 0.1
+	done
+	bad "squid does not listen on $2"
+	tail -n 5 "$tmp/squid.out" "$tmp/squid/cache.log"
 }
 
 # e2e_eve PATTERN...: $tmp/eve.json has a line holding every pattern

@@ -24,39 +24,11 @@ e2e_init dpt
 e2e_topology
 printf '198.18.2.2 %s\n' turn-rbx1.openrainbow.com unlisted.example | e2e_hosts "$G"
 
-# The server: HTTPS on 443 (CN e2e), GET serves $tmp/www, PUT answers
-# with the body's length and SHA-256.
-e2e_cert
-mkdir "$tmp/www"
-echo "hello through the TLS proxy" > "$tmp/www/index.html"
-head -c 30000000 /dev/urandom > "$tmp/www/big.bin"
+# The server: HTTPS on 443 (CN e2e), GET serves $tmp (a 30 MB big.bin),
+# PUT answers with the body's length and SHA-256.
+e2e_https_server 30000000
+echo "hello through the TLS proxy" > "$tmp/index.html"
 head -c 30000000 /dev/urandom > "$tmp/up.bin"
-(cd "$tmp/www" && exec ip netns exec "$S" python3 -c '
-import hashlib, http.server, ssl
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain("../cert.pem", "../key.pem")
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-    def do_PUT(self):
-        left, h = int(self.headers["Content-Length"]), hashlib.sha256()
-        while left:
-            d = self.rfile.read(min(left, 65536))
-            if not d:
-                break
-            h.update(d)
-            left -= len(d)
-        body = ("%d %s\n" % (int(self.headers["Content-Length"]) - left, h.hexdigest())).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-srv = http.server.ThreadingHTTPServer(("0.0.0.0", 443), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-srv.serve_forever()
-' > /dev/null 2>&1) &
-pids="$pids $!"
-e2e_wait_port tcp 443
 # A plain TCP server on 8443: reads to EOF, answers with the count, closes.
 e2e_count_server 8443
 
@@ -166,7 +138,7 @@ e2e_eve '"host":"unlisted.example"' '"tls":true' '"status":403' '"decision":"ref
 # 3. 30 MB down and 30 MB up, checksums compared; the download again
 # read at 8 MB/s so that the forwarder's writes to the client wait.
 inC curl -s -k $PX -m 120 -o "$tmp/got.bin" https://turn-rbx1.openrainbow.com/big.bin
-cmp -s "$tmp/got.bin" "$tmp/www/big.bin" && ok "30 MB down through the TLS proxy intact" ||
+cmp -s "$tmp/got.bin" "$tmp/big.bin" && ok "30 MB down through the TLS proxy intact" ||
 	bad "download differs"
 want="30000000 $(sha256sum < "$tmp/up.bin" | cut -d' ' -f1)"
 out=$(inC curl -s -k $PX -m 120 -T "$tmp/up.bin" https://turn-rbx1.openrainbow.com/up)
@@ -176,7 +148,7 @@ e2e_eve '"tls":true' '"bytes_toserver":300' && ok "EVE: the upload's bytes" ||
 rm -f "$tmp/got.bin"
 inC curl -s -k $PX -m 120 --limit-rate 8M -o "$tmp/got.bin" \
 	https://turn-rbx1.openrainbow.com/big.bin
-cmp -s "$tmp/www/big.bin" "$tmp/got.bin" && ok "30 MB read slowly: intact" ||
+cmp -s "$tmp/big.bin" "$tmp/got.bin" && ok "30 MB read slowly: intact" ||
 	bad "slow download differs"
 
 # Half-close: the client's close_notify ends the upstream's input, the

@@ -75,26 +75,9 @@ cat > "/etc/netns/$P/hosts" << 'EOF'
 127.0.0.1 turn-lo.openrainbow.com
 EOF
 
-# The server: HTTPS on 443 serving a file.
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=e2e -keyout "$tmp/key.pem" \
-	-out "$tmp/cert.pem" 2> /dev/null
-mkdir "$tmp/www"
-echo "hello through the tunnel" > "$tmp/www/index.html"
-head -c 3000000 /dev/urandom > "$tmp/www/big.bin"
-(cd "$tmp/www" && exec ip netns exec "$S" python3 -c '
-import http.server, socket, ssl
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain("../cert.pem", "../key.pem")
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-class S(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-srv = S(("::", 443), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-srv.serve_forever()
-' > /dev/null 2>&1) &
-pids="$pids $!"
+# The server: HTTPS on 443, IPv4 and IPv6, serving files.
+e2e_https_server 3000000 ::
+echo "hello through the tunnel" > "$tmp/index.html"
 # A plain TCP server on 8443: reads to EOF, then answers with the count.
 e2e_count_server 8443
 
@@ -157,7 +140,7 @@ connect_code() {
 out=$(inC curl -s -k -p -x $PX -m 10 https://turn-rbx1.openrainbow.com/index.html)
 if [ "$out" = "hello through the tunnel" ]; then ok "whitelisted tunnel carries the content"; else bad "whitelisted tunnel: '$out'"; fi
 inC curl -s -k -p -x $PX -m 20 -o "$tmp/got.bin" https://turn-rbx1.openrainbow.com/big.bin
-if cmp -s "$tmp/got.bin" "$tmp/www/big.bin"; then ok "3 MB through the spliced tunnel intact"; else bad "big file differs"; fi
+if cmp -s "$tmp/got.bin" "$tmp/big.bin"; then ok "3 MB through the spliced tunnel intact"; else bad "big file differs"; fi
 e2e_eve_in "$tmp/eve.json" '"flow_id":' '"host":"turn-rbx1.openrainbow.com","port":443,"status":200' \
 	'"decision":"tunnel","close":"closed"' '"rule":"turn-connect"' '"bytes_toclient":3' '"sni":"turn-rbx1.openrainbow.com"' &&
 	ok "EVE: the tunnel's target, rule, bytes and close" || bad "EVE for the tunnel"
@@ -444,29 +427,16 @@ esac
 
 # 11. Squid as the parent of a second forwarder: what is not whitelisted
 # goes there, and its answer comes back.
-mkdir -p "$tmp/squid"
-chmod 777 "$tmp/squid"
-cat > "$tmp/squid.conf" << EOF
-http_port 127.0.0.1:3129
+echo "198.18.2.2 denied.example" >> "/etc/netns/$P/hosts"
+e2e_squid "$P" 127.0.0.1:3129 << 'EOS'
 acl denied dstdomain denied.example
 http_access deny denied
-http_access allow all
-cache deny all
-pid_filename $tmp/squid.pid
-access_log stdio:$tmp/squid/access.log
-cache_log $tmp/squid/cache.log
-coredump_dir $tmp/squid
-dns_nameservers 127.0.0.1
-EOF
-echo "198.18.2.2 denied.example" >> "/etc/netns/$P/hosts"
-ip netns exec "$P" squid -N -f "$tmp/squid.conf" > /dev/null 2>&1 &
-pids="$pids $!"
+EOS
 ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve2.json" \
 	--proxy-listen 198.18.1.1:3130 --proxy-parent 127.0.0.1:3129 2>> "$tmp/dpixd.log" &
 pids="$pids $!"
 for _ in $(seq 100); do
-	ip netns exec "$P" ss -ltn | grep -q '127.0.0.1:3129 ' &&
-		ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3130 ' && break
+	ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3130 ' && break
 	sleep 0.1
 done
 out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://unlisted.example/index.html)

@@ -69,26 +69,10 @@ pids="$pids $!"
 ip netns exec "$S" iperf3 -s -p 5201 > /dev/null 2>&1 &
 pids="$pids $!"
 e2e_wss_server
-mkdir -p "$tmp/squid" && chmod 755 "$tmp" && chmod 777 "$tmp/squid" # squid runs as proxy
-cat > "$tmp/squid.conf" << EOS
-http_port 198.18.1.1:3128
-http_access allow all
-cache deny all
-pid_filename $tmp/squid.pid
-access_log stdio:$tmp/squid/access.log
-cache_log $tmp/squid/cache.log
-coredump_dir $tmp/squid
-dns_nameservers 127.0.0.1
-EOS
-ip netns exec "$G" squid -N -f "$tmp/squid.conf" > "$tmp/squid.out" 2>&1 &
-pids="$pids $!"
+e2e_squid "$G" 198.18.1.1:3128 < /dev/null
 e2e_wait_port tcp 3478
 e2e_wait_port udp 3478
 e2e_wait_port tcp 5201
-for _ in $(seq 100); do
-	inG ss -ltn | grep -q '198.18.1.1:3128 ' && break
-	sleep 0.1
-done
 
 ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket none \
 	--rules "$tmp/pack.rules" --eve "$tmp/eve.json" 2> "$tmp/dpixd.log" &
