@@ -115,13 +115,13 @@ failing(const struct rule *r, const struct rules_input *in, bool early)
 	uint32_t c = r->conds, bad = 0;
 	bool connect = f->app == APP_CONNECT;
 
-#define FAILS(cond, holds)                                  \
-	do {                                                \
-		if ((c & (cond)) && !(holds)) {             \
-			bad |= (cond);                      \
-			if (early)                          \
-				return bad;                 \
-		}                                           \
+#define FAILS(cond, holds)                      \
+	do {                                    \
+		if ((c & (cond)) && !(holds)) { \
+			bad |= (cond);          \
+			if (early)              \
+				return bad;     \
+		}                               \
 	} while (0)
 	FAILS(COND_TRANSPORT, in->proto == r->transport);
 	FAILS(COND_APP, f->app < 32 && (r->apps & (1u << f->app)));
