@@ -609,7 +609,7 @@ summary = ['## Targets', '',
            'Every target of the comparisons below, as judged in its section (medians; '
            'ratios taken run by run). Where one is missed, its section says what bounds '
            'it, with the measurement that shows it.', '',
-           '| section | target | median | target | |', '|---|---|---|---|---|']
+           '| section | measurement | median | target | |', '|---|---|---|---|---|']
 summary += ['| %d | %s | %s | %s | %s |' % t for t in targets] + ['']
 out[summary_at:summary_at] = summary
 
