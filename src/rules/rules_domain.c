@@ -145,6 +145,19 @@ static unsigned first_marked(uint64_t m)
 #define CHUNK_MAX 65536u
 #define CHUNKS_MAX 65535u
 
+/* A record's reference: its chunk (from 0) and offset, in 32 bits. */
+static uint32_t ref_of(uint32_t chunk, uint32_t off)
+{
+	return (chunk + 1) << 16 | off;
+}
+
+/* A slot's value: the hash's high half and the record's reference. */
+static uint64_t slot_value(uint64_t h, uint32_t ref)
+{
+	return h >> 32 << 32 | ref;
+}
+
+/* The record a slot's value (or a reference) names. */
 static struct domain_entry *at_ref(const struct domain_set *s, uint64_t v)
 {
 	return (struct domain_entry *)(void *)(s->chunks[((uint32_t)v >> 16) - 1] + (v & 0xffff));
@@ -183,7 +196,7 @@ static struct domain_entry *rec_new(struct domain_set *s, const char *str, size_
 		s->tailcap = cap;
 	}
 	e = (struct domain_entry *)(void *)(s->chunks[s->nchunks - 1] + s->tail);
-	*ref = s->nchunks << 16 | s->tail;
+	*ref = ref_of(s->nchunks - 1, s->tail);
 	s->tail += (uint32_t)need;
 	memset(e, 0, sizeof(*e));
 	memcpy(e->text, str, n);
@@ -519,7 +532,7 @@ static int unseal(struct domain_set *s)
 		}
 		h = key_hash(e->text + e->skip, e->len);
 		*slot_of(s, e->text + e->skip, e->len, h) =
-		    (h >> 32 << 32) | (c[lo].i + 1) << 16 | (uint32_t)(a - c[lo].base);
+		    slot_value(h, ref_of(c[lo].i, (uint32_t)(a - c[lo].base)));
 	}
 	free(c);
 	free(s->cells);
@@ -697,7 +710,7 @@ int domain_set_add_tag(struct domain_set *s, const char *pattern, uint32_t tag, 
 	if (!*slot) {
 		e->len = (uint8_t)kn;
 		e->skip = (uint8_t)skip;
-		*slot = (h >> 32 << 32) | ref;
+		*slot = slot_value(h, ref);
 		s->used++;
 		if (s->filter)
 			filter_add(s, h);
