@@ -223,7 +223,7 @@ int tls_ja4(const struct tls_hello_view *h, char out[JA4_MAX + 1])
 	/* "t" version, d or i, two counts of two digits, ALPN, "_" b "_" cc: 36
 	 * characters, put together by hand (snprintf() was 2.8% of replay's
 	 * instructions, for one call a TLS flow). */
-	memcpy(out, "t", 1);
+	out[0] = 't';
 	memcpy(out + 1, version_code(h->version), 2);
 	out[3] = h->has_sni ? 'd' : 'i';
 	put_count(out + 4, nc);

@@ -42,10 +42,11 @@ struct proxy_config {
 					   * the client sends none; "": none */
 	uint32_t max_tunnels;
 	uint32_t idle_s;
-	bool fronting_log;		/* a fronted tunnel is flagged and counted, not closed */
-	uint32_t mark;			/* SO_MARK of upstream sockets; 0: none */
-	uint32_t head_s;		/* to receive a head, or a redirected client's
-			    * first bytes (PROXY_HEAD_TIMEOUT_MS by default) */
+	bool fronting_log; /* a fronted tunnel is flagged and counted, not closed */
+	uint32_t mark;	   /* SO_MARK of upstream sockets; 0: none */
+	/* Seconds to receive a head, or a redirected client's first bytes
+	 * (PROXY_HEAD_TIMEOUT_MS by default). */
+	uint32_t head_s;
 	const char *tls_cert, *tls_key; /* PEM files, read once at start */
 };
 
