@@ -232,15 +232,10 @@ e2e_https_server() {
 		> /dev/null 2>&1 &
 	pids="$pids $!"
 	case ${2:-0.0.0.0} in
-	::) at="*:443 " ;; # one socket for both: ss shows it so
-	*:*) at="[$2]:443 " ;;
-	*) at="${2:-0.0.0.0}:443 " ;;
+	::) e2e_wait_listen "$S" tcp "*:443" ;; # one socket for both: ss shows it so
+	*:*) e2e_wait_listen "$S" tcp "[$2]:443" ;;
+	*) e2e_wait_listen "$S" tcp "${2:-0.0.0.0}:443" ;;
 	esac
-	for _ in $(seq 50); do
-		ip netns exec "$S" ss -ltn | grep -qF "$at" && return 0
-		sleep 0.1
-	done
-	bad "nothing listens on $at in the server namespace"
 }
 
 # e2e_squid NS ADDRESS:PORT: squid in namespace NS listening there, no
@@ -263,12 +258,7 @@ EOS
 	} > "$tmp/squid.conf"
 	ip netns exec "$1" squid -N -f "$tmp/squid.conf" > "$tmp/squid.out" 2>&1 &
 	pids="$pids $!"
-	for _ in $(seq 100); do
-		ip netns exec "$1" ss -ltn | grep -qF "$2 " && return 0
-		sleep 0.1
-	done
-	bad "squid does not listen on $2"
-	tail -n 5 "$tmp/squid.out" "$tmp/squid/cache.log"
+	e2e_wait_listen "$1" tcp "$2" 100 || tail -n 5 "$tmp/squid.out" "$tmp/squid/cache.log"
 }
 
 # e2e_eve PATTERN...: $tmp/eve.json has a line holding every pattern
@@ -329,14 +319,20 @@ while True:
 	e2e_wait_port udp "$1"
 }
 
-# e2e_wait_port tcp|udp PORT: until the server listens (5 s at most).
-e2e_wait_port() {
-	for _ in $(seq 50); do
-		ip netns exec "$S" ss -ln --"$1" | grep -q ":$2 " && return 0
+# e2e_wait_listen NS tcp|udp LOCAL [TENTHS]: until a socket in namespace
+# NS listens on LOCAL as ss prints it (":443", "198.18.1.1:3128",
+# "[2001:2:0:2::2]:443"), TENTHS tenths of a second at most (50).
+e2e_wait_listen() {
+	for _ in $(seq "${4:-50}"); do
+		ip netns exec "$1" ss -ln --"$2" | grep -qF "$3 " && return 0
 		sleep 0.1
 	done
-	bad "nothing listens on $1 $2 in the server namespace"
+	bad "nothing listens on $2 $3 in namespace $1"
+	return 1
 }
+
+# e2e_wait_port tcp|udp PORT: until the server listens (5 s at most).
+e2e_wait_port() { e2e_wait_listen "$S" "$1" ":$2"; }
 
 # e2e_flood PREFIX DST BASE-PORT WAVES: tests/e2e/flood.py from the client
 # namespace: 20,000 new flows (one packet each) a wave from PREFIX100 to

@@ -165,10 +165,8 @@ ip netns exec "$G" "$DPIXD" --no-supervise --config /dev/null --control-socket n
 	--rules "$tmp/pack.rules" --eve "$tmp/eve2.json" --proxy-parent 198.18.2.1:3130 \
 	--proxy-transparent 198.18.1.1:3131 2>> "$tmp/dpixd2.log" &
 pids="$pids $!"
-for _ in $(seq 50); do
-	inG ss -ltn | grep -q '198.18.1.1:3131 ' && inG ss -ltn | grep -q '198.18.2.1:3130 ' && break
-	sleep 0.1
-done
+e2e_wait_listen "$G" tcp 198.18.1.1:3131
+e2e_wait_listen "$G" tcp 198.18.2.1:3130
 out=$(inC curl -s -k -m 10 --interface 198.18.1.3 --resolve other.example:443:198.18.2.2 \
 	-o "$tmp/got2.bin" -w '%{http_code}' https://other.example/big.bin)
 if [ "$out" = 200 ] && cmp -s "$tmp/got2.bin" "$tmp/big.bin"; then

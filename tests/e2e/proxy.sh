@@ -98,11 +98,7 @@ ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket n
 	--proxy-listen 198.18.1.1:3128 --proxy-listen '[fd00:1::1]:3128' 2>> "$tmp/dpixd.log" &
 dpixd_pid=$!
 pids="$pids $!"
-for _ in $(seq 50); do
-	ip netns exec "$S" ss -ltn | grep -q ':443 ' && ip netns exec "$S" ss -ltn | grep -q ':8443 ' &&
-		ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3128 ' && break
-	sleep 0.1
-done
+e2e_wait_listen "$P" tcp 198.18.1.1:3128
 
 inC() { ip netns exec "$C" "$@"; }
 PX=http://198.18.1.1:3128
@@ -295,10 +291,7 @@ ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket n
 	--proxy-fronting log \
 	2>> "$tmp/dpixd.log" &
 pids="$pids $!"
-for _ in $(seq 50); do
-	ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3131 ' && break
-	sleep 0.1
-done
+e2e_wait_listen "$P" tcp 198.18.1.1:3131
 ans=$(inC python3 -c '
 import socket, subprocess, time
 s = socket.create_connection(("198.18.1.1", 3131), timeout=5)
@@ -337,11 +330,8 @@ for port in 3478 5349; do
 		PROXY:198.18.1.1:turn-rbx1.openrainbow.com:$port,proxyport=3128 2> /dev/null &
 	pids="$pids $!"
 done
-for _ in $(seq 50); do
-	ip netns exec "$S" ss -ltn | grep -q '198.18.2.2:5349 ' &&
-		inC ss -ltn | grep -q '127.0.0.1:15349 ' && break
-	sleep 0.1
-done
+e2e_wait_listen "$S" tcp 198.18.2.2:5349
+e2e_wait_listen "$C" tcp 127.0.0.1:15349
 # uclient FLAG PORT WHAT: 20 messages through the local socat port.
 uclient() {
 	inC timeout 30 turnutils_uclient $1 -n 20 -m 1 -l 120 -e 198.18.2.2 -r 3480 -u e2e -w secret \
@@ -400,11 +390,8 @@ ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket n
 	--proxy-listen 198.18.1.1:3133 --proxy-parent 127.0.0.1:3132 --proxy-parent-auth "$tmp/parent.auth" \
 	2>> "$tmp/dpixd.log" &
 pids="$pids $!"
-for _ in $(seq 50); do
-	ip netns exec "$P" ss -ltn | grep -q '127.0.0.1:3132 ' &&
-		ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3133 ' && break
-	sleep 0.1
-done
+e2e_wait_listen "$P" tcp 127.0.0.1:3132
+e2e_wait_listen "$P" tcp 198.18.1.1:3133
 code=$(connect_code https://unlisted.example/ http://198.18.1.1:3133 -U user:pw --proxy-header 'X-Secret: no')
 expect=$(printf 'CONNECT unlisted.example:443 HTTP/1.1\r\nHost: unlisted.example:443\r\nProxy-Authorization: Basic dXNlcjpwdw==\r\n\r\n')
 [ "$code" = 407 ] && [ "$(cat "$tmp/parent-head.1")" = "$expect" ] &&
@@ -435,10 +422,7 @@ EOS
 ip netns exec "$P" "$DPIXD" --no-supervise --config /dev/null --control-socket none --queues 0 --rules "$tmp/e2e.rules" --eve "$tmp/eve2.json" \
 	--proxy-listen 198.18.1.1:3130 --proxy-parent 127.0.0.1:3129 2>> "$tmp/dpixd.log" &
 pids="$pids $!"
-for _ in $(seq 100); do
-	ip netns exec "$P" ss -ltn | grep -q '198.18.1.1:3130 ' && break
-	sleep 0.1
-done
+e2e_wait_listen "$P" tcp 198.18.1.1:3130 100
 out=$(inC curl -s -k -p -x http://198.18.1.1:3130 -m 10 https://unlisted.example/index.html)
 if [ "$out" = "hello through the tunnel" ]; then ok "unlisted name through the parent"; else bad "via parent: '$out'"; fi
 e2e_eve_in "$tmp/eve2.json" '"host":"unlisted.example","port":443,"status":200' '"decision":"parent"' &&
