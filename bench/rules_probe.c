@@ -10,7 +10,8 @@
  * "eval" through rules_eval. Run it with N and with 0 under
  * `valgrind --tool=cachegrind --cache-sim=yes`: the difference over N is
  * one lookup's instructions and simulated cache misses, load excluded.
- * The queries sit one after the other in one buffer, as in rules_bench.
+ * The queries sit one after the other in one buffer (read_queries, as in
+ * rules_bench).
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #include "dissect/dissect.h"
 #include "rules/rules.h"
+#include "rules_input.h"
 
 int main(int argc, char **argv)
 {
@@ -29,14 +31,14 @@ int main(int argc, char **argv)
 	struct rules_input in = {
 		.facts = &facts, .proto = IPPROTO_TCP, .src = dst, .dst = dst, .dport = 443
 	};
-	char path[4096], line[512], *text, *end;
-	size_t nq = 0, cap = 0, used = 0, *at = NULL, *len = NULL;
+	char path[4096], *end;
+	struct lines q = { 0 };
+	size_t nq;
 	uint8_t(*addr)[16] = NULL;
 	unsigned long hits = 0;
 	const struct rule *r;
 	long n;
 	bool dom, eval;
-	FILE *f;
 
 	if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "eval"))) {
 		fprintf(stderr, "usage: %s DIR QUERIES N [eval]\n", argv[0]);
@@ -55,52 +57,27 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = &rs.packs[0]->rules[0];
-	snprintf(path, sizeof(path), "%s/%s", argv[1], argv[2]);
-	if (!(f = fopen(path, "r")) || !(text = malloc(1 << 24))) {
-		perror(path);
-		return 1;
+	if (dom) {
+		read_queries(argv[1], argv[2], &q);
+		nq = q.n;
+	} else {
+		addr = read_addrs(argv[1], argv[2], &nq);
 	}
-	while (fgets(line, sizeof(line), f)) {
-		size_t l = strcspn(line, "\r\n");
-		uint8_t plen, family;
-		const char *why;
-
-		line[l] = '\0';
-		if (!l || used + l + 1 > (1 << 24))
-			continue;
-		if (nq == cap) {
-			cap = cap ? cap * 2 : 1024;
-			at = realloc(at, cap * sizeof(*at));
-			len = realloc(len, cap * sizeof(*len));
-			addr = realloc(addr, cap * sizeof(*addr));
-			if (!at || !len || !addr)
-				return 3;
-		}
-		if (!dom && addr_parse(line, addr[nq], &plen, &family, &why) < 0) {
-			fprintf(stderr, "%s: %s\n", line, why);
-			return 1;
-		}
-		memcpy(text + used, line, l + 1);
-		at[nq] = used;
-		len[nq++] = l;
-		used += l + 1;
-	}
-	fclose(f);
 	if (!nq) {
-		fprintf(stderr, "%s: no queries\n", path);
+		fprintf(stderr, "%s/%s: no queries\n", argv[1], argv[2]);
 		return 1;
 	}
 	for (long i = 0, k = 0; i < n; i++, k = (size_t)k + 1 == nq ? 0 : k + 1) {
 		struct verdict v;
 
 		if (!eval) {
-			hits += dom ? domain_set_match(r->sni->u.dom, text + at[k], len[k])
+			hits += dom ? domain_set_match(r->sni->u.dom, q.v[k], q.len[k])
 				    : addr_set_match(r->dst->u.addr, addr[k]);
 			continue;
 		}
 		if (dom) {
-			memcpy(facts.sni, text + at[k], len[k] + 1);
-			facts.sni_len = (uint8_t)len[k];
+			memcpy(facts.sni, q.v[k], q.len[k] + 1);
+			facts.sni_len = (uint8_t)q.len[k];
 		} else {
 			in.dst = addr[k];
 		}
@@ -109,9 +86,10 @@ int main(int argc, char **argv)
 	}
 	printf("%lu of %ld\n", hits, n);
 	ruleset_free(&rs);
-	free(text);
-	free(at);
-	free(len);
+	if (q.n)
+		free(q.v[0]); /* the one buffer */
+	free(q.v);
+	free(q.len);
 	free(addr);
 	return 0;
 }
